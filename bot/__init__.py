@@ -1,0 +1,1 @@
+"""rebill-bot: app wiring, settings and the command-line entry point."""

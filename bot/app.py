@@ -1,0 +1,70 @@
+"""create_app(settings) -> a Bolt App wired to our database, clock and Slack Web API base URL."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy.engine import Engine
+
+from bot.access import AccessPolicy
+from bot.db import make_engine
+from bot.deps import Deps
+from bot.middleware import inject, require_admin
+from bot.settings import Settings
+from core.clock import Clock, SystemClock
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+    )
+    client.retry_handlers.extend(
+        [
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    listener_executor: Executor | None = None,
+) -> App:
+    logging.getLogger().setLevel(settings.log_level)
+    client = make_web_client(settings)
+    clock = clock or SystemClock()
+    deps = Deps(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url),
+        clock=clock,
+        access=AccessPolicy(users=settings.admin_users, groups=settings.admin_groups, client=client, clock=clock),
+    )
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # auth.test happens in `rebill-bot check`; a Slack blip must not stop a replica starting.
+        token_verification_enabled=False,
+        listener_executor=listener_executor,
+    )
+    app.use(inject(deps))
+    app.use(require_admin)
+
+    from handlers import register_all
+
+    register_all(app)
+    return app

@@ -1,0 +1,52 @@
+"""What `rebill-bot check` verifies. Each check says what works, or what to fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import text
+
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database(settings: Settings) -> CheckResult:
+    from bot import migrate
+    from bot.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - report any failure to connect as such
+        return CheckResult("database", False, f"cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    if current != head:
+        return CheckResult("database", False, f"{where} is at {current or 'empty'}; run `rebill-bot db upgrade`")
+    return CheckResult("database", True, f"{where} (schema {current}, up to date)")
+
+
+def check_slack(settings: Settings) -> CheckResult:
+    from bot.app import make_web_client
+
+    try:
+        response = make_web_client(settings).auth_test()
+    except SlackApiError as exc:
+        return CheckResult("slack", False, f"auth.test failed: {exc.response.get('error')}")
+    except OSError as exc:
+        return CheckResult("slack", False, f"cannot reach {settings.slack_api_url}: {exc}")
+    return CheckResult("slack", True, f"auth.test ok: bot {response.get('user')} in team {response.get('team')}")
+
+
+def run_checks(settings: Settings) -> list[CheckResult]:
+    return [check_database(settings), check_slack(settings)]

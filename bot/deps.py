@@ -1,0 +1,19 @@
+"""What every listener needs, built once per app from Settings and put on the Bolt context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from bot.access import AccessPolicy
+from bot.settings import Settings
+from core.clock import Clock
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    access: AccessPolicy

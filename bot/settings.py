@@ -1,0 +1,154 @@
+"""Settings come from the environment (and an optional `.env`), never from code or the database.
+
+Secrets are `SecretStr` so that a stray `repr()` or log line cannot leak them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ADMIN_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+# How to fix each setting, shown when it is missing or malformed.
+HINTS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, for Socket Mode",
+    "SLACK_API_URL": "the Slack Web API base URL ending in '/', e.g. https://slack.com/api/",
+    "DATABASE_URL": "e.g. sqlite:///./rebill.db or postgresql+psycopg://user:pass@host/db",
+    "REBILL_ADMINS": "comma-separated Slack user ids (U.../W...) and user-group ids (S...), e.g. U024BE7LH,S0614TZR7",
+    "REBILL_TIMEZONE": "an IANA time zone name such as Australia/Sydney",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "PORT": "a TCP port number between 1 and 65535",
+}
+
+
+def normalise_database_url(value: str) -> str:
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; the bare scheme would ask SQLAlchemy for psycopg2.
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
+        raise ValueError("only SQLite and PostgreSQL (postgresql+psycopg://) are supported")
+    return value
+
+
+class ConfigError(Exception):
+    """A configuration problem explained for a person, not a traceback."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///./rebill.db"
+    rebill_admins: Annotated[tuple[str, ...], NoDecode]
+    rebill_timezone: str = "Australia/Sydney"
+    log_level: str = "INFO"
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("rebill_admins", mode="before")
+    @classmethod
+    def _admins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+        ids = tuple(str(item).strip() for item in items if str(item).strip())
+        if not ids:
+            raise ValueError("must name at least one Slack user or user group")
+        bad = [item for item in ids if not ADMIN_ID.match(item)]
+        if bad:
+            raise ValueError(f"not Slack user or user-group ids: {', '.join(bad)}")
+        return ids
+
+    @field_validator("rebill_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.rebill_timezone)
+
+    @property
+    def admin_users(self) -> frozenset[str]:
+        return frozenset(i for i in self.rebill_admins if i[0] in "UW")
+
+    @property
+    def admin_groups(self) -> frozenset[str]:
+        return frozenset(i for i in self.rebill_admins if i[0] == "S")
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per bad variable: its name, what is wrong and how to fix it."""
+    lines = ["rebill-bot is not configured correctly:"]
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
+        if item["type"] == "missing":
+            problem = "is not set"
+        else:
+            problem = str(item["msg"]).removeprefix("Value error, ")
+        hint = HINTS.get(name)
+        lines.append(f"  - {name} {problem}" + (f": set it to {hint}" if hint else ""))
+    lines.append("Set these in the environment or in a .env file in the working directory (see README.md).")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None

@@ -1,0 +1,27 @@
+"""Domain errors carry the message a user should see; anything else is a bug and gets an error id."""
+
+from __future__ import annotations
+
+
+class RebillError(Exception):
+    """An expected failure, explained for the person who caused it."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class NotFound(RebillError):
+    pass
+
+
+class NotAllowed(RebillError):
+    pass
+
+
+class FieldErrors(RebillError):
+    """Validation failures keyed by field name, so a modal can show each one beside its input."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors.items()))

@@ -1,0 +1,12 @@
+"""Slack listeners, one module per feature, each exposing `register(app)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import commands, errors
+
+
+def register_all(app: App) -> None:
+    errors.register(app)
+    commands.register(app)

@@ -1,0 +1,65 @@
+"""What a customer is billed for: services, recurring charges and once-off items."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class Service(SQLModel, table=True):
+    __tablename__ = "service"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="end_customer.id", index=True)
+    name: str = Field(max_length=200)
+    reference: str | None = Field(default=None, max_length=100)
+    psa_reference: str | None = Field(default=None, max_length=100)
+    start_date: date
+    end_date: date | None = None
+    status: str = Field(default="active", max_length=16, description="active | cancelled")
+    exclude_next_invoice: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str = Field(max_length=64)
+
+
+class RecurringCharge(SQLModel, table=True):
+    __tablename__ = "recurring_charge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="end_customer.id", index=True)
+    service_id: int | None = Field(default=None, foreign_key="service.id", index=True)
+    description: str = Field(max_length=200)
+    unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
+    quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    frequency: str = Field(default="monthly", max_length=16, description="monthly | quarterly | annually")
+    effective_from: date
+    end_date: date | None = None
+    taxable: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str = Field(max_length=64)
+
+
+class OnceOffItem(SQLModel, table=True):
+    __tablename__ = "once_off_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="end_customer.id", index=True)
+    description: str = Field(max_length=200)
+    unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
+    quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    item_date: date
+    taxable: bool = True
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str = Field(max_length=64)

@@ -1,0 +1,86 @@
+"""Invoices, their lines and the counter that numbers them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, text
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class InvoiceSeries(SQLModel, table=True):
+    """Gapless numbering: the row is locked and bumped inside the transaction that writes the invoice,
+    so a rolled-back invoice gives its number back (a database sequence would not)."""
+
+    __tablename__ = "invoice_series"
+
+    prefix: str = Field(primary_key=True, max_length=20)
+    next_number: int = 1
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        # One live invoice per customer and period; a void one keeps its number and frees the slot.
+        Index(
+            "uq_invoice_customer_period_live",
+            "customer_id",
+            "period",
+            unique=True,
+            sqlite_where=text("status <> 'void'"),
+            postgresql_where=text("status <> 'void'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="end_customer.id", index=True)
+    period: str = Field(max_length=7, index=True, description="YYYY-MM billed")
+    number: str = Field(max_length=40, unique=True)
+    series: str = Field(max_length=20)
+    sequence: int
+    issue_date: date
+    due_date: date
+    status: str = Field(default="draft", max_length=16, index=True, description="draft|approved|sent|paid|void")
+    currency: str = Field(default="AUD", max_length=3)
+    subtotal: Decimal = Field(max_digits=14, decimal_places=2)
+    tax: Decimal = Field(max_digits=14, decimal_places=2)
+    total: Decimal = Field(max_digits=14, decimal_places=2)
+    tax_rate: Decimal = Field(max_digits=6, decimal_places=4)
+    tax_rounding: str = Field(max_length=32, description="how GST was rounded, e.g. per-invoice-half-up")
+    payment_terms_days: int
+    customer_name: str = Field(max_length=100, description="as billed, so a rename does not rewrite history")
+    customer_email: str | None = Field(default=None, max_length=254)
+    replaces_invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    send_claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    send_claim_token: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    sent_to: str | None = Field(default=None, max_length=600)
+    message_id: str | None = Field(default=None, max_length=255)
+    send_error: str | None = Field(default=None, max_length=1000)
+    approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    approved_by: str | None = Field(default=None, max_length=64)
+    paid_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    position: int
+    kind: str = Field(max_length=16, description="recurring | once_off")
+    source_id: int | None = None
+    description: str = Field(max_length=300)
+    quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    unit_price: Decimal = Field(max_digits=14, decimal_places=4)
+    amount: Decimal = Field(max_digits=14, decimal_places=2, description="ex-GST, rounded once")
+    taxable: bool = True
+    period_start: date | None = None
+    period_end: date | None = None
