@@ -52,7 +52,9 @@ def create_app(
         settings=settings,
         engine=engine or make_engine(settings.database_url),
         clock=clock,
-        access=AccessPolicy(users=settings.admin_users, groups=settings.admin_groups, client=client, clock=clock),
+        access=AccessPolicy(
+            users=settings.admin_users, groups=settings.admin_groups, client=client, clock=clock
+        ),
     )
     app = App(
         client=client,

@@ -26,13 +26,17 @@ def check_database(settings: Settings) -> CheckResult:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current, head = migrate.current_revision(engine), migrate.head_revision(engine)
-    except Exception as exc:  # noqa: BLE001 - report any failure to connect as such
-        return CheckResult("database", False, f"cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+    except Exception as exc:
+        return CheckResult(
+            "database", False, f"cannot connect ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        )
     finally:
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
     if current != head:
-        return CheckResult("database", False, f"{where} is at {current or 'empty'}; run `rebill-bot db upgrade`")
+        return CheckResult(
+            "database", False, f"{where} is at {current or 'empty'}; run `rebill-bot db upgrade`"
+        )
     return CheckResult("database", True, f"{where} (schema {current}, up to date)")
 
 
@@ -45,7 +49,9 @@ def check_slack(settings: Settings) -> CheckResult:
         return CheckResult("slack", False, f"auth.test failed: {exc.response.get('error')}")
     except OSError as exc:
         return CheckResult("slack", False, f"cannot reach {settings.slack_api_url}: {exc}")
-    return CheckResult("slack", True, f"auth.test ok: bot {response.get('user')} in team {response.get('team')}")
+    return CheckResult(
+        "slack", True, f"auth.test ok: bot {response.get('user')} in team {response.get('team')}"
+    )
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:

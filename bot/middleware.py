@@ -19,7 +19,7 @@ REFUSAL = (
 
 
 def inject(deps: Deps) -> Callable[..., BoltResponse | None]:
-    def inject_deps(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's name
+    def inject_deps(context: BoltContext, next: Callable[[], None]) -> None:
         context["deps"] = deps
         next()
 
@@ -51,7 +51,10 @@ def refusal_home() -> dict[str, Any]:
 
 
 def require_admin(
-    req: BoltRequest, context: BoltContext, body: dict[str, Any], next: Callable[[], None]  # noqa: A002
+    req: BoltRequest,
+    context: BoltContext,
+    body: dict[str, Any],
+    next: Callable[[], None],
 ) -> BoltResponse | None:
     """Refuse before any listener runs, so a refused user can never cause a write."""
     if body.get("type") in {"url_verification", "ssl_check"} or "ssl_check" in body:
@@ -77,7 +80,9 @@ def require_admin(
     if kind == "block_actions" and body.get("response_url"):
         from slack_sdk.webhook import WebhookClient
 
-        WebhookClient(body["response_url"]).send(text=REFUSAL, response_type="ephemeral", replace_original=False)
+        WebhookClient(body["response_url"]).send(
+            text=REFUSAL, response_type="ephemeral", replace_original=False
+        )
     elif kind == "block_actions" and body.get("trigger_id") and client is not None:
         client.views_open(trigger_id=body["trigger_id"], view=refusal_view())
     elif kind == "event_callback" and (body.get("event") or {}).get("type") == "app_home_opened" and client:

@@ -21,6 +21,11 @@ def build_scheduler(ctx: JobContext) -> BackgroundScheduler:
     )
     for spec in JOBS:
         scheduler.add_job(
-            spec.run, trigger=spec.trigger(ctx), args=[ctx], id=spec.id, name=spec.description, replace_existing=True
+            spec.run,
+            trigger=spec.trigger(ctx),
+            args=[ctx],
+            id=spec.id,
+            name=spec.description,
+            replace_existing=True,
         )
     return scheduler

@@ -22,7 +22,9 @@ HINTS: dict[str, str] = {
     "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, for Socket Mode",
     "SLACK_API_URL": "the Slack Web API base URL ending in '/', e.g. https://slack.com/api/",
     "DATABASE_URL": "e.g. sqlite:///./rebill.db or postgresql+psycopg://user:pass@host/db",
-    "REBILL_ADMINS": "comma-separated Slack user ids (U.../W...) and user-group ids (S...), e.g. U024BE7LH,S0614TZR7",
+    "REBILL_ADMINS": (
+        "comma-separated Slack user ids (U.../W...) and user-group ids (S...), e.g. U024BE7LH,S0614TZR7"
+    ),
     "REBILL_TIMEZONE": "an IANA time zone name such as Australia/Sydney",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "PORT": "a TCP port number between 1 and 65535",

@@ -45,10 +45,15 @@ def find(word: str) -> Subcommand | None:
 
 
 def help_blocks(unknown: str | None = None) -> list[blocks.Block]:
-    lines = [f"`{COMMAND} {sub.usage}`: {sub.summary}" for sub in sorted(SUBCOMMANDS.values(), key=lambda s: s.name)]
+    lines = [
+        f"`{COMMAND} {sub.usage}`: {sub.summary}"
+        for sub in sorted(SUBCOMMANDS.values(), key=lambda s: s.name)
+    ]
     out: list[blocks.Block] = []
     if unknown:
-        out.append(blocks.section(f":grey_question: I don't know `{blocks.esc(unknown)}`. Here is what I can do:"))
+        out.append(
+            blocks.section(f":grey_question: I don't know `{blocks.esc(unknown)}`. Here is what I can do:")
+        )
     out.append(blocks.section("*rebill-bot*: bill your end customers from Slack.\n" + "\n".join(lines)))
     return out
 

@@ -20,7 +20,10 @@ def user_message(error: Exception) -> str:
         return f":warning: {error.user_message}"
     error_id = uuid.uuid4().hex[:8]
     log.error("unexpected error %s", error_id, exc_info=error)
-    return f":x: Something went wrong on our side and nothing was changed. If it happens again, quote error id `{error_id}`."
+    return (
+        ":x: Something went wrong on our side and nothing was changed. "
+        f"If it happens again, quote error id `{error_id}`."
+    )
 
 
 def tell_user(body: dict[str, Any], client: WebClient, text: str) -> None:

@@ -43,7 +43,9 @@ class Invoice(SQLModel, table=True):
     sequence: int
     issue_date: date
     due_date: date
-    status: str = Field(default="draft", max_length=16, index=True, description="draft|approved|sent|paid|void")
+    status: str = Field(
+        default="draft", max_length=16, index=True, description="draft|approved|sent|paid|void"
+    )
     currency: str = Field(default="AUD", max_length=3)
     subtotal: Decimal = Field(max_digits=14, decimal_places=2)
     tax: Decimal = Field(max_digits=14, decimal_places=2)

@@ -25,6 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+def pytest_report_header() -> str:
+    server = postgres_url()
+    if server is None:
+        return f"PostgreSQL tests: OFF ({POSTGRES_SKIP})"
+    return "PostgreSQL tests: ON, each run in a fresh database on " + server.rsplit("@", 1)[-1]
+
+
 @pytest.fixture(scope="session")
 def _postgres_run_db() -> Iterator[str | None]:
     server = postgres_url()

@@ -28,7 +28,9 @@ def test_unsigned_wrongly_signed_and_stale_requests_are_refused(slack: SlackSend
     assert slack.post(body, signed=False).status_code == 401
     assert slack.post(body, signature="v0=" + "0" * 64).status_code == 401
     stale = int(time.time()) - 6 * 60
-    assert slack.post(body, timestamp=stale, signature=sign(SIGNING_SECRET, str(stale), body)).status_code == 401
+    assert (
+        slack.post(body, timestamp=stale, signature=sign(SIGNING_SECRET, str(stale), body)).status_code == 401
+    )
     assert slack.post(body).status_code == 200
 
 

@@ -46,7 +46,9 @@ class AppServer:
         self.app = create_app(settings, engine=engine, clock=clock, listener_executor=self.executor)
         self._sock = listen("127.0.0.1", 0)
         self._server = uvicorn_server(build_asgi(self.app, engine), log_level="warning")
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     def start(self) -> AppServer:
         self._thread.start()

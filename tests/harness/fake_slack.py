@@ -6,6 +6,7 @@ Tests assert on what the app asked Slack to do, and inject the failures Slack re
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -63,7 +64,9 @@ class FakeSlack:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -138,7 +141,11 @@ class FakeSlack:
         self._record(ApiCall(method, params, headers))
         if fault:
             extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            body = fault.body if fault.body is not None else json.dumps({"ok": False, "error": fault.error or "fatal_error"})
+            body = (
+                fault.body
+                if fault.body is not None
+                else json.dumps({"ok": False, "error": fault.error or "fatal_error"})
+            )
             return self._send(request, fault.status, body, "application/json", extra)
         if headers.get("authorization") != f"Bearer {self.bot_token}" and method != "apps.connections.open":
             return self._json(request, {"ok": False, "error": "invalid_auth"})
@@ -159,21 +166,20 @@ class FakeSlack:
 
     @staticmethod
     def _parse(raw: bytes, content_type: str) -> dict[str, Any]:
-        if "json" in content_type:
-            params = json.loads(raw or b"{}")
-        else:
-            params = dict(parse_qsl(raw.decode()))
+        params = json.loads(raw or b"{}") if "json" in content_type else dict(parse_qsl(raw.decode()))
         for key in JSON_FIELDS & params.keys():
             if isinstance(params[key], str):
-                try:
+                with contextlib.suppress(ValueError):
                     params[key] = json.loads(params[key])
-                except ValueError:
-                    pass
         return params
 
     @staticmethod
     def _send(
-        request: BaseHTTPRequestHandler, status: int, body: str, ctype: str, headers: dict[str, str] | None = None
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: str,
+        ctype: str,
+        headers: dict[str, str] | None = None,
     ) -> None:
         data = body.encode()
         request.send_response(status)

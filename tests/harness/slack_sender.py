@@ -57,7 +57,9 @@ class SlackSender:
             self.after_request()
         return response
 
-    def command(self, text: str = "", *, user_id: str = "U0ADMIN", channel_id: str = "C0GENERAL", **kw: Any) -> httpx.Response:
+    def command(
+        self, text: str = "", *, user_id: str = "U0ADMIN", channel_id: str = "C0GENERAL", **kw: Any
+    ) -> httpx.Response:
         form = {
             "token": "deprecated",
             "team_id": self.team_id,
@@ -133,7 +135,14 @@ class SlackSender:
         return self.interactive(payload, **kw)
 
     def block_suggestion(
-        self, action_id: str, value: str, *, block_id: str, view: dict[str, Any], user_id: str = "U0ADMIN", **kw: Any
+        self,
+        action_id: str,
+        value: str,
+        *,
+        block_id: str,
+        view: dict[str, Any],
+        user_id: str = "U0ADMIN",
+        **kw: Any,
     ) -> httpx.Response:
         payload = self._base("block_suggestion", user_id)
         payload.update({"action_id": action_id, "block_id": block_id, "value": value, "view": view})
