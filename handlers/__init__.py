@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import commands, errors
+from handlers import commands, customers, errors, home, setup
 
 
 def register_all(app: App) -> None:
     errors.register(app)
     commands.register(app)
+    setup.register(app)
+    customers.register(app)
+    home.register(app)

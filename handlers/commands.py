@@ -73,6 +73,11 @@ def route(call: Call) -> None:
     text = (call.body.get("text") or "").strip()
     word, _, rest = text.partition(" ")
     sub = find(word) if word else None
+    if sub is None and not word:
+        from handlers.setup import ensure_configured
+
+        if not ensure_configured(call):
+            return
     if sub is None:
         call.ack(response_type="ephemeral", text=help_text(), blocks=help_blocks(word or None))
         return

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.engine import Engine
+
+from tests import factories
 from tests.conftest import SIGNING_SECRET
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, sign
@@ -15,7 +18,11 @@ def test_help_lists_every_subcommand(slack: SlackSender) -> None:
     assert "/rebill help" in body["text"]
 
 
-def test_no_subcommand_and_unknown_subcommand_show_usage(slack: SlackSender) -> None:
+def test_no_subcommand_and_unknown_subcommand_show_usage(slack: SlackSender, engine: Engine) -> None:
+    unconfigured = slack.command("").json()
+    assert unconfigured["blocks"][1]["elements"][0]["action_id"] == "setup_open"
+    assert "/rebill help" in str(unconfigured["blocks"])
+    factories.configure(engine)
     assert "/rebill help" in slack.command("").json()["text"]
     unknown = slack.command("frobnicate <!channel>").json()
     assert "/rebill help" in unknown["text"]

@@ -1,0 +1,312 @@
+"""Block Kit for end customers: the list message, the customer modal and its forms. Pure builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from core.customer_validation import LABELS, MAX_LENGTHS
+from core.customers import Page
+from handlers import blocks
+from handlers.blocks import Block, esc
+from handlers.fields import encode_metadata, modal, text_input
+from models.customers import EndCustomer
+
+NO_EMAIL = "⚠ no e-mail: invoices can't be sent"
+
+
+class Ids(StrEnum):
+    LIST_OPEN = "customer_open"
+    LIST_PAGE = "customers_page"
+    NEW = "customer_new"
+    NEW_MANUAL = "customer_new_manual"
+    NEW_IMPORT = "customer_new_import"
+    VIEW = "customer_view"
+    CHOOSE = "customer_choose"
+    FORM_NEW = "customer_form_new"
+    FORM_EDIT = "customer_form_edit"
+    EDIT = "customer_edit"
+    TERMS = "customer_terms"
+    FORM_TERMS = "customer_form_terms"
+    ADD_EMAIL = "customer_add_email"
+    FORM_EMAIL = "customer_form_email"
+    ARCHIVE = "customer_archive"
+    RESTORE = "customer_restore"
+    PSA_LINK = "psa_link"
+
+
+def terms_text(customer: EndCustomer, default_days: int) -> str:
+    if customer.payment_terms_days is not None:
+        return f"{customer.payment_terms_days} days"
+    return f"default ({default_days} days)"
+
+
+def psa_text(customer: EndCustomer) -> str | None:
+    if not customer.psa_ref:
+        return None
+    flag = " (inactive in the PSA)" if customer.psa_inactive else ""
+    return f"{esc(customer.psa_kind or 'PSA')} #{esc(customer.psa_ref)}{flag}"
+
+
+def address_text(customer: EndCustomer) -> str:
+    parts = [customer.address_line1, customer.address_line2, customer.city, customer.state, customer.postcode]
+    line = ", ".join(p for p in parts if p)
+    if customer.country:
+        line = f"{line}, {customer.country}" if line else customer.country
+    return line
+
+
+def _row(customer: EndCustomer, default_days: int) -> Block:
+    email = esc(customer.email) if customer.email else f"*{NO_EMAIL}*"
+    details = [email]
+    if customer.contact_number:
+        details.append(f":telephone_receiver: {esc(customer.contact_number)}")
+    psa = psa_text(customer)
+    if psa:
+        details.append(f":link: {psa}")
+    details.append(f"terms: {terms_text(customer, default_days)}")
+    archived = " _(archived)_" if customer.archived_at else ""
+    text = f"*{esc(customer.company_name)}*{archived}\n" + "  ·  ".join(details)
+    return blocks.section(
+        text,
+        accessory=blocks.button("Open", Ids.LIST_OPEN, value=str(customer.id)),
+        block_id=f"c{customer.id}",
+    )
+
+
+def list_blocks(page: Page, *, text: str, default_days: int, include_archived: bool = False) -> list[Block]:
+    """At most 20 rows + 4 blocks, well inside a message's 50."""
+    if page.total == 0 and not text:
+        return [
+            blocks.section(
+                "*No end customers yet.*\nCreate your first one with `/rebill new` or the button below."
+            ),
+            blocks.actions(blocks.button("New customer", Ids.NEW, style="primary")),
+        ]
+    title = f"End customers matching “{esc(text)}”" if text else "End customers"
+    out: list[Block] = [blocks.section(f"*{title}*")]
+    if page.total == 0:
+        out.append(blocks.section(f"No active customer name contains “{esc(text)}”."))
+    out.extend(_row(c, default_days) for c in page.customers)
+    first, last = page.offset + 1, page.offset + len(page.customers)
+    if page.total:
+        out.append(blocks.context(f"Showing {first}–{last} of {page.total}"))
+    state = {"t": text, "a": int(include_archived)}
+    nav: list[dict[str, Any]] = []
+    if page.has_previous:
+        nav.append(
+            blocks.button(
+                "Previous",
+                f"{Ids.LIST_PAGE}_prev",
+                value=encode_metadata(o=max(page.offset - page.limit, 0), **state),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            blocks.button(
+                "Next", f"{Ids.LIST_PAGE}_next", value=encode_metadata(o=page.offset + page.limit, **state)
+            )
+        )
+    nav.append(blocks.button("New customer", Ids.NEW, style="primary"))
+    out.append(blocks.actions(*nav, block_id="customer_list_nav"))
+    return out
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the customer view filled in by the billing features (services, charges, invoices)."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def customer_modal(
+    customer: EndCustomer, *, default_days: int, sections: list[Section] | None = None
+) -> dict[str, Any]:
+    out: list[Block] = []
+    if not customer.email:
+        out.append(
+            blocks.section(
+                ":rotating_light: *No e-mail address: invoices can't be sent to this customer.*",
+                accessory=blocks.button("Add e-mail", Ids.ADD_EMAIL, value=str(customer.id), style="danger"),
+                block_id="missing_email",
+            )
+        )
+    out.append(blocks.header(customer.company_name))
+    if customer.archived_at:
+        out.append(blocks.context(f":file_cabinet: Archived {customer.archived_at:%d %b %Y}: not billed."))
+    details = [
+        f"*E-mail:* {esc(customer.email) if customer.email else '_none_'}",
+        f"*Contact number:* {esc(customer.contact_number) if customer.contact_number else '_none_'}",
+        f"*Address:* {esc(address_text(customer)) or '_none_'}",
+        f"*Payment terms:* {terms_text(customer, default_days)}",
+        f"*PSA link:* {psa_text(customer) or '_not linked_'}",
+    ]
+    out.append(blocks.section("\n".join(details), block_id="details"))
+    out.append(
+        blocks.context(
+            f"Created by <@{customer.created_by}> on {customer.created_at:%d %b %Y}"
+            if customer.created_by[:1] in "UW"
+            else f"Created by {esc(customer.created_by)} on {customer.created_at:%d %b %Y}"
+        )
+    )
+    value = str(customer.id)
+    archive = (
+        blocks.button("Restore", Ids.RESTORE, value=value)
+        if customer.archived_at
+        else blocks.button("Archive", Ids.ARCHIVE, value=value)
+    )
+    out.append(
+        blocks.actions(
+            blocks.button("Edit details", Ids.EDIT, value=value),
+            blocks.button("Set payment terms", Ids.TERMS, value=value),
+            archive,
+            block_id="customer_actions",
+        )
+    )
+    for section in sections or default_sections():
+        out.append(blocks.divider())
+        body = "\n".join(section.lines) if section.lines else "_none yet_"
+        out.append(blocks.section(f"*{section.title}*\n{body}"))
+        if section.actions:
+            out.append(blocks.actions(*section.actions))
+    return modal(
+        callback_id=Ids.VIEW,
+        title="End customer",
+        close="Close",
+        blocks=out,
+        private_metadata=encode_metadata(customer_id=customer.id),
+    )
+
+
+def default_sections() -> list[Section]:
+    return [Section("Services"), Section("Recurring charges"), Section("Once-off items"), Section("Invoices")]
+
+
+def choose_modal(*, psa_name: str | None, origin: dict[str, Any]) -> dict[str, Any]:
+    """First step, as the portal does it: how should this end customer be created?"""
+    options = [blocks.button("Create manually", Ids.NEW_MANUAL, style="primary")]
+    out: list[Block] = [blocks.section("How do you want to create the end customer?")]
+    if psa_name:
+        options.append(blocks.button(f"Import from {psa_name}", Ids.NEW_IMPORT))
+        out.append(blocks.actions(*options, block_id="choose"))
+    else:
+        out.append(blocks.actions(*options, block_id="choose"))
+        out.append(
+            blocks.context(
+                ":no_entry_sign: *Import from integration* is unavailable: no PSA is configured "
+                "(set REBILL_PSA to autotask, connectwise or halopsa)."
+            )
+        )
+    return modal(
+        callback_id=Ids.CHOOSE,
+        title="New end customer",
+        blocks=out,
+        private_metadata=encode_metadata(**origin),
+    )
+
+
+def customer_form_blocks(
+    customer: EndCustomer | None, *, default_days: int, psa_required: bool
+) -> list[Block]:
+    value = (lambda f: getattr(customer, f)) if customer else (lambda f: None)
+    out: list[Block] = [
+        text_input(
+            "company_name",
+            LABELS["company_name"],
+            initial=value("company_name"),
+            optional=False,
+            max_length=100,
+        ),
+        text_input(
+            "email",
+            LABELS["email"],
+            initial=value("email"),
+            hint="Invoices are e-mailed here.",
+            max_length=254,
+        ),
+        text_input(
+            "contact_number", LABELS["contact_number"], initial=value("contact_number"), max_length=30
+        ),
+    ]
+    for name in ("address_line1", "address_line2", "city", "state", "postcode", "country"):
+        out.append(text_input(name, LABELS[name], initial=value(name), max_length=MAX_LENGTHS[name]))
+    out.append(
+        text_input(
+            "payment_terms_days",
+            LABELS["payment_terms_days"],
+            initial=value("payment_terms_days"),
+            hint=f"Leave blank to use the global default ({default_days} days).",
+            max_length=3,
+        )
+    )
+    if psa_required:
+        out.append(
+            {
+                "type": "input",
+                "block_id": "psa_ref",
+                "label": blocks.plain("Link to PSA account"),
+                "element": {
+                    "type": "external_select",
+                    "action_id": Ids.PSA_LINK,
+                    "min_query_length": 1,
+                    "placeholder": blocks.plain("Type a company name"),
+                },
+                "optional": False,
+            }
+        )
+    return out
+
+
+def new_form(*, default_days: int, psa_required: bool, origin: dict[str, Any]) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_NEW,
+        title="New end customer",
+        submit="Create",
+        blocks=customer_form_blocks(None, default_days=default_days, psa_required=psa_required),
+        private_metadata=encode_metadata(**origin),
+    )
+
+
+def edit_form(customer: EndCustomer, *, default_days: int, parent_view_id: str | None) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_EDIT,
+        title="Edit customer",
+        submit="Save",
+        blocks=customer_form_blocks(customer, default_days=default_days, psa_required=False),
+        private_metadata=encode_metadata(customer_id=customer.id, parent=parent_view_id),
+    )
+
+
+def terms_form(customer: EndCustomer, *, default_days: int, parent_view_id: str | None) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_TERMS,
+        title="Payment terms",
+        submit="Save",
+        blocks=[
+            blocks.section(f"*{esc(customer.company_name)}*: days from invoice date to due date."),
+            text_input(
+                "payment_terms_days",
+                "Payment terms override (days)",
+                initial=customer.payment_terms_days,
+                hint=f"Leave blank to use the global default ({default_days} days).",
+                max_length=3,
+            ),
+        ],
+        private_metadata=encode_metadata(customer_id=customer.id, parent=parent_view_id),
+    )
+
+
+def email_form(customer: EndCustomer, *, origin: dict[str, Any]) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_EMAIL,
+        title="Add e-mail",
+        submit="Save",
+        blocks=[
+            blocks.section(f"Where should *{esc(customer.company_name)}*'s invoices be e-mailed?"),
+            text_input("email", "E-mail", initial=customer.email, optional=False, max_length=254),
+        ],
+        private_metadata=encode_metadata(customer_id=customer.id, **origin),
+    )

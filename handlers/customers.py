@@ -1,0 +1,260 @@
+"""Listeners for end customers: list, open, create, edit, payment terms, e-mail, archive."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from slack_bolt import App
+
+from core import billing_settings, customers
+from core.customer_validation import parse_email, validate_customer
+from core.errors import FieldErrors
+from handlers import customer_views as views
+from handlers.base import Call, listener
+from handlers.commands import subcommand
+from handlers.customer_views import Ids
+from handlers.fields import metadata, submitted
+from handlers.setup import ensure_configured
+from models.customers import EndCustomer
+
+
+def _default_days(call: Call) -> int:
+    return billing_settings.default_terms(call.db)
+
+
+def customer_modal(call: Call, customer: EndCustomer) -> dict[str, Any]:
+    return views.customer_modal(customer, default_days=_default_days(call))
+
+
+def _parse_list_args(args: str) -> tuple[str, bool]:
+    words = args.split()
+    include_archived = any(w in ("--all", "all") for w in words[:1] + words[-1:])
+    text = " ".join(w for w in words if w != "--all")
+    return text, include_archived
+
+
+@subcommand("customers", usage="customers [name] [--all]", summary="list end customers, filtered by name")
+def list_command(call: Call, args: str) -> None:
+    if not ensure_configured(call):
+        return
+    text, include_archived = _parse_list_args(args)
+    page = customers.list_page(call.db, text=text, include_archived=include_archived)
+    call.ack(
+        response_type="ephemeral",
+        text=f"{page.total} end customers",
+        blocks=views.list_blocks(
+            page, text=text, default_days=_default_days(call), include_archived=include_archived
+        ),
+    )
+
+
+def page_action(call: Call) -> None:
+    call.ack()
+    state = json.loads(call.body["actions"][0]["value"])
+    text, include_archived = str(state.get("t", "")), bool(state.get("a"))
+    page = customers.list_page(
+        call.db, text=text, include_archived=include_archived, offset=int(state.get("o", 0))
+    )
+    call.respond(
+        replace_original=True,
+        text=f"{page.total} end customers",
+        blocks=views.list_blocks(
+            page, text=text, default_days=_default_days(call), include_archived=include_archived
+        ),
+    )
+
+
+@subcommand("customer", usage="customer <name or id>", summary="open an end customer")
+def open_command(call: Call, args: str) -> None:
+    if not ensure_configured(call):
+        return
+    if not args:
+        call.ack(
+            response_type="ephemeral",
+            text="Which customer? Try `/rebill customer Acme` or `/rebill customers`.",
+        )
+        return
+    customer = customers.find(call.db, args)
+    call.ack()
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=customer_modal(call, customer))
+
+
+def _action_customer(call: Call) -> EndCustomer:
+    return customers.get(call.db, int(call.body["actions"][0]["value"]))
+
+
+def open_action(call: Call) -> None:
+    call.ack()
+    call.client.views_open(
+        trigger_id=call.body["trigger_id"], view=customer_modal(call, _action_customer(call))
+    )
+
+
+def _psa_name(call: Call) -> str | None:
+    psa = getattr(call.settings, "rebill_psa", None)
+    return {"autotask": "Autotask", "connectwise": "ConnectWise PSA", "halopsa": "HaloPSA"}.get(psa or "")
+
+
+@subcommand("new", usage="new", summary="create an end customer (manually or from your PSA)")
+def new_command(call: Call, args: str) -> None:
+    if not ensure_configured(call):
+        return
+    call.ack()
+    call.client.views_open(
+        trigger_id=call.body["trigger_id"], view=views.choose_modal(psa_name=_psa_name(call), origin={})
+    )
+
+
+def new_action(call: Call) -> None:
+    call.ack()
+    if not billing_settings.is_configured(call.db):
+        from handlers.setup import open_setup
+
+        return open_setup(call)
+    call.client.views_open(
+        trigger_id=call.body["trigger_id"], view=views.choose_modal(psa_name=_psa_name(call), origin={})
+    )
+
+
+def choose_manual(call: Call) -> None:
+    call.ack()
+    view = call.body["view"]
+    form = views.new_form(
+        default_days=_default_days(call), psa_required=_psa_name(call) is not None, origin=metadata(view)
+    )
+    call.client.views_update(view_id=view["id"], hash=view.get("hash"), view=form)
+
+
+def create_submitted(call: Call) -> None:
+    view = call.body["view"]
+    values = submitted(view)
+    data = validate_customer(values)
+    psa_kind = getattr(call.settings, "rebill_psa", None)
+    psa_ref = values.get("psa_ref") if psa_kind else None
+    # The view id is the same for a double-clicked or re-sent submission: it creates one customer.
+    customer = customers.create(
+        call.db,
+        data,
+        actor=call.user_id,
+        clock=call.deps.clock,
+        create_key=f"view:{view['id']}",
+        psa_kind=psa_kind if psa_ref else None,
+        psa_ref=psa_ref,
+    )
+    call.ack(response_action="update", view=customer_modal(call, customer))
+
+
+def _parent(call: Call) -> str | None:
+    view = call.body.get("view") or {}
+    return view.get("id") if view.get("type") == "modal" else None
+
+
+def edit_action(call: Call) -> None:
+    call.ack()
+    customer = _action_customer(call)
+    form = views.edit_form(customer, default_days=_default_days(call), parent_view_id=_parent(call))
+    call.client.views_push(trigger_id=call.body["trigger_id"], view=form)
+
+
+def terms_action(call: Call) -> None:
+    call.ack()
+    customer = _action_customer(call)
+    form = views.terms_form(customer, default_days=_default_days(call), parent_view_id=_parent(call))
+    call.client.views_push(trigger_id=call.body["trigger_id"], view=form)
+
+
+def email_action(call: Call) -> None:
+    call.ack()
+    customer = _action_customer(call)
+    container = call.body.get("view") or {}
+    if container.get("type") == "modal":
+        call.client.views_push(
+            trigger_id=call.body["trigger_id"],
+            view=views.email_form(customer, origin={"parent": container["id"]}),
+        )
+        return
+    origin = {"home": 1} if container.get("type") == "home" else {}
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=views.email_form(customer, origin=origin))
+
+
+def _refresh_parent(call: Call, origin: dict[str, Any], customer: EndCustomer) -> None:
+    if origin.get("parent"):
+        call.client.views_update(view_id=origin["parent"], view=customer_modal(call, customer))
+    if origin.get("home"):
+        from handlers.home import publish_home
+
+        publish_home(call, call.user_id)
+
+
+def edit_submitted(call: Call) -> None:
+    view = call.body["view"]
+    origin = metadata(view)
+    data = validate_customer(submitted(view))
+    customer = customers.update(
+        call.db, int(origin["customer_id"]), data, actor=call.user_id, clock=call.deps.clock
+    )
+    call.ack()
+    _refresh_parent(call, origin, customer)
+
+
+def terms_submitted(call: Call) -> None:
+    view = call.body["view"]
+    origin = metadata(view)
+    errors: dict[str, str] = {}
+    from core.customer_validation import parse_days
+
+    days = parse_days(submitted(view).get("payment_terms_days"), errors, "payment_terms_days")
+    if errors:
+        raise FieldErrors(errors)
+    customer = customers.set_payment_terms(
+        call.db, int(origin["customer_id"]), days, actor=call.user_id, clock=call.deps.clock
+    )
+    call.ack()
+    _refresh_parent(call, origin, customer)
+
+
+def email_submitted(call: Call) -> None:
+    view = call.body["view"]
+    origin = metadata(view)
+    errors: dict[str, str] = {}
+    email = parse_email(submitted(view).get("email"), errors)
+    if email is None and not errors:
+        errors["email"] = "Enter the address invoices should go to."
+    if errors:
+        raise FieldErrors(errors)
+    assert email is not None
+    customer = customers.set_email(
+        call.db, int(origin["customer_id"]), email, actor=call.user_id, clock=call.deps.clock
+    )
+    call.ack()
+    _refresh_parent(call, origin, customer)
+
+
+def archive_action(call: Call) -> None:
+    call.ack()
+    action_id = call.body["actions"][0]["action_id"]
+    change = customers.archive if action_id == Ids.ARCHIVE else customers.restore
+    customer = change(
+        call.db, int(call.body["actions"][0]["value"]), actor=call.user_id, clock=call.deps.clock
+    )
+    view = call.body.get("view") or {}
+    if view.get("id"):
+        call.client.views_update(view_id=view["id"], view=customer_modal(call, customer))
+
+
+def register(app: App) -> None:
+    app.action(Ids.LIST_OPEN)(listener(open_action))
+    app.action(re.compile(f"^{Ids.LIST_PAGE}_(prev|next)$"))(listener(page_action))
+    app.action(Ids.NEW)(listener(new_action))
+    app.action(Ids.NEW_MANUAL)(listener(choose_manual))
+    app.view(Ids.FORM_NEW)(listener(create_submitted))
+    app.action(Ids.EDIT)(listener(edit_action))
+    app.view(Ids.FORM_EDIT)(listener(edit_submitted))
+    app.action(Ids.TERMS)(listener(terms_action))
+    app.view(Ids.FORM_TERMS)(listener(terms_submitted))
+    app.action(Ids.ADD_EMAIL)(listener(email_action))
+    app.view(Ids.FORM_EMAIL)(listener(email_submitted))
+    app.action(Ids.ARCHIVE)(listener(archive_action))
+    app.action(Ids.RESTORE)(listener(archive_action))

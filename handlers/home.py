@@ -1,0 +1,61 @@
+"""The App Home tab: the team's dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+
+from core import billing_settings, customers
+from handlers import blocks
+from handlers.base import Call, listener
+from handlers.blocks import esc
+from handlers.customer_views import Ids as CustomerIds
+from handlers.setup import configure_prompt
+
+HOME_MISSING_LIMIT = 15
+
+
+def home_view(call: Call) -> dict[str, Any]:
+    row = billing_settings.load(call.db)
+    if billing_settings.missing(row):
+        return {"type": "home", "blocks": [blocks.header("Welcome to rebill-bot"), *configure_prompt()]}
+    active, without_email = customers.count_active(call.db)
+    out: list[blocks.Block] = [
+        blocks.header(f"rebill-bot for {row.business_name}"),
+        blocks.section(f"*{active}* active end customers  ·  *{without_email}* without an e-mail address"),
+        blocks.actions(
+            blocks.button("New customer", CustomerIds.NEW, style="primary"), block_id="home_actions"
+        ),
+        blocks.context("`/rebill customers` lists them; `/rebill help` shows every command."),
+    ]
+    if without_email:
+        out.append(blocks.divider())
+        out.append(blocks.section(":warning: *Missing an e-mail address: their invoices can't be sent*"))
+        for customer in customers.missing_email(call.db, limit=HOME_MISSING_LIMIT):
+            out.append(
+                blocks.section(
+                    esc(customer.company_name),
+                    accessory=blocks.button("Add e-mail", CustomerIds.ADD_EMAIL, value=str(customer.id)),
+                )
+            )
+        if without_email > HOME_MISSING_LIMIT:
+            out.append(blocks.context(f"…and {without_email - HOME_MISSING_LIMIT} more."))
+    out.append(blocks.divider())
+    out.append(blocks.section("*Invoices*\n_none yet_", block_id="home_invoices"))
+    return {"type": "home", "blocks": out[:100]}
+
+
+def publish_home(call: Call, user_id: str) -> None:
+    call.client.views_publish(user_id=user_id, view=home_view(call))
+
+
+def home_opened(call: Call) -> None:
+    event = call.body.get("event") or {}
+    if event.get("tab") not in (None, "home"):
+        return
+    publish_home(call, event.get("user") or call.user_id)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(listener(home_opened))
