@@ -1,0 +1,63 @@
+"""Shared bench plumbing: a real app server on a fresh database, and percentile maths."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.db import make_engine
+from bot.settings import Settings
+from models import metadata
+from tests.harness.app_server import AppServer
+from tests.harness.clock import FixedClock
+from tests.harness.fake_slack import FakeSlack
+from tests.harness.slack_sender import SlackSender
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+
+
+def database_url(postgres: str | None) -> str:
+    if postgres:
+        return postgres
+    return f"sqlite:///{tempfile.mkdtemp(prefix='rebill-bench-')}/bench.db"
+
+
+def fresh_engine(url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    return engine
+
+
+def start_app(engine, url: str):  # type: ignore[no-untyped-def]
+    fake = FakeSlack(bot_token=TOKEN).start()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        database_url=url,
+        rebill_admins="U0ADMIN",
+        log_level=os.environ.get("LOG_LEVEL", "WARNING"),
+    )
+    server = AppServer(settings, engine, FixedClock()).start()
+    sender = SlackSender(server.url + "/slack/events", SECRET, response_url=fake.response_url)
+    return fake, server, sender
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def describe(name: str, samples: list[float]) -> str:
+    return (
+        f"{name:<28} n={len(samples):<5} p50={pct(samples, 50) * 1000:7.2f} ms  "
+        f"p99={pct(samples, 99) * 1000:7.2f} ms  mean={statistics.mean(samples) * 1000:7.2f} ms"
+    )

@@ -1,0 +1,283 @@
+"""The one place that decides whether a service, recurring charge or once-off item is acceptable.
+
+Slack modals and the CLI both hand raw input (text, or values already typed) to these functions and
+get back a frozen, typed value, or `FieldErrors` naming EVERY bad field at once, keyed by field name,
+so a modal can show each message beside its input in one round trip instead of one error per submit.
+
+Checks that need the database (does the service exist, is it this customer's) live in
+`core.charges`, which reports them with the same field names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final, TypeVar
+
+from core.calculation import FREQUENCIES
+from core.errors import FieldErrors
+from core.money import parse_money, parse_quantity
+
+DESCRIPTION_MAX: Final = 200
+NAME_MAX: Final = 200
+REFERENCE_MAX: Final = 100
+UNIT_PRICE_LIMIT: Final = Decimal("1000000")  # exclusive
+QUANTITY_MAX: Final = Decimal("100000")  # inclusive
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]+")
+_TRUE = frozenset({"true", "yes", "y", "1", "on"})
+_FALSE = frozenset({"false", "no", "n", "0", "off"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RecurringChargeFields:
+    description: str
+    unit_price: Decimal
+    quantity: Decimal
+    frequency: str
+    effective_from: date
+    end_date: date | None
+    taxable: bool
+    service_id: int | None
+
+
+@dataclass(frozen=True)
+class OnceOffFields:
+    description: str
+    unit_price: Decimal
+    quantity: Decimal
+    item_date: date
+    taxable: bool
+
+
+@dataclass(frozen=True)
+class ServiceFields:
+    name: str
+    reference: str | None
+    psa_reference: str | None
+    start_date: date
+    end_date: date | None
+
+
+class _Collector:
+    """Runs each field's check, keeps the first message per field, raises them all together."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def check(self, field: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except FieldErrors as error:
+            self.errors[field] = error.errors.get(field) or error.user_message
+        except ValueError as error:
+            self.errors[field] = str(error)
+        return None
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise FieldErrors(self.errors)
+
+
+def validate_recurring_charge(
+    *,
+    description: object,
+    unit_price: object,
+    quantity: object,
+    frequency: object,
+    effective_from: object,
+    end_date: object = None,
+    taxable: object = True,
+    service_id: object = None,
+) -> RecurringChargeFields:
+    """A recurring charge as typed by a person, or FieldErrors for every field that is wrong."""
+    errors = _Collector()
+    clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
+    clean_price = errors.check("unit_price", lambda: _unit_price(unit_price))
+    clean_quantity = errors.check("quantity", lambda: _quantity(quantity))
+    clean_frequency = errors.check("frequency", lambda: _frequency(frequency))
+    start = errors.check("effective_from", lambda: _date(effective_from, field="effective_from"))
+    end = errors.check("end_date", lambda: _optional_date(end_date, field="end_date"))
+    clean_taxable = errors.check("taxable", lambda: _bool(taxable))
+    clean_service = errors.check("service_id", lambda: _optional_id(service_id))
+    if start is not None and end is not None and end < start:
+        errors.add("end_date", "The end date can't be before the start (effective from) date.")
+    errors.raise_if_any()
+    assert clean_description is not None and clean_price is not None and clean_quantity is not None
+    assert clean_frequency is not None and start is not None and clean_taxable is not None
+    return RecurringChargeFields(
+        description=clean_description,
+        unit_price=clean_price,
+        quantity=clean_quantity,
+        frequency=clean_frequency,
+        effective_from=start,
+        end_date=end,
+        taxable=clean_taxable,
+        service_id=clean_service,
+    )
+
+
+def validate_once_off(
+    *,
+    description: object,
+    unit_price: object,
+    quantity: object,
+    item_date: object,
+    taxable: object = True,
+) -> OnceOffFields:
+    """A once-off item as typed by a person, or FieldErrors for every field that is wrong."""
+    errors = _Collector()
+    clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
+    clean_price = errors.check("unit_price", lambda: _unit_price(unit_price))
+    clean_quantity = errors.check("quantity", lambda: _quantity(quantity))
+    clean_date = errors.check("item_date", lambda: _date(item_date, field="item_date"))
+    clean_taxable = errors.check("taxable", lambda: _bool(taxable))
+    errors.raise_if_any()
+    assert clean_description is not None and clean_price is not None and clean_quantity is not None
+    assert clean_date is not None and clean_taxable is not None
+    return OnceOffFields(
+        description=clean_description,
+        unit_price=clean_price,
+        quantity=clean_quantity,
+        item_date=clean_date,
+        taxable=clean_taxable,
+    )
+
+
+def validate_service(
+    *,
+    name: object,
+    start_date: object,
+    reference: object = None,
+    psa_reference: object = None,
+    end_date: object = None,
+) -> ServiceFields:
+    """A service as typed by a person, or FieldErrors for every field that is wrong."""
+    errors = _Collector()
+    clean_name = errors.check("name", lambda: _text(name, NAME_MAX))
+    clean_reference = errors.check("reference", lambda: _optional_text(reference, REFERENCE_MAX))
+    clean_psa = errors.check("psa_reference", lambda: _optional_text(psa_reference, REFERENCE_MAX))
+    start = errors.check("start_date", lambda: _date(start_date, field="start_date"))
+    end = errors.check("end_date", lambda: _optional_date(end_date, field="end_date"))
+    if start is not None and end is not None and end < start:
+        errors.add("end_date", "The end date can't be before the start date.")
+    errors.raise_if_any()
+    assert clean_name is not None and start is not None
+    return ServiceFields(
+        name=clean_name, reference=clean_reference, psa_reference=clean_psa, start_date=start, end_date=end
+    )
+
+
+def validate_end_date(end_date: object, *, not_before: date, field: str = "end_date") -> date:
+    """An end date for something that started on `not_before` (used when ending a charge)."""
+    errors = _Collector()
+    end = errors.check(field, lambda: _date(end_date, field=field))
+    if end is not None and end < not_before:
+        errors.add(field, f"The end date can't be before the start date ({not_before.isoformat()}).")
+    errors.raise_if_any()
+    assert end is not None
+    return end
+
+
+# Field parsers: each raises ValueError (or FieldErrors) with a message a person can act on.
+
+
+def _text(value: object, limit: int) -> str:
+    if value is None:
+        raise ValueError("This is required.")
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, not {type(value).__name__}")
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValueError("This is required.")
+    if len(cleaned) > limit:
+        raise ValueError(f"Keep it to {limit} characters (this has {len(cleaned)}).")
+    return cleaned
+
+
+def _optional_text(value: object, limit: int) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _text(value, limit)
+
+
+def _unit_price(value: object) -> Decimal:
+    if value is None:
+        raise ValueError("Enter an amount, like 1234.50.")
+    price = parse_money(value, field="unit_price")  # type: ignore[arg-type]  # floats → TypeError
+    if price >= UNIT_PRICE_LIMIT:
+        raise ValueError("The unit price must be less than 1,000,000.")
+    return price
+
+
+def _quantity(value: object) -> Decimal:
+    if value is None:
+        raise ValueError("Enter a number, like 2 or 2.5.")
+    quantity = parse_quantity(value, field="quantity")  # type: ignore[arg-type]  # floats → TypeError
+    if quantity <= 0:
+        raise ValueError("The quantity must be more than 0.")
+    if quantity > QUANTITY_MAX:
+        raise ValueError("The quantity can be at most 100,000.")
+    return quantity
+
+
+def _frequency(value: object) -> str:
+    cleaned = value.strip().lower() if isinstance(value, str) else None
+    if cleaned not in FREQUENCIES:
+        raise ValueError("Choose monthly, quarterly or annually.")
+    return cleaned
+
+
+def _date(value: object, *, field: str) -> date:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("Enter a date (YYYY-MM-DD).")
+    if isinstance(value, date) and not isinstance(value, datetime):  # a datetime is a date too
+        return value
+    if isinstance(value, str):
+        cleaned = value.strip()
+        if _ISO_DATE.fullmatch(cleaned):
+            try:
+                return date.fromisoformat(cleaned)
+            except ValueError:
+                raise ValueError(f"{cleaned} is not a real date.") from None
+        raise ValueError("Enter a date as YYYY-MM-DD, e.g. 2026-12-01.")
+    raise TypeError(f"{field}: expected a date or YYYY-MM-DD text, not {type(value).__name__}")
+
+
+def _optional_date(value: object, *, field: str) -> date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _date(value, field=field)
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("Answer yes or no.")
+
+
+def _optional_id(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("Choose a service.")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError("Choose a service.")
+    if number <= 0:
+        raise ValueError("Choose a service.")
+    return number

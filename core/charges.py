@@ -1,0 +1,419 @@
+"""Services, recurring charges and once-off items: the changes people make, and what they add up to.
+
+Plain Python over a session, shared by Slack listeners, the CLI and jobs; nothing here imports Slack.
+Every function takes the session and the actor (a Slack user id or "cli:<user>") as keyword-only
+arguments, flushes but never commits (the caller's unit of work does), and writes one AuditLog row per
+change with `changes={field: [old, new]}`.
+
+Input arrives already checked by `core.charge_validation` (typed, frozen values); this module adds
+the checks that need the database (the customer exists and is active, a service belongs to the
+customer and is not cancelled, an item is not invoiced yet).
+
+History is kept: "removing" a recurring charge end-dates it and "removing" a service cancels it, so
+past invoices can always be explained. Only a once-off item that was never invoiced can be deleted.
+Billing arithmetic is not done here: `preview` loads the inputs and hands them to `core.calculation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+from sqlmodel import Session, SQLModel, col, select
+
+from core import audit, customers
+from core.calculation import (
+    ChargeInput,
+    Line,
+    OnceOffInput,
+    Period,
+    ServiceInput,
+    Totals,
+    bill_lines,
+    monthly_run_rate,
+    totals,
+)
+from core.charge_validation import OnceOffFields, RecurringChargeFields, ServiceFields, validate_end_date
+from core.clock import Clock, SystemClock
+from core.errors import FieldErrors, NotAllowed, NotFound
+from models.charges import OnceOffItem, RecurringCharge, Service
+from models.customers import EndCustomer
+from models.invoices import Invoice
+from models.system import BillingSettings
+
+SERVICE: Final = "service"
+RECURRING_CHARGE: Final = "recurring_charge"
+ONCE_OFF_ITEM: Final = "once_off_item"
+
+# What the audit trail compares: exactly the fields a person can set, as the validation module defines them.
+SERVICE_FIELDS: Final = tuple(f.name for f in fields(ServiceFields))
+CHARGE_FIELDS: Final = tuple(f.name for f in fields(RecurringChargeFields))
+ONCE_OFF_FIELDS: Final = tuple(f.name for f in fields(OnceOffFields))
+
+RowT = TypeVar("RowT", Service, RecurringCharge, OnceOffItem)
+
+
+@dataclass(frozen=True)
+class BillingInputs:
+    """Everything `core.calculation.bill_lines` needs for one customer, loaded in one place."""
+
+    charges: tuple[ChargeInput, ...]
+    services: tuple[ServiceInput, ...]
+    once_offs: tuple[OnceOffInput, ...]
+
+
+# Services
+
+
+def add_service(
+    *, db: Session, actor: str, customer_id: int, data: ServiceFields, clock: Clock | None = None
+) -> Service:
+    _active_customer(db, customer_id)
+    now = _now(clock)
+    service = Service(
+        customer_id=customer_id,
+        **asdict(data),
+        created_at=now,
+        created_by=actor,
+        updated_at=now,
+        updated_by=actor,
+    )
+    return _created(db, service, actor=actor, entity=SERVICE, names=SERVICE_FIELDS)
+
+
+def edit_service(
+    *, db: Session, actor: str, service_id: int, data: ServiceFields, clock: Clock | None = None
+) -> Service:
+    service = get_service(db=db, service_id=service_id)
+    return _apply(db, service, asdict(data), actor=actor, entity=SERVICE, action="update", clock=clock)
+
+
+def cancel_service(
+    *, db: Session, actor: str, service_id: int, end_date: date | str, clock: Clock | None = None
+) -> Service:
+    """Cancel a service (recording `end_date`); its charges stop billing with it at once.
+
+    core.calculation leaves a cancelled service out of every invoice from now on, including days
+    before `end_date` not invoiced yet. To bill up to a future end (a notice period), set the
+    service's end date with `edit_service` instead and cancel it afterwards.
+    Cancelling twice is a no-op, so a double-clicked button does not write two audit rows.
+    """
+    service = get_service(db=db, service_id=service_id)
+    if service.status == "cancelled":
+        return service
+    end = validate_end_date(end_date, not_before=service.start_date)
+    values = {"status": "cancelled", "end_date": end}
+    return _apply(db, service, values, actor=actor, entity=SERVICE, action="cancel", clock=clock)
+
+
+def set_exclude_next_invoice(
+    *, db: Session, actor: str, service_id: int, exclude: bool, clock: Clock | None = None
+) -> Service:
+    """Leave a service (and its charges) off the next invoice, or put it back.
+
+    The bill run is expected to clear the flag once the invoice it applied to has been generated.
+    """
+    service = get_service(db=db, service_id=service_id)
+    action = "exclude_next_invoice" if exclude else "include_next_invoice"
+    values = {"exclude_next_invoice": exclude}
+    return _apply(db, service, values, actor=actor, entity=SERVICE, action=action, clock=clock)
+
+
+def get_service(*, db: Session, service_id: int) -> Service:
+    return _get(db, Service, service_id, "There is no service with id {id}.")
+
+
+def list_services(*, db: Session, customer_id: int, include_cancelled: bool = True) -> list[Service]:
+    customers.get(db, customer_id)
+    query = select(Service).where(Service.customer_id == customer_id)
+    if not include_cancelled:
+        query = query.where(Service.status != "cancelled")
+    return list(db.exec(query.order_by(col(Service.id))).all())
+
+
+# Recurring charges
+
+
+def add_recurring_charge(
+    *, db: Session, actor: str, customer_id: int, data: RecurringChargeFields, clock: Clock | None = None
+) -> RecurringCharge:
+    _active_customer(db, customer_id)
+    _check_service_link(db, customer_id, data.service_id)
+    now = _now(clock)
+    charge = RecurringCharge(
+        customer_id=customer_id,
+        **asdict(data),
+        created_at=now,
+        created_by=actor,
+        updated_at=now,
+        updated_by=actor,
+    )
+    return _created(db, charge, actor=actor, entity=RECURRING_CHARGE, names=CHARGE_FIELDS)
+
+
+def edit_recurring_charge(
+    *, db: Session, actor: str, charge_id: int, data: RecurringChargeFields, clock: Clock | None = None
+) -> RecurringCharge:
+    """Replace a charge's fields. Past invoices keep their own copies of the lines, so this only
+    changes what is billed from the next invoice on."""
+    charge = get_recurring_charge(db=db, charge_id=charge_id)
+    if data.service_id != charge.service_id:
+        _check_service_link(db, charge.customer_id, data.service_id)
+    values = asdict(data)
+    return _apply(db, charge, values, actor=actor, entity=RECURRING_CHARGE, action="update", clock=clock)
+
+
+def end_recurring_charge(
+    *, db: Session, actor: str, charge_id: int, end_date: date | str, clock: Clock | None = None
+) -> RecurringCharge:
+    """ "Remove" a recurring charge: it is billed up to and including `end_date`, then stops."""
+    charge = get_recurring_charge(db=db, charge_id=charge_id)
+    end = validate_end_date(end_date, not_before=charge.effective_from)
+    return _apply(
+        db, charge, {"end_date": end}, actor=actor, entity=RECURRING_CHARGE, action="end_date", clock=clock
+    )
+
+
+def get_recurring_charge(*, db: Session, charge_id: int) -> RecurringCharge:
+    return _get(db, RecurringCharge, charge_id, "There is no recurring charge with id {id}.")
+
+
+def list_recurring_charges(
+    *, db: Session, customer_id: int, as_of: date | None = None
+) -> list[RecurringCharge]:
+    """A customer's recurring charges by id; with `as_of`, only those not ended before that day."""
+    customers.get(db, customer_id)
+    query = select(RecurringCharge).where(RecurringCharge.customer_id == customer_id)
+    if as_of is not None:
+        end = col(RecurringCharge.end_date)
+        query = query.where(end.is_(None) | (end >= as_of))
+    return list(db.exec(query.order_by(col(RecurringCharge.id))).all())
+
+
+# Once-off items
+
+
+def add_once_off(
+    *, db: Session, actor: str, customer_id: int, data: OnceOffFields, clock: Clock | None = None
+) -> OnceOffItem:
+    _active_customer(db, customer_id)
+    now = _now(clock)
+    item = OnceOffItem(
+        customer_id=customer_id,
+        **asdict(data),
+        created_at=now,
+        created_by=actor,
+        updated_at=now,
+        updated_by=actor,
+    )
+    return _created(db, item, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
+
+
+def edit_once_off(
+    *, db: Session, actor: str, item_id: int, data: OnceOffFields, clock: Clock | None = None
+) -> OnceOffItem:
+    """Change an item that has not been invoiced yet (an invoiced one is part of a bill)."""
+    item = _uninvoiced_item(db, item_id, verb="changed")
+    return _apply(db, item, asdict(data), actor=actor, entity=ONCE_OFF_ITEM, action="update", clock=clock)
+
+
+def delete_once_off(*, db: Session, actor: str, item_id: int) -> None:
+    """Delete an item that has not been invoiced yet; the audit row keeps what it was."""
+    item = _uninvoiced_item(db, item_id, verb="deleted")
+    changes = audit.changes_between(_values(item, ONCE_OFF_FIELDS), {}, ONCE_OFF_FIELDS)
+    audit.record(db, actor=actor, entity=ONCE_OFF_ITEM, entity_id=item.id, action="delete", changes=changes)
+    db.delete(item)
+    db.flush()
+
+
+def get_once_off(*, db: Session, item_id: int) -> OnceOffItem:
+    return _get(db, OnceOffItem, item_id, "There is no once-off item with id {id}.")
+
+
+def list_once_offs(*, db: Session, customer_id: int, uninvoiced_only: bool = False) -> list[OnceOffItem]:
+    """A customer's once-off items by date, then id."""
+    customers.get(db, customer_id)
+    query = select(OnceOffItem).where(OnceOffItem.customer_id == customer_id)
+    if uninvoiced_only:
+        query = query.where(col(OnceOffItem.invoice_id).is_(None))
+    return list(db.exec(query.order_by(col(OnceOffItem.item_date), col(OnceOffItem.id))).all())
+
+
+# What it adds up to
+
+
+def billing_inputs(*, db: Session, customer_id: int) -> BillingInputs:
+    """The customer's charges, services and uninvoiced once-off items as calculation inputs.
+
+    The bill run should use this too, so the preview and the invoice read the same rows the same way.
+    """
+    customers.get(db, customer_id)
+    charge_rows = db.exec(
+        select(RecurringCharge)
+        .where(RecurringCharge.customer_id == customer_id)
+        .order_by(col(RecurringCharge.id))
+    ).all()
+    service_rows = list_services(db=db, customer_id=customer_id)
+    item_rows = list_once_offs(db=db, customer_id=customer_id, uninvoiced_only=True)
+    return BillingInputs(
+        charges=tuple(charge_input(row) for row in charge_rows),
+        services=tuple(service_input(row) for row in service_rows),
+        once_offs=tuple(once_off_input(row) for row in item_rows),
+    )
+
+
+def charge_input(row: RecurringCharge) -> ChargeInput:
+    assert row.id is not None
+    return ChargeInput(
+        id=row.id,
+        description=row.description,
+        unit_price=row.unit_price,
+        quantity=row.quantity,
+        frequency=row.frequency,
+        effective_from=row.effective_from,
+        end_date=row.end_date,
+        taxable=row.taxable,
+        service_id=row.service_id,
+    )
+
+
+def service_input(row: Service) -> ServiceInput:
+    assert row.id is not None
+    return ServiceInput(
+        id=row.id,
+        status=row.status,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        exclude_next_invoice=row.exclude_next_invoice,
+    )
+
+
+def once_off_input(row: OnceOffItem) -> OnceOffInput:
+    assert row.id is not None
+    return OnceOffInput(
+        id=row.id,
+        description=row.description,
+        unit_price=row.unit_price,
+        quantity=row.quantity,
+        item_date=row.item_date,
+        taxable=row.taxable,
+    )
+
+
+def monthly_total(*, db: Session, customer_id: int, as_of: date) -> Decimal:
+    """The customer's recurring charges per month as of a day (see calculation.monthly_run_rate)."""
+    inputs = billing_inputs(db=db, customer_id=customer_id)
+    return monthly_run_rate(inputs.charges, inputs.services, as_of=as_of)
+
+
+def preview(
+    *,
+    db: Session,
+    customer_id: int,
+    period: Period,
+    mode: str | None = None,
+    tax_rate: Decimal | None = None,
+) -> tuple[list[Line], Totals]:
+    """What the invoice for `period` would say if it were generated now. Reads only.
+
+    `mode` and `tax_rate` default to the billing settings (or their defaults if none are saved yet).
+    """
+    if mode is None or tax_rate is None:
+        settings = db.get(BillingSettings, 1) or BillingSettings()
+        mode = settings.billing_mode if mode is None else mode
+        tax_rate = settings.tax_rate if tax_rate is None else tax_rate
+    inputs = billing_inputs(db=db, customer_id=customer_id)
+    lines = bill_lines(
+        period=period, mode=mode, charges=inputs.charges, services=inputs.services, once_offs=inputs.once_offs
+    )
+    return lines, totals(lines, tax_rate)
+
+
+# Helpers
+
+
+def _now(clock: Clock | None) -> datetime:
+    return (clock or SystemClock()).now()
+
+
+def _get(db: Session, model: type[RowT], row_id: int, message: str) -> RowT:
+    row = db.get(model, row_id)
+    if row is None:
+        raise NotFound(message.format(id=row_id))
+    return row
+
+
+def _active_customer(db: Session, customer_id: int) -> EndCustomer:
+    customer = customers.get(db, customer_id)
+    if customer.archived_at is not None:
+        raise NotAllowed(f"{customer.company_name} is archived; restore it before adding to its bill.")
+    return customer
+
+
+def _check_service_link(db: Session, customer_id: int, service_id: int | None) -> None:
+    """A charge may only hang off a live service of the same customer."""
+    if service_id is None:
+        return
+    service = db.get(Service, service_id)
+    if service is None or service.customer_id != customer_id:
+        raise FieldErrors({"service_id": "Choose one of this customer's services."})
+    if service.status == "cancelled":
+        raise FieldErrors({"service_id": f"{service.name} is cancelled; choose another service."})
+
+
+def _uninvoiced_item(db: Session, item_id: int, *, verb: str) -> OnceOffItem:
+    """The item, locked against a concurrent bill run, provided no invoice has claimed it yet."""
+    item = db.exec(
+        select(OnceOffItem)
+        .where(OnceOffItem.id == item_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if item is None:
+        raise NotFound(f"There is no once-off item with id {item_id}.")
+    if item.invoice_id is not None:
+        invoice = db.get(Invoice, item.invoice_id)
+        number = invoice.number if invoice is not None else f"invoice {item.invoice_id}"
+        raise NotAllowed(f"Already invoiced on {number}; it can't be {verb}.")
+    return item
+
+
+def _values(row: SQLModel, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
+def _created(db: Session, row: RowT, *, actor: str, entity: str, names: Sequence[str]) -> RowT:
+    db.add(row)
+    db.flush()
+    changes = audit.changes_between({}, _values(row, names), names)
+    audit.record(db, actor=actor, entity=entity, entity_id=row.id, action="create", changes=changes)
+    db.flush()
+    return row
+
+
+def _apply(
+    db: Session,
+    row: RowT,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    entity: str,
+    action: str,
+    clock: Clock | None,
+) -> RowT:
+    """Set `values` on `row`; if anything really changed, stamp it and write one audit row."""
+    before = _values(row, values)
+    changes = audit.changes_between(before, values, values)
+    if not changes:
+        return row
+    for field, value in values.items():
+        setattr(row, field, value)
+    row.updated_at = _now(clock)
+    row.updated_by = actor
+    db.add(row)
+    audit.record(db, actor=actor, entity=entity, entity_id=row.id, action=action, changes=changes)
+    db.flush()
+    return row

@@ -1,0 +1,356 @@
+"""core.calculation: properties that must hold for any charge, plus the rules worth naming."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from core.calculation import (
+    TAX_ROUNDING,
+    ChargeInput,
+    Line,
+    OnceOffInput,
+    Period,
+    ServiceInput,
+    bill_lines,
+    monthly_run_rate,
+    totals,
+)
+
+CENT = Decimal("0.01")
+
+prices = st.decimals(min_value=0, max_value=Decimal("999999.9999"), places=4)
+quantities = st.decimals(min_value=Decimal("0.0001"), max_value=100000, places=4)
+small_prices = st.decimals(min_value=0, max_value=Decimal("5000"), places=4)
+periods = st.builds(Period, st.integers(1990, 2200), st.integers(1, 12))
+days = st.dates(min_value=date(1990, 1, 1), max_value=date(2200, 12, 31))
+tax_rates = st.decimals(min_value=0, max_value=Decimal("0.9999"), places=4)
+
+
+def charge(
+    *,
+    id: int = 1,
+    price: str | Decimal = "100",
+    quantity: str | Decimal = "1",
+    frequency: str = "monthly",
+    start: date = date(2020, 1, 1),
+    end: date | None = None,
+    taxable: bool = True,
+    service_id: int | None = None,
+    description: str = "Managed services",
+) -> ChargeInput:
+    return ChargeInput(
+        id=id,
+        description=description,
+        unit_price=Decimal(price),
+        quantity=Decimal(quantity),
+        frequency=frequency,
+        effective_from=start,
+        end_date=end,
+        taxable=taxable,
+        service_id=service_id,
+    )
+
+
+def exact_half_up(value: Fraction) -> Decimal:
+    with localcontext() as context:
+        context.prec = 80
+        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def lines_for(period: Period, *charges: ChargeInput, mode: str = "advance", **kwargs: object) -> list[Line]:
+    return bill_lines(
+        period=period,
+        mode=mode,
+        charges=list(charges),
+        services=kwargs.get("services", []),  # type: ignore[arg-type]
+        once_offs=kwargs.get("once_offs", []),  # type: ignore[arg-type]
+    )
+
+
+# Period
+
+
+@given(periods)
+def test_period_arithmetic(period: Period) -> None:
+    assert Period.parse(str(period)) == period
+    assert period.next().previous() == period
+    assert period.next().first_day == period.last_day + timedelta(days=1)
+    assert period.days == (period.last_day - period.first_day).days + 1
+    assert period.previous() < period < period.next()
+
+
+def test_period_edges() -> None:
+    assert str(Period(2026, 1)) == "2026-01"
+    assert Period(2026, 1).previous() == Period(2025, 12)
+    assert Period(2025, 12).next() == Period(2026, 1)
+    assert Period(2028, 2).days == 29 and Period(2027, 2).days == 28 and Period(2100, 2).days == 28
+    assert Period(2000, 2).days == 29
+    for bad in ("2026-13", "2026-1", "26-01", "2026/01", "", "2026-00"):
+        with pytest.raises(ValueError):
+            Period.parse(bad)
+    with pytest.raises(TypeError):
+        Period(2026.0, 1)  # type: ignore[arg-type]
+
+
+# Totals
+
+
+@given(
+    st.lists(
+        st.tuples(st.decimals(min_value=0, max_value=Decimal("99999999.99"), places=2), st.booleans()),
+        max_size=30,
+    ),
+    tax_rates,
+)
+def test_totals_add_up(amounts: list[tuple[Decimal, bool]], rate: Decimal) -> None:
+    lines = [
+        Line("once_off", i, "x", Decimal(1), amount, amount, taxable, None, None)
+        for i, (amount, taxable) in enumerate(amounts)
+    ]
+    result = totals(lines, rate)
+    assert result.subtotal == sum((line.amount for line in lines), Decimal(0))
+    assert result.total == result.subtotal + result.tax
+    taxable_sum = sum((line.amount for line in lines if line.taxable), Decimal(0))
+    assert result.tax == exact_half_up(Fraction(taxable_sum) * Fraction(rate))
+    assert result.tax_rounding == TAX_ROUNDING == "per-invoice-half-up"
+    for value in (result.subtotal, result.tax, result.total):
+        assert value.as_tuple().exponent == -2
+
+
+def test_tax_is_rounded_once_per_invoice_not_per_line() -> None:
+    # Three lines of 0.05: per-line GST would be 3 * round(0.005) = 0.03; per-invoice is round(0.015) = 0.02.
+    lines = [
+        Line("once_off", i, "x", Decimal(1), Decimal("0.05"), Decimal("0.05"), True, None, None)
+        for i in range(3)
+    ]
+    assert totals(lines, Decimal("0.10")).tax == Decimal("0.02")
+
+
+def test_totals_refuse_floats_and_silly_rates() -> None:
+    with pytest.raises(TypeError):
+        totals([], 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        totals([], Decimal("10"))  # 10 means 1000%: someone typed a percentage
+
+
+# Whole months
+
+
+@given(periods, prices, quantities, st.sampled_from(["advance", "arrears"]))
+def test_a_whole_month_costs_exactly_price_times_quantity(
+    period: Period, price: Decimal, quantity: Decimal, mode: str
+) -> None:
+    service_month = period if mode == "advance" else period.previous()
+    c = charge(price=price, quantity=quantity, start=service_month.first_day - timedelta(days=40))
+    (line,) = lines_for(period, c, mode=mode)
+    assert line.amount == exact_half_up(Fraction(price) * Fraction(quantity))
+    assert (line.period_start, line.period_end) == (service_month.first_day, service_month.last_day)
+    assert "pro-rata" not in line.description
+
+
+@given(periods, small_prices, quantities)
+def test_arrears_bills_the_previous_month_as_advance_would(
+    period: Period, price: Decimal, qty: Decimal
+) -> None:
+    c = charge(price=price, quantity=qty, start=period.previous().first_day + timedelta(days=9))
+    assert lines_for(period, c, mode="arrears") == lines_for(period.previous(), c, mode="advance")
+
+
+# Pro-rata
+
+
+@given(periods, small_prices, quantities, st.data())
+def test_pro_rata_of_consecutive_partial_periods_never_exceeds_the_full_price(
+    period: Period, price: Decimal, quantity: Decimal, data: st.DataObject
+) -> None:
+    """Split a month into up to four consecutive pieces (end one charge, start the next the day after)."""
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, period.days - 1), min_size=1, max_size=3))))
+    bounds = [0, *cuts, period.days]
+    pieces = []
+    for number, (before, last) in enumerate(itertools.pairwise(bounds), start=1):
+        start = period.first_day + timedelta(days=before) if before else date(1980, 1, 1)
+        end = period.first_day + timedelta(days=last - 1) if last < period.days else None
+        pieces.append(charge(id=number, price=price, quantity=quantity, start=start, end=end))
+    lines = lines_for(period, *pieces)
+    full = exact_half_up(Fraction(price) * Fraction(quantity))
+    assert sum(line.amount for line in lines) == full  # never more, and never less either
+    first = lines[0]
+    # A piece from day 1 is the portal's formula, rounded once.
+    assert first.amount == exact_half_up(
+        Fraction(price) * Fraction(quantity) * Fraction(cuts[0], period.days)
+    )
+    for line in lines:
+        assert Decimal(0) <= line.amount <= full
+        days = (line.period_end - line.period_start).days + 1
+        exact = Fraction(price) * Fraction(quantity) * Fraction(days, period.days)
+        assert abs(Fraction(line.amount) - exact) <= Fraction(1, 100)  # within a cent of the exact share
+        assert f"pro-rata {days}/{period.days} days" in line.description
+
+
+def test_split_month_pieces_add_up_to_the_monthly_price() -> None:
+    # June has 30 days; 10.01 * 15/30 = 5.005 exactly. Days 1-15: R(5.005) = 5.01. Days 16-30:
+    # R(10.01) - R(5.005) = 10.01 - 5.01 = 5.00. Rounding each piece alone would bill 10.02.
+    june = Period(2026, 6)
+    first = charge(id=1, price="10.01", start=date(2026, 1, 1), end=date(2026, 6, 15))
+    second = charge(id=2, price="10.01", start=date(2026, 6, 16))
+    assert [line.amount for line in lines_for(june, first, second)] == [Decimal("5.01"), Decimal("5.00")]
+
+
+@given(days, small_prices, quantities, st.integers(0, 400))
+def test_every_monthly_line_is_at_most_full_price_and_pro_rated_by_days(
+    start: date, price: Decimal, quantity: Decimal, length: int
+) -> None:
+    end = start + timedelta(days=length)
+    assume(end.year <= 2200)
+    c = charge(price=price, quantity=quantity, start=start, end=end)
+    full = exact_half_up(Fraction(price) * Fraction(quantity))
+    month = Period.of(start)
+    covered = 0
+    while month.first_day <= end:
+        (line,) = lines_for(month, c)
+        assert line.amount <= full
+        assert line.period_start is not None and line.period_end is not None
+        assert line.period_start >= start and line.period_end <= end
+        covered += (line.period_end - line.period_start).days + 1
+        month = month.next()
+    assert covered == length + 1  # every day billed exactly once
+
+
+@pytest.mark.parametrize(
+    ("start", "period", "amount", "text"),
+    [
+        (
+            date(2026, 1, 31),
+            Period(2026, 1),
+            Decimal("3.23"),
+            "31 Jan – 31 Jan 2026, pro-rata 1/31 days",
+        ),  # 100/31
+        (date(2026, 1, 31), Period(2026, 2), Decimal("100.00"), "1 Feb – 28 Feb 2026)"),
+        (
+            date(2028, 2, 29),
+            Period(2028, 2),
+            Decimal("3.45"),
+            "29 Feb – 29 Feb 2028, pro-rata 1/29 days",
+        ),  # 100/29
+        (date(2028, 2, 1), Period(2028, 2), Decimal("100.00"), "1 Feb – 29 Feb 2028)"),
+        (date(2027, 2, 15), Period(2027, 2), Decimal("50.00"), "15 Feb – 28 Feb 2027, pro-rata 14/28 days"),
+        (date(2028, 2, 15), Period(2028, 2), Decimal("51.72"), "15 Feb – 29 Feb 2028, pro-rata 15/29 days"),
+    ],
+)
+def test_leap_years_and_month_ends(start: date, period: Period, amount: Decimal, text: str) -> None:
+    (line,) = lines_for(period, charge(start=start))
+    assert line.amount == amount
+    assert line.description == f"Managed services ({text}" + ("" if text.endswith(")") else ")")
+
+
+def test_annual_charge_from_29_february() -> None:
+    c = charge(frequency="annually", start=date(2028, 2, 29), price="1200")
+    (first,) = lines_for(Period(2028, 2), c)
+    # Nominal cycle 1 Feb 2028 to 31 Jan 2029 = 366 days; covered from 29 Feb = 338 days.
+    assert first.amount == exact_half_up(Fraction(1200) * Fraction(338, 366)) == Decimal("1108.20")
+    assert lines_for(Period(2028, 3), c) == []
+    (second,) = lines_for(Period(2029, 2), c)
+    assert second.amount == Decimal("1200.00")
+    assert second.description == "Managed services (1 Feb 2029 – 31 Jan 2030)"
+
+
+# Services
+
+
+def test_a_charge_needs_its_service_in_the_inputs() -> None:
+    with pytest.raises(ValueError, match="service 9"):
+        lines_for(Period(2026, 1), charge(service_id=9))
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        ServiceInput(5, "cancelled", date(2020, 1, 1), None, False),
+        ServiceInput(5, "active", date(2020, 1, 1), None, True),
+        ServiceInput(5, "active", date(2020, 1, 1), date(2025, 12, 31), False),
+    ],
+    ids=["cancelled", "excluded", "ended-before-month"],
+)
+def test_a_cancelled_or_excluded_service_takes_its_charges_with_it(service: ServiceInput) -> None:
+    assert lines_for(Period(2026, 1), charge(service_id=5), services=[service]) == []
+
+
+def test_unknown_inputs_are_refused() -> None:
+    with pytest.raises(ValueError):
+        lines_for(Period(2026, 1), mode="sideways")
+    with pytest.raises(ValueError):
+        charge(frequency="weekly")
+    with pytest.raises(ValueError):
+        ServiceInput(1, "paused", date(2020, 1, 1), None, False)
+
+
+def test_floats_cannot_enter_the_inputs() -> None:
+    with pytest.raises(TypeError):
+        ChargeInput(1, "x", 10.5, Decimal(1), "monthly", date(2026, 1, 1), None, True, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        OnceOffInput(1, "x", Decimal(1), 2.0, date(2026, 1, 1), True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Line("once_off", 1, "x", Decimal(1), Decimal(1), 1.0, True, None, None)  # type: ignore[arg-type]
+
+
+# Order and determinism
+
+
+@given(st.permutations(range(6)))
+def test_line_order_does_not_depend_on_input_order(order: list[int]) -> None:
+    charges = [charge(id=i + 1, start=date(2026, 1, 1 + i)) for i in range(3)]
+    items = [
+        OnceOffInput(10, "b", Decimal(1), Decimal(1), date(2026, 1, 5), True),
+        OnceOffInput(11, "a", Decimal(1), Decimal(1), date(2026, 1, 2), True),
+        OnceOffInput(9, "c", Decimal(1), Decimal(1), date(2026, 1, 5), False),
+    ]
+    everything: list[object] = [*charges, *items]
+    shuffled = [everything[i] for i in order]
+    lines = lines_for(
+        Period(2026, 1),
+        *[c for c in shuffled if isinstance(c, ChargeInput)],
+        once_offs=[i for i in shuffled if isinstance(i, OnceOffInput)],
+    )
+    assert [(line.kind, line.source_id) for line in lines] == [
+        ("recurring", 1),
+        ("recurring", 2),
+        ("recurring", 3),
+        ("once_off", 11),
+        ("once_off", 9),
+        ("once_off", 10),
+    ]
+
+
+def test_once_offs_after_the_period_wait() -> None:
+    items = [
+        OnceOffInput(1, "earlier", Decimal("5"), Decimal("2"), date(2025, 6, 1), True),
+        OnceOffInput(2, "last day", Decimal("5"), Decimal("1"), date(2026, 1, 31), False),
+        OnceOffInput(3, "next month", Decimal("5"), Decimal("1"), date(2026, 2, 1), True),
+    ]
+    lines = lines_for(Period(2026, 1), once_offs=items, mode="arrears")
+    assert [(line.source_id, line.amount) for line in lines] == [(1, Decimal("10.00")), (2, Decimal("5.00"))]
+    assert lines[0].period_start == lines[0].period_end == date(2025, 6, 1)
+
+
+# Run rate
+
+
+def test_monthly_run_rate() -> None:
+    services = [ServiceInput(1, "cancelled", date(2020, 1, 1), None, False)]
+    charges = [
+        charge(id=1, price="100"),
+        charge(id=2, price="100", frequency="quarterly"),  # 33.333…
+        charge(id=3, price="100", frequency="annually"),  # 8.333…
+        charge(id=4, price="999", service_id=1),  # cancelled service
+        charge(id=5, price="999", end=date(2026, 1, 31)),  # ended
+        charge(id=6, price="999", start=date(2026, 3, 1)),  # not started
+    ]
+    # 100 + 33.3333… + 8.3333… = 141.6666… → 141.67, rounded once.
+    assert monthly_run_rate(charges, services, as_of=date(2026, 2, 1)) == Decimal("141.67")

@@ -1,0 +1,151 @@
+"""core.money: parsing what people type, and rounding once, half-up, without floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.errors import FieldErrors
+from core.money import (
+    format_money,
+    line_amount,
+    parse_money,
+    parse_quantity,
+    quantize_money,
+    require_decimal,
+    round_exact,
+    sum_money,
+    tax_amount,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234.50", Decimal("1234.50")),
+        ("$1234.5", Decimal("1234.5")),
+        ("1234.50", Decimal("1234.50")),
+        (" 12 ", Decimal("12")),
+        ("0", Decimal("0")),
+        ("0.0001", Decimal("0.0001")),
+        (".5", Decimal("0.5")),
+        ("$ 1,000,000.25", Decimal("1000000.25")),
+        ("12.3400", Decimal("12.34")),  # trailing zeros are not extra precision
+    ],
+)
+def test_parse_money_accepts_what_people_type(text: str, expected: Decimal) -> None:
+    assert parse_money(text, field="unit_price") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("abc", "Enter an amount"),
+        ("NaN", "Enter an amount"),
+        ("nan", "Enter an amount"),
+        ("Infinity", "Enter an amount"),
+        ("-Infinity", "Enter an amount"),
+        ("1e5", "Enter an amount"),
+        ("-3", "Can't be negative"),
+        ("$-3", "Can't be negative"),
+        ("-$3", "Can't be negative"),
+        ("", "Enter an amount"),
+        ("   ", "Enter an amount"),
+        ("1.23456", "at most 4 decimal places"),
+        ("1,23.00", "Enter an amount"),  # a misplaced thousands separator is a typo, not 123
+        ("1234,50", "Enter an amount"),  # European decimal comma: refuse rather than guess 123450
+        ("12.", "Enter an amount"),
+        ("$", "Enter an amount"),
+        ("1 234", "Enter an amount"),
+        ("١٢", "Enter an amount"),  # non-ASCII digits
+    ],
+)
+def test_parse_money_refuses_with_a_clear_message(text: str, message: str) -> None:
+    with pytest.raises(FieldErrors) as caught:
+        parse_money(text, field="unit_price")
+    assert list(caught.value.errors) == ["unit_price"]
+    assert message in caught.value.errors["unit_price"]
+
+
+def test_parse_money_checks_decimals_by_the_same_rules() -> None:
+    assert parse_money(Decimal("5.5"), field="x") == Decimal("5.5")
+    assert parse_money(7, field="x") == Decimal(7)
+    for bad in (Decimal("NaN"), Decimal("Infinity"), Decimal("-1"), Decimal("0.00001")):
+        with pytest.raises(FieldErrors):
+            parse_money(bad, field="x")
+
+
+def test_parse_quantity() -> None:
+    assert parse_quantity("37") == Decimal("37")
+    assert parse_quantity("2.5") == Decimal("2.5")
+    assert parse_quantity("1,000") == Decimal("1000")
+    for bad in ("$3", "-1", "1.00001", "two", "1e3"):
+        with pytest.raises(FieldErrors) as caught:
+            parse_quantity(bad)
+        assert "quantity" in caught.value.errors
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: quantize_money(1.005),  # type: ignore[arg-type]
+        lambda: parse_money(1.5, field="unit_price"),  # type: ignore[arg-type]
+        lambda: parse_quantity(2.5),  # type: ignore[arg-type]
+        lambda: line_amount(Decimal("1"), 2.5),  # type: ignore[arg-type]
+        lambda: line_amount(Decimal("1"), Decimal("1"), 0.5),  # type: ignore[arg-type]
+        lambda: tax_amount(Decimal("10"), 0.1),  # type: ignore[arg-type]
+        lambda: sum_money([Decimal("1"), 0.1]),  # type: ignore[list-item]
+        lambda: require_decimal(True),
+        lambda: round_exact(0.5),  # type: ignore[arg-type]
+    ],
+)
+def test_a_float_cannot_reach_the_money_code(call: object) -> None:
+    assert callable(call)
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_quantize_money_rounds_half_up_not_to_even() -> None:
+    assert quantize_money(Decimal("0.125")) == Decimal("0.13")  # banker's rounding would give 0.12
+    assert quantize_money(Decimal("0.135")) == Decimal("0.14")
+    assert quantize_money(Decimal("2.344999")) == Decimal("2.34")
+    assert quantize_money(Decimal("-0.125")) == Decimal("-0.13")  # away from zero
+    assert str(quantize_money(Decimal("5"))) == "5.00"
+
+
+def test_line_amount_rounds_once_on_the_exact_value() -> None:
+    # 10.00 / 31 * 17 = 5.48387… → 5.48. Rounding the daily rate first (0.32 * 17 = 5.44) would be wrong.
+    assert line_amount(Decimal("10.00"), Decimal("1"), Fraction(17, 31)) == Decimal("5.48")
+    # 0.0050 * 1 = half a cent exactly → rounds up.
+    assert line_amount(Decimal("0.0050"), Decimal("1")) == Decimal("0.01")
+    assert line_amount(Decimal("19.9999"), Decimal("3")) == Decimal("60.00")  # 59.9997
+
+
+@given(
+    st.decimals(min_value=0, max_value=999999, places=4, allow_nan=False, allow_infinity=False),
+    st.decimals(
+        min_value=Decimal("0.0001"), max_value=100000, places=4, allow_nan=False, allow_infinity=False
+    ),
+)
+def test_line_amount_agrees_with_decimal_half_up(price: Decimal, quantity: Decimal) -> None:
+    from decimal import ROUND_HALF_UP, localcontext
+
+    with localcontext() as context:
+        context.prec = 60  # enough to make the product exact
+        expected = (price * quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert line_amount(price, quantity) == expected
+
+
+def test_tax_amount_and_sum() -> None:
+    assert tax_amount(Decimal("123.45"), Decimal("0.1")) == Decimal("12.35")  # 12.345 → half-up
+    assert sum_money([Decimal("1.10"), Decimal("2.20")]) == Decimal("3.30")
+    assert sum_money([]) == Decimal("0.00")
+
+
+def test_format_money() -> None:
+    assert format_money(Decimal("1234.5")) == "$1,234.50"
+    assert format_money(Decimal("-3")) == "-$3.00"
