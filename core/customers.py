@@ -221,14 +221,11 @@ def list_page(
         query = query.where(col(EndCustomer.archived_at).is_(None))
     if text.strip():
         query = query.where(col(EndCustomer.name_key).contains(name_key(text), autoescape=True))
-    # One scan for the page and the total (a window count), instead of a second COUNT query.
-    counted = query.add_columns(func.count().over().label("total"))
-    ordered = counted.order_by(EndCustomer.name_key, EndCustomer.id).offset(max(offset, 0)).limit(limit)
-    page = db.execute(ordered).all()
-    if page:
-        return Page([row[0] for row in page], int(page[0][1]), max(offset, 0), limit)
+    # Two cheap queries beat one window count: with the trigram index the count touches only the
+    # matches, and the page walks the name index and stops after `limit` rows.
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    return Page([], int(total), max(offset, 0), limit)
+    ordered = query.order_by(EndCustomer.name_key, EndCustomer.id).offset(max(offset, 0)).limit(limit)
+    return Page(db.exec(ordered).all(), int(total), max(offset, 0), limit)
 
 
 def missing_email(db: Session, *, limit: int | None = None) -> Sequence[EndCustomer]:

@@ -1,5 +1,6 @@
 """Every table, imported here so `SQLModel.metadata` is complete for Alembic and tests."""
 
+from sqlalchemy import DDL, event
 from sqlmodel import SQLModel
 
 from models.charges import OnceOffItem, RecurringCharge, Service
@@ -9,6 +10,11 @@ from models.psa import PsaCompany, PsaRefresh
 from models.system import AuditLog, BillingSettings, Notification
 
 metadata = SQLModel.metadata
+
+# The trigram indexes need pg_trgm (PostgreSQL contrib); migrations create it too.
+event.listen(
+    metadata, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql")
+)
 
 __all__ = [
     "AuditLog",

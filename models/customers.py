@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, name_search_index, utcnow
 
 
 class EndCustomer(SQLModel, table=True):
     __tablename__ = "end_customer"
     __table_args__ = (
+        name_search_index("end_customer"),
         # Unique among active customers only: an archived "Acme" must not block a new one.
         Index(
             "uq_end_customer_active_name",
@@ -34,7 +35,7 @@ class EndCustomer(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     company_name: str = Field(max_length=100)
-    name_key: str = Field(max_length=100, index=True, description="casefolded name for lookups")
+    name_key: str = Field(max_length=100, description="casefolded name for lookups")
     email: str | None = Field(default=None, max_length=254)
     contact_number: str | None = Field(default=None, max_length=30)
     address_line1: str | None = Field(default=None, max_length=120)

@@ -7,18 +7,21 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, name_search_index, utcnow
 
 
 class PsaCompany(SQLModel, table=True):
     __tablename__ = "psa_company"
-    __table_args__ = (UniqueConstraint("psa_kind", "psa_id", name="uq_psa_company"),)
+    __table_args__ = (
+        UniqueConstraint("psa_kind", "psa_id", name="uq_psa_company"),
+        name_search_index("psa_company"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     psa_kind: str = Field(max_length=20)
     psa_id: str = Field(max_length=64)
     name: str = Field(max_length=255)
-    name_key: str = Field(max_length=255, index=True, description="casefolded, for search")
+    name_key: str = Field(max_length=255, description="casefolded, for search")
     phone: str | None = Field(default=None, max_length=50)
     address_line1: str | None = Field(default=None, max_length=255)
     address_line2: str | None = Field(default=None, max_length=255)

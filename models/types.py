@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -48,3 +48,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def name_search_index(table: str, column: str = "name_key") -> Index:
+    """Substring search on names (`LIKE '%acme%'`) for type-ahead and filters.
+
+    On PostgreSQL a trigram GIN index keeps it fast however many rows there are; on SQLite the
+    same declaration is a plain index (a scan of a few thousand short keys is already quick there).
+    """
+    return Index(
+        f"ix_{table}_name_search",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
