@@ -235,3 +235,7 @@ def customers_import(path: str, dry_run: bool) -> None:
     for line in summary_lines(report, dry_run=dry_run):
         click.echo(line, err=not report.ok)
     sys.exit(0 if report.ok else 1)
+
+
+# Feature command groups live in their own modules and attach themselves to `main`.
+from bot import cli_features  # noqa: E402, F401

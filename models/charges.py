@@ -23,6 +23,9 @@ class Service(SQLModel, table=True):
     end_date: date | None = None
     status: str = Field(default="active", max_length=16, description="active | cancelled")
     exclude_next_invoice: bool = False
+    create_key: str | None = Field(
+        default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -42,6 +45,9 @@ class RecurringCharge(SQLModel, table=True):
     effective_from: date
     end_date: date | None = None
     taxable: bool = True
+    create_key: str | None = Field(
+        default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -59,6 +65,9 @@ class OnceOffItem(SQLModel, table=True):
     item_date: date
     taxable: bool = True
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    create_key: str | None = Field(
+        default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     created_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
