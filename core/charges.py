@@ -22,6 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from core import audit, customers
@@ -69,7 +70,13 @@ class BillingInputs:
 
 
 def add_service(
-    *, db: Session, actor: str, customer_id: int, data: ServiceFields, clock: Clock | None = None
+    *,
+    db: Session,
+    actor: str,
+    customer_id: int,
+    data: ServiceFields,
+    clock: Clock | None = None,
+    create_key: str | None = None,
 ) -> Service:
     _active_customer(db, customer_id)
     now = _now(clock)
@@ -80,6 +87,7 @@ def add_service(
         created_by=actor,
         updated_at=now,
         updated_by=actor,
+        create_key=create_key,
     )
     return _created(db, service, actor=actor, entity=SERVICE, names=SERVICE_FIELDS)
 
@@ -138,7 +146,13 @@ def list_services(*, db: Session, customer_id: int, include_cancelled: bool = Tr
 
 
 def add_recurring_charge(
-    *, db: Session, actor: str, customer_id: int, data: RecurringChargeFields, clock: Clock | None = None
+    *,
+    db: Session,
+    actor: str,
+    customer_id: int,
+    data: RecurringChargeFields,
+    clock: Clock | None = None,
+    create_key: str | None = None,
 ) -> RecurringCharge:
     _active_customer(db, customer_id)
     _check_service_link(db, customer_id, data.service_id)
@@ -150,6 +164,7 @@ def add_recurring_charge(
         created_by=actor,
         updated_at=now,
         updated_by=actor,
+        create_key=create_key,
     )
     return _created(db, charge, actor=actor, entity=RECURRING_CHARGE, names=CHARGE_FIELDS)
 
@@ -197,7 +212,13 @@ def list_recurring_charges(
 
 
 def add_once_off(
-    *, db: Session, actor: str, customer_id: int, data: OnceOffFields, clock: Clock | None = None
+    *,
+    db: Session,
+    actor: str,
+    customer_id: int,
+    data: OnceOffFields,
+    clock: Clock | None = None,
+    create_key: str | None = None,
 ) -> OnceOffItem:
     _active_customer(db, customer_id)
     now = _now(clock)
@@ -208,6 +229,7 @@ def add_once_off(
         created_by=actor,
         updated_at=now,
         updated_by=actor,
+        create_key=create_key,
     )
     return _created(db, item, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
 
@@ -364,6 +386,14 @@ def _check_service_link(db: Session, customer_id: int, service_id: int | None) -
         raise FieldErrors({"service_id": f"{service.name} is cancelled; choose another service."})
 
 
+def ensure_not_invoiced(*, db: Session, item: OnceOffItem, verb: str) -> None:
+    """Raise NotAllowed, naming the invoice, if the item is already on one."""
+    if item.invoice_id is not None:
+        invoice = db.get(Invoice, item.invoice_id)
+        number = invoice.number if invoice is not None else f"invoice {item.invoice_id}"
+        raise NotAllowed(f"Already invoiced on {number}; it can't be {verb}.")
+
+
 def _uninvoiced_item(db: Session, item_id: int, *, verb: str) -> OnceOffItem:
     """The item, locked against a concurrent bill run, provided no invoice has claimed it yet."""
     item = db.exec(
@@ -374,10 +404,7 @@ def _uninvoiced_item(db: Session, item_id: int, *, verb: str) -> OnceOffItem:
     ).first()
     if item is None:
         raise NotFound(f"There is no once-off item with id {item_id}.")
-    if item.invoice_id is not None:
-        invoice = db.get(Invoice, item.invoice_id)
-        number = invoice.number if invoice is not None else f"invoice {item.invoice_id}"
-        raise NotAllowed(f"Already invoiced on {number}; it can't be {verb}.")
+    ensure_not_invoiced(db=db, item=item, verb=verb)
     return item
 
 
@@ -386,8 +413,22 @@ def _values(row: SQLModel, names: Iterable[str]) -> dict[str, Any]:
 
 
 def _created(db: Session, row: RowT, *, actor: str, entity: str, names: Sequence[str]) -> RowT:
-    db.add(row)
-    db.flush()
+    """Insert once: a repeated submission (same `create_key`) returns the row the first one made."""
+    key = getattr(row, "create_key", None)
+    model = type(row)
+    if key:
+        earlier = db.exec(select(model).where(model.create_key == key)).first()  # type: ignore[attr-defined]
+        if earlier is not None:
+            return earlier
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except IntegrityError:
+        earlier = db.exec(select(model).where(model.create_key == key)).first() if key else None  # type: ignore[attr-defined]
+        if earlier is None:
+            raise
+        return earlier
     changes = audit.changes_between({}, _values(row, names), names)
     audit.record(db, actor=actor, entity=entity, entity_id=row.id, action="create", changes=changes)
     db.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import commands, customers, errors, home, setup
+from handlers import charges, commands, customers, errors, home, setup
 
 
 def register_all(app: App) -> None:
@@ -12,4 +12,5 @@ def register_all(app: App) -> None:
     commands.register(app)
     setup.register(app)
     customers.register(app)
+    charges.register(app)
     home.register(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -37,6 +38,11 @@ class Call:
     @property
     def user_id(self) -> str:
         return self.context.user_id or ""
+
+    @property
+    def today(self) -> date:
+        """Today where the business is: due dates and "next invoice" follow the billing time zone."""
+        return self.deps.clock.now().astimezone(self.settings.tz).date()
 
     @property
     def acked(self) -> bool:

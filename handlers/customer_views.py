@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -113,18 +112,11 @@ def list_blocks(page: Page, *, text: str, default_days: int, include_archived: b
     return out
 
 
-@dataclass(frozen=True)
-class Section:
-    """A part of the customer view filled in by the billing features (services, charges, invoices)."""
-
-    title: str
-    lines: list[str] = field(default_factory=list)
-    actions: list[dict[str, Any]] = field(default_factory=list)
-
-
 def customer_modal(
-    customer: EndCustomer, *, default_days: int, sections: list[Section] | None = None
+    customer: EndCustomer, *, default_days: int, sections: list[list[Block]] | None = None
 ) -> dict[str, Any]:
+    """The customer's page. `sections` are pre-built by the billing features (services, charges,
+    once-off items, invoices), so this module needs to know nothing about them."""
     out: list[Block] = []
     if not customer.email:
         out.append(
@@ -166,12 +158,8 @@ def customer_modal(
             block_id="customer_actions",
         )
     )
-    for section in sections or default_sections():
-        out.append(blocks.divider())
-        body = "\n".join(section.lines) if section.lines else "_none yet_"
-        out.append(blocks.section(f"*{section.title}*\n{body}"))
-        if section.actions:
-            out.append(blocks.actions(*section.actions))
+    for section in sections if sections is not None else default_sections():
+        out.extend(section)
     return modal(
         callback_id=Ids.VIEW,
         title="End customer",
@@ -181,8 +169,12 @@ def customer_modal(
     )
 
 
-def default_sections() -> list[Section]:
-    return [Section("Services"), Section("Recurring charges"), Section("Once-off items"), Section("Invoices")]
+def empty_section(title: str) -> list[Block]:
+    return [blocks.divider(), blocks.section(f"*{title}*\n_none yet_")]
+
+
+def default_sections() -> list[list[Block]]:
+    return [empty_section(t) for t in ("Services", "Recurring charges", "Once-off items", "Invoices")]
 
 
 def choose_modal(*, psa_name: str | None, origin: dict[str, Any]) -> dict[str, Any]:

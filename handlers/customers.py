@@ -11,6 +11,7 @@ from slack_bolt import App
 from core import billing_settings, customers
 from core.customer_validation import parse_email, validate_customer
 from core.errors import FieldErrors
+from handlers import customer_page
 from handlers import customer_views as views
 from handlers.base import Call, listener
 from handlers.commands import subcommand
@@ -25,7 +26,7 @@ def _default_days(call: Call) -> int:
 
 
 def customer_modal(call: Call, customer: EndCustomer) -> dict[str, Any]:
-    return views.customer_modal(customer, default_days=_default_days(call))
+    return customer_page.render(call, customer)
 
 
 def _parse_list_args(args: str) -> tuple[str, bool]:

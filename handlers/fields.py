@@ -106,3 +106,62 @@ def modal(
     if submit:
         view["submit"] = plain(submit[:24])
     return view
+
+
+def date_input(
+    field: str, label: str, *, initial: object = None, optional: bool = True, hint: str | None = None
+) -> Block:
+    element: dict[str, Any] = {"type": "datepicker", "action_id": INPUT_ACTION}
+    if initial:
+        element["initial_date"] = str(initial)
+    block: Block = {
+        "type": "input",
+        "block_id": field,
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint[:2000])
+    return block
+
+
+def option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text[:75]), "value": value[:150]}
+
+
+def select_input(
+    field: str,
+    label: str,
+    options: list[tuple[str, str]],
+    *,
+    initial: str | None = None,
+    optional: bool = False,
+) -> Block:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": INPUT_ACTION,
+        "options": [option(text, value) for text, value in options][:100],
+    }
+    chosen = next((option(t, v) for t, v in options if v == initial), None)
+    if chosen:
+        element["initial_option"] = chosen
+    return {
+        "type": "input",
+        "block_id": field,
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
+
+
+def checkbox_input(field: str, label: str, text: str, *, checked: bool) -> Block:
+    box = option(text, "yes")
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": [box]}
+    if checked:
+        element["initial_options"] = [box]
+    return {"type": "input", "block_id": field, "label": plain(label), "element": element, "optional": True}
+
+
+def checked(values: dict[str, Any], field: str) -> bool:
+    return "yes" in (values.get(field) or [])

@@ -237,8 +237,10 @@ def test_open_edit_and_audit(slack: SlackSender, fake_slack: FakeSlack, engine: 
     customer = factories.customer(engine, "Acme Plumbing")
     view = open_customer(slack, fake_slack, customer.id)
     assert "Acme Plumbing" in texts(view["blocks"]) and "Created by <@U0ADMIN>" in texts(view["blocks"])
-    for section in ("Services", "Recurring charges", "Once-off items", "Invoices"):
-        assert f"*{section}*\n_none yet_" in texts(view["blocks"])
+    shown = texts(view["blocks"])
+    for section in ("*Services* (0)", "*Recurring charges* (0) · $0.00 a month", "*Once-off items* (0)"):
+        assert section in shown
+    assert shown.count("_none yet_") == 4
 
     slack.block_action("customer_edit", value=str(customer.id), view=view)
     form = fake_slack.wait_for("views.push")[-1].params["view"]

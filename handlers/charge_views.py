@@ -1,0 +1,338 @@
+"""Block Kit for services, recurring charges and once-off items: customer-view sections and forms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from core.calculation import Line, Totals
+from core.money import format_money
+from handlers import blocks
+from handlers.blocks import Block, esc
+from handlers.fields import (
+    checkbox_input,
+    date_input,
+    encode_metadata,
+    modal,
+    option,
+    select_input,
+    text_input,
+)
+from models.charges import OnceOffItem, RecurringCharge, Service
+
+SHOW_AT_MOST = 12  # per section, so a customer view stays inside a modal's 100 blocks
+
+
+class Ids(StrEnum):
+    MENU = "charge_menu"
+    ADD_SERVICE = "service_add"
+    ADD_CHARGE = "charge_add"
+    ADD_ONCE_OFF = "once_off_add"
+    PREVIEW = "invoice_preview"
+    FORM_SERVICE = "service_form"
+    FORM_CHARGE = "charge_form"
+    FORM_ONCE_OFF = "once_off_form"
+    FORM_END_CHARGE = "charge_end_form"
+    FORM_CANCEL_SERVICE = "service_cancel_form"
+    FORM_DELETE_ONCE_OFF = "once_off_delete_form"
+
+
+def day(value: date | None) -> str:
+    return f"{value:%-d %b %Y}" if value else ""
+
+
+def quantity_text(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text
+
+
+def _menu(*choices: tuple[str, str]) -> dict[str, Any]:
+    return {"type": "overflow", "action_id": Ids.MENU, "options": [option(t, v) for t, v in choices]}
+
+
+def _more(count: int) -> list[Block]:
+    if count <= SHOW_AT_MOST:
+        return []
+    return [blocks.context(f"…and {count - SHOW_AT_MOST} more: `rebill-bot charges list` shows them all.")]
+
+
+def services_section(services: Sequence[Service], *, customer_id: int) -> list[Block]:
+    out: list[Block] = [blocks.divider(), blocks.section(f"*Services* ({len(services)})")]
+    if not services:
+        out.append(blocks.context("_none yet_"))
+    for service in services[:SHOW_AT_MOST]:
+        ref = f" · {esc(service.reference)}" if service.reference else ""
+        if service.status == "cancelled":
+            state = f"cancelled, ended {day(service.end_date)}"
+            menu = _menu(("Edit", f"svc_edit:{service.id}"))
+        else:
+            state = f"since {day(service.start_date)}" + (
+                f", ends {day(service.end_date)}" if service.end_date else ""
+            )
+            toggle = (
+                ("Include in next invoice", f"svc_include:{service.id}")
+                if service.exclude_next_invoice
+                else ("Exclude from next invoice", f"svc_exclude:{service.id}")
+            )
+            menu = _menu(
+                ("Edit", f"svc_edit:{service.id}"), toggle, ("Cancel service", f"svc_cancel:{service.id}")
+            )
+        flag = "  :pause_button: _excluded from the next invoice_" if service.exclude_next_invoice else ""
+        out.append(blocks.section(f"*{esc(service.name)}*{ref}\n{state}{flag}", accessory=menu))
+    out += _more(len(services))
+    out.append(blocks.actions(blocks.button("Add service", Ids.ADD_SERVICE, value=str(customer_id))))
+    return out
+
+
+def charges_section(
+    charges: Sequence[RecurringCharge], *, customer_id: int, monthly: Decimal, services: dict[int, str]
+) -> list[Block]:
+    out: list[Block] = [
+        blocks.divider(),
+        blocks.section(f"*Recurring charges* ({len(charges)}) · {format_money(monthly)} a month ex-GST"),
+    ]
+    if not charges:
+        out.append(blocks.context("_none yet_"))
+    for charge in charges[:SHOW_AT_MOST]:
+        amount = format_money(charge.unit_price * charge.quantity)
+        each = f"{quantity_text(charge.quantity)} × {format_money(charge.unit_price)}"
+        dates = f"from {day(charge.effective_from)}" + (
+            f" to {day(charge.end_date)}" if charge.end_date else ""
+        )
+        service = f" · {esc(services[charge.service_id])}" if charge.service_id in services else ""
+        tax = "" if charge.taxable else " · GST-free"
+        text = f"*{esc(charge.description)}*: {amount} {charge.frequency}\n{each} · {dates}{service}{tax}"
+        menu = _menu(("Edit", f"rc_edit:{charge.id}"), ("End charge", f"rc_end:{charge.id}"))
+        out.append(blocks.section(text, accessory=menu))
+    out += _more(len(charges))
+    out.append(blocks.actions(blocks.button("Add recurring charge", Ids.ADD_CHARGE, value=str(customer_id))))
+    return out
+
+
+def once_offs_section(
+    items: Sequence[OnceOffItem], *, customer_id: int, numbers: dict[int, str]
+) -> list[Block]:
+    out: list[Block] = [blocks.divider(), blocks.section(f"*Once-off items* ({len(items)})")]
+    if not items:
+        out.append(blocks.context("_none yet_"))
+    for item in items[:SHOW_AT_MOST]:
+        amount = format_money(item.unit_price * item.quantity)
+        status = (
+            f"Invoiced on {numbers.get(item.invoice_id or 0, 'an invoice')}"
+            if item.invoice_id
+            else "Not yet invoiced"
+        )
+        text = f"*{esc(item.description)}*: {amount} · {day(item.item_date)}\n_{status}_"
+        menu = _menu(("Edit", f"oo_edit:{item.id}"), ("Delete", f"oo_delete:{item.id}"))
+        out.append(blocks.section(text, accessory=menu))
+    out += _more(len(items))
+    out.append(
+        blocks.actions(
+            blocks.button("Add once-off item", Ids.ADD_ONCE_OFF, value=str(customer_id)),
+            blocks.button("Preview next invoice", Ids.PREVIEW, value=str(customer_id)),
+        )
+    )
+    return out
+
+
+def _origin(customer_id: int, parent: str | None, **extra: Any) -> str:
+    return encode_metadata(customer_id=customer_id, parent=parent, **extra)
+
+
+def service_form(
+    *, customer_id: int, parent: str | None, today: date, service: Service | None = None
+) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_SERVICE,
+        title="Edit service" if service else "Add service",
+        submit="Save",
+        blocks=[
+            text_input(
+                "name",
+                "Service name",
+                initial=service and service.name,
+                optional=False,
+                max_length=200,
+                placeholder="Microsoft 365 Business Premium",
+            ),
+            text_input(
+                "reference",
+                "Reference",
+                initial=service and service.reference,
+                max_length=100,
+                hint="A phone number, tenant id or contract id.",
+            ),
+            text_input(
+                "psa_reference",
+                "PSA contract / product reference",
+                initial=service and service.psa_reference,
+                max_length=100,
+            ),
+            date_input(
+                "start_date", "Start date", initial=service.start_date if service else today, optional=False
+            ),
+            date_input("end_date", "End date", initial=service and service.end_date),
+        ],
+        private_metadata=_origin(customer_id, parent, service_id=service and service.id),
+    )
+
+
+FREQUENCY_OPTIONS = [("Monthly", "monthly"), ("Quarterly", "quarterly"), ("Annually", "annually")]
+
+
+def charge_form(
+    *,
+    customer_id: int,
+    parent: str | None,
+    today: date,
+    services: Sequence[Service],
+    charge: RecurringCharge | None = None,
+) -> dict[str, Any]:
+    form: list[Block] = [
+        text_input(
+            "description",
+            "Description",
+            initial=charge and charge.description,
+            optional=False,
+            max_length=200,
+        ),
+        text_input(
+            "unit_price",
+            "Unit price (ex-GST)",
+            initial=charge and f"{charge.unit_price.normalize():f}",
+            optional=False,
+            placeholder="e.g. 32.50",
+            hint="Up to 4 decimal places; GST is added on the invoice.",
+        ),
+        text_input(
+            "quantity",
+            "Quantity",
+            initial=quantity_text(charge.quantity) if charge else "1",
+            optional=False,
+            hint="Seats, hours or units, e.g. 37 or 2.5.",
+        ),
+        select_input(
+            "frequency", "Frequency", FREQUENCY_OPTIONS, initial=charge.frequency if charge else "monthly"
+        ),
+        date_input(
+            "effective_from",
+            "Effective from",
+            initial=charge.effective_from if charge else today,
+            optional=False,
+            hint="A start inside a month is billed pro-rata.",
+        ),
+        date_input("end_date", "End date", initial=charge and charge.end_date),
+        checkbox_input("taxable", "GST", "Taxable (GST applies)", checked=charge.taxable if charge else True),
+    ]
+    live = [s for s in services if s.status != "cancelled"]
+    if live:
+        choices = [("No service", "none")] + [(s.name[:75], str(s.id)) for s in live]
+        initial = str(charge.service_id) if charge and charge.service_id else "none"
+        form.append(select_input("service_id", "Part of service", choices, initial=initial, optional=True))
+    return modal(
+        callback_id=Ids.FORM_CHARGE,
+        title="Edit recurring charge" if charge else "Add recurring charge",
+        submit="Save",
+        blocks=form,
+        private_metadata=_origin(customer_id, parent, charge_id=charge and charge.id),
+    )
+
+
+def once_off_form(
+    *, customer_id: int, parent: str | None, today: date, item: OnceOffItem | None = None
+) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_ONCE_OFF,
+        title="Edit once-off item" if item else "Add once-off item",
+        submit="Save",
+        blocks=[
+            text_input(
+                "description",
+                "Description",
+                initial=item and item.description,
+                optional=False,
+                max_length=200,
+            ),
+            text_input(
+                "unit_price",
+                "Unit price (ex-GST)",
+                initial=item and f"{item.unit_price.normalize():f}",
+                optional=False,
+                placeholder="e.g. 450.00",
+            ),
+            text_input(
+                "quantity", "Quantity", initial=quantity_text(item.quantity) if item else "1", optional=False
+            ),
+            date_input(
+                "item_date",
+                "Date",
+                initial=item.item_date if item else today,
+                optional=False,
+                hint="Billed on the next invoice.",
+            ),
+            checkbox_input("taxable", "GST", "Taxable (GST applies)", checked=item.taxable if item else True),
+        ],
+        private_metadata=_origin(customer_id, parent, item_id=item and item.id),
+    )
+
+
+def end_date_form(
+    *, callback_id: str, title: str, what: str, customer_id: int, parent: str | None, today: date, **ids: int
+) -> dict[str, Any]:
+    return modal(
+        callback_id=callback_id,
+        title=title,
+        submit="Confirm",
+        blocks=[
+            blocks.section(f"{what} History is kept; nothing is deleted."),
+            date_input("end_date", "Last day billed", initial=today, optional=False),
+        ],
+        private_metadata=_origin(customer_id, parent, **ids),
+    )
+
+
+def delete_form(item: OnceOffItem, *, parent: str | None) -> dict[str, Any]:
+    return modal(
+        callback_id=Ids.FORM_DELETE_ONCE_OFF,
+        title="Delete once-off item",
+        submit="Delete",
+        blocks=[
+            blocks.section(
+                f"Delete *{esc(item.description)}* ({format_money(item.unit_price * item.quantity)})? "
+                "It has not been invoiced, so it simply won't be billed."
+            )
+        ],
+        private_metadata=_origin(item.customer_id, parent, item_id=item.id),
+    )
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    return modal(callback_id="notice", title=title, close="OK", blocks=[blocks.section(text)])
+
+
+def preview_modal(
+    customer_name: str, period: str, lines: Sequence[Line], result: Totals, *, tax_rate: Decimal
+) -> dict[str, Any]:
+    out: list[Block] = [blocks.section(f"*{esc(customer_name)}*: the invoice for *{period}* would say:")]
+    if not lines:
+        out.append(blocks.section("_Nothing to bill: no invoice would be generated._"))
+    for line in lines[:80]:
+        gst = "" if line.taxable else " _(GST-free)_"
+        out.append(
+            blocks.section(
+                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = *{format_money(line.amount)}*"
+            )
+        )
+    if len(lines) > 80:
+        out.append(blocks.context(f"…and {len(lines) - 80} more lines."))
+    rate = f"{(tax_rate * 100).normalize():f}%"
+    out.append(blocks.divider())
+    out.append(
+        blocks.section(
+            f"Subtotal {format_money(result.subtotal)}\nGST ({rate}) {format_money(result.tax)}\n*Total {format_money(result.total)}*"
+        )
+    )
+    return modal(callback_id="invoice_preview_view", title="Next invoice", close="Close", blocks=out[:100])
