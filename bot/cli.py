@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 import click
@@ -137,6 +138,16 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"[:64]
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def _today() -> date:
+    """Today in the billing time zone (REBILL_TIMEZONE), without demanding Slack settings."""
+    import os
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    name = os.environ.get("REBILL_TIMEZONE") or _dotenv_value("REBILL_TIMEZONE") or "Australia/Sydney"
+    return datetime.now(ZoneInfo(name)).date()
 
 
 def _engine():  # type: ignore[no-untyped-def]

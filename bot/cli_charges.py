@@ -1,0 +1,237 @@
+"""`rebill-bot charges ...`: list, add and preview a customer's charges from scripts.
+
+Money in --json output is always a string ("123.45"), never a float.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from bot.cli import _actor, _engine, _today, main
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _money(value: Any) -> str:
+    return f"{value:f}"
+
+
+@main.group("charges")
+def charges_group() -> None:
+    """Services, recurring charges and once-off items of an end customer."""
+
+
+@charges_group.command("list")
+@click.argument("customer")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def charges_list(customer: str, as_json: bool) -> None:
+    """List CUSTOMER's services, recurring charges and once-off items (CUSTOMER: id or name)."""
+    from bot.db import session_scope
+    from core import charges, customers
+    from core.errors import RebillError
+
+    try:
+        with session_scope(_engine()) as db:
+            found = customers.find(db, customer)
+            cid = found.id or 0
+            data = {
+                "customer": {"id": cid, "company_name": found.company_name},
+                "services": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "reference": s.reference,
+                        "psa_reference": s.psa_reference,
+                        "start_date": str(s.start_date),
+                        "end_date": s.end_date and str(s.end_date),
+                        "status": s.status,
+                        "exclude_next_invoice": s.exclude_next_invoice,
+                    }
+                    for s in charges.list_services(db=db, customer_id=cid)
+                ],
+                "recurring_charges": [
+                    {
+                        "id": c.id,
+                        "description": c.description,
+                        "unit_price": _money(c.unit_price),
+                        "quantity": _money(c.quantity),
+                        "frequency": c.frequency,
+                        "effective_from": str(c.effective_from),
+                        "end_date": c.end_date and str(c.end_date),
+                        "taxable": c.taxable,
+                        "service_id": c.service_id,
+                    }
+                    for c in charges.list_recurring_charges(db=db, customer_id=cid)
+                ],
+                "once_off_items": [
+                    {
+                        "id": i.id,
+                        "description": i.description,
+                        "unit_price": _money(i.unit_price),
+                        "quantity": _money(i.quantity),
+                        "date": str(i.item_date),
+                        "taxable": i.taxable,
+                        "status": "invoiced" if i.invoice_id else "not yet invoiced",
+                        "invoice_id": i.invoice_id,
+                    }
+                    for i in charges.list_once_offs(db=db, customer_id=cid)
+                ],
+            }
+    except RebillError as exc:
+        return _fail(exc.user_message)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['customer']['company_name']} (id {data['customer']['id']})")
+    for s in data["services"]:
+        click.echo(f"  service #{s['id']}: {s['name']} [{s['status']}] from {s['start_date']}")
+    for c in data["recurring_charges"]:
+        click.echo(
+            f"  recurring #{c['id']}: {c['description']}  {c['quantity']} x {c['unit_price']} {c['frequency']} from {c['effective_from']}"
+        )
+    for i in data["once_off_items"]:
+        click.echo(
+            f"  once-off #{i['id']}: {i['description']}  {i['quantity']} x {i['unit_price']} on {i['date']} ({i['status']})"
+        )
+
+
+@charges_group.command("add")
+@click.argument("customer")
+@click.option("--once-off", "once_off", is_flag=True, help="A once-off item instead of a recurring charge.")
+@click.option("--description", required=True)
+@click.option("--unit-price", required=True, help='Ex-GST, e.g. "1,234.50" or "$32.5".')
+@click.option("--quantity", default="1", show_default=True)
+@click.option(
+    "--frequency",
+    default="monthly",
+    show_default=True,
+    type=click.Choice(["monthly", "quarterly", "annually"]),
+)
+@click.option(
+    "--from",
+    "effective_from",
+    help="Effective-from date (recurring) or item date (once-off), YYYY-MM-DD; default today.",
+)
+@click.option("--until", "end_date", help="End date of a recurring charge, YYYY-MM-DD.")
+@click.option("--gst-free", is_flag=True, help="No GST on this charge.")
+@click.option("--service", "service_id", type=int, help="Service id the recurring charge belongs to.")
+@click.option("--json", "as_json", is_flag=True)
+def charges_add(
+    customer: str,
+    once_off: bool,
+    description: str,
+    unit_price: str,
+    quantity: str,
+    frequency: str,
+    effective_from: str | None,
+    end_date: str | None,
+    gst_free: bool,
+    service_id: int | None,
+    as_json: bool,
+) -> None:
+    """Add a recurring charge (or --once-off item) to CUSTOMER, with the same rules as Slack."""
+    from bot.db import session_scope
+    from core import charges, customers
+    from core.charge_validation import validate_once_off, validate_recurring_charge
+    from core.errors import FieldErrors, RebillError
+
+    start = effective_from or _today().isoformat()
+    try:
+        with session_scope(_engine()) as db:
+            cid = customers.find(db, customer).id or 0
+            if once_off:
+                data = validate_once_off(
+                    description=description,
+                    unit_price=unit_price,
+                    quantity=quantity,
+                    item_date=start,
+                    taxable=not gst_free,
+                )
+                row: Any = charges.add_once_off(db=db, actor=_actor(), customer_id=cid, data=data)
+                kind = "once-off item"
+            else:
+                data2 = validate_recurring_charge(
+                    description=description,
+                    unit_price=unit_price,
+                    quantity=quantity,
+                    frequency=frequency,
+                    effective_from=start,
+                    end_date=end_date,
+                    taxable=not gst_free,
+                    service_id=service_id,
+                )
+                row = charges.add_recurring_charge(db=db, actor=_actor(), customer_id=cid, data=data2)
+                kind = "recurring charge"
+            row_id = row.id
+    except FieldErrors as exc:
+        flags = {
+            "unit_price": "--unit-price",
+            "effective_from": "--from",
+            "item_date": "--from",
+            "end_date": "--until",
+            "service_id": "--service",
+        }
+        return _fail("\n".join(f"{flags.get(k, '--' + k)}: {v}" for k, v in exc.errors.items()))
+    except RebillError as exc:
+        return _fail(exc.user_message)
+    click.echo(json.dumps({"id": row_id, "kind": kind}) if as_json else f"added {kind} #{row_id}")
+
+
+@charges_group.command("preview")
+@click.argument("customer")
+@click.option("--period", help="YYYY-MM of the invoice; default next month.")
+@click.option("--json", "as_json", is_flag=True)
+def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
+    """The lines and totals CUSTOMER's invoice for PERIOD would have (computed, nothing written)."""
+    from bot.db import session_scope
+    from core import charges, customers
+    from core.calculation import Period
+    from core.errors import RebillError
+
+    try:
+        chosen = Period.parse(period) if period else Period.of(_today()).next()
+    except ValueError:
+        return _fail(f"--period must be YYYY-MM, not {period!r}")
+    try:
+        with session_scope(_engine()) as db:
+            found = customers.find(db, customer)
+            lines, result = charges.preview(db=db, customer_id=found.id or 0, period=chosen)
+            name = found.company_name
+    except RebillError as exc:
+        return _fail(exc.user_message)
+    data = {
+        "customer": name,
+        "period": str(chosen),
+        "lines": [
+            {
+                "kind": line.kind,
+                "source_id": line.source_id,
+                "description": line.description,
+                "quantity": _money(line.quantity),
+                "unit_price": _money(line.unit_price),
+                "amount": _money(line.amount),
+                "taxable": line.taxable,
+                "period_start": line.period_start and str(line.period_start),
+                "period_end": line.period_end and str(line.period_end),
+            }
+            for line in lines
+        ],
+        "subtotal": _money(result.subtotal),
+        "tax": _money(result.tax),
+        "total": _money(result.total),
+        "tax_rounding": result.tax_rounding,
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{name}: invoice for {chosen}")
+    for line in data["lines"]:
+        click.echo(f"  {line['description']}: {line['quantity']} x {line['unit_price']} = {line['amount']}")
+    click.echo(f"  subtotal {data['subtotal']}  GST {data['tax']}  total {data['total']}")
