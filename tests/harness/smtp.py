@@ -1,0 +1,85 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives and can refuse on cue."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    envelope_to: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class SmtpSink:
+    """Handler for aiosmtpd: records messages; `refuse_rcpt`/`refuse_data` answer with an SMTP error."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse_rcpt: str | None = None
+    refuse_data: str | None = None
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._cond:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+            self._cond.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.sink = SmtpSink()
+        self.port = free_port()
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> SmtpServer:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def received(self) -> list[Received]:
+        return self.sink.received
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word: an SMTP server that times out."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+
+    def stop(self) -> None:
+        self._sock.close()
