@@ -43,8 +43,6 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
     from bot import migrate
     from bot.app import create_app
     from bot.db import make_engine
-    from bot.jobs import JobContext
-    from bot.scheduler import build_scheduler
     from core.clock import SystemClock
 
     engine = make_engine(settings.database_url)
@@ -54,8 +52,16 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
     app = create_app(settings, engine=engine)
     scheduler = None
     if not no_scheduler:
-        scheduler = build_scheduler(JobContext(settings=settings, engine=engine, clock=SystemClock()))
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from bot.jobs import catch_up
+        from bot.scheduler import configure, job_context
+
+        ctx = job_context(settings, engine, SystemClock())
+        scheduler = configure(BackgroundScheduler(), ctx)
         scheduler.start()
+        # Missed runs are made up in the background; their claims keep replicas from doubling them.
+        scheduler.add_job(catch_up, args=[ctx], id="catch_up", name="Make up missed runs")
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

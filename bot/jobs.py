@@ -1,16 +1,32 @@
-"""Every scheduled job, with an explicit id. Each job claims its side effects in the database, so
-running it twice (two replicas, a restart, `jobs run`) does the work once."""
+"""Every scheduled job, with an explicit id, registered here and nowhere else.
+
+Each job claims its side effects in the database (core.notifications) keyed by the occasion it
+was scheduled for, so running it twice (two replicas, a restart, `rebill-bot jobs run`) does the
+work once, and a scheduler that was down at the scheduled time makes the missed run up once.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
+from bot.db import session_scope
+from bot.poster import Poster
 from bot.settings import Settings
+from core import alerts, billing_settings, notifications
 from core.clock import Clock
+from models.system import BillingSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,15 +34,111 @@ class JobContext:
     settings: Settings
     engine: Engine
     clock: Clock
+    client: WebClient
+    poster: Poster
+    worker: str = f"{socket.gethostname()}:{os.getpid()}"
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.settings.tz
 
 
 @dataclass(frozen=True)
 class JobSpec:
     id: str
     description: str
-    trigger: Callable[[JobContext], BaseTrigger]
-    run: Callable[[JobContext], None]
+    trigger: Callable[[BillingSettings, tzinfo], BaseTrigger]
+    run: Callable[[JobContext, datetime], str]
+    catch_up: timedelta
 
 
-# Filled in by the billing, PSA and alert features.
-JOBS: list[JobSpec] = []
+def _alert_channel(ctx: JobContext) -> str | None:
+    with session_scope(ctx.engine) as db:
+        return billing_settings.load(db).alert_channel_id
+
+
+def _digest_time(row: BillingSettings) -> tuple[int, int]:
+    hour, _, minute = (row.missing_email_digest_time or "09:00").partition(":")
+    return int(hour), int(minute or 0)
+
+
+def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
+    from handlers.alert_views import missing_email_digest as build
+
+    day = scheduled_for.astimezone(ctx.tz).date()
+    channel = _alert_channel(ctx)
+    if channel is None:
+        return "no alerts channel set (/rebill settings): skipped"
+    claim = notifications.claim(
+        ctx.engine,
+        kind="missing_email_digest",
+        subject="all",
+        occasion=day.isoformat(),
+        claimed_by=ctx.worker,
+        clock=ctx.clock,
+    )
+    if claim is None:
+        return f"already done for {day}"
+    try:
+        with session_scope(ctx.engine) as db:
+            customers = list(alerts.missing_email_with_work(db, today=day))
+        if not customers:
+            notifications.complete(ctx.engine, claim, clock=ctx.clock)
+            return "nobody is missing an e-mail address: nothing posted"
+        text, blocks = build(customers)
+        ts = ctx.poster.post(channel, text, blocks)
+    except Exception:
+        notifications.release(ctx.engine, claim)
+        raise
+    notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+    return f"posted: {len(customers)} customer(s) without an e-mail"
+
+
+JOBS: list[JobSpec] = [
+    JobSpec(
+        id="missing_email_digest",
+        description="Daily digest of customers without an e-mail address",
+        trigger=lambda row, tz: CronTrigger(
+            hour=_digest_time(row)[0], minute=_digest_time(row)[1], timezone=tz
+        ),
+        run=missing_email_digest,
+        catch_up=timedelta(hours=12),
+    ),
+]
+
+
+def find(job_id: str) -> JobSpec | None:
+    return next((spec for spec in JOBS if spec.id == job_id), None)
+
+
+def previous_fire_time(trigger: BaseTrigger, now: datetime, window: timedelta) -> datetime | None:
+    """The last time `trigger` fired at or before `now`, looking back at most `window`."""
+    last = None
+    moment = trigger.get_next_fire_time(None, now - window)
+    while moment is not None and moment <= now:
+        last = moment
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return last
+
+
+def run_logged(ctx: JobContext, spec: JobSpec, scheduled_for: datetime) -> str:
+    try:
+        summary = spec.run(ctx, scheduled_for)
+    except Exception:
+        log.exception("job %s for %s failed", spec.id, scheduled_for.isoformat())
+        return "failed (see the log)"
+    log.info("job %s for %s: %s", spec.id, scheduled_for.isoformat(), summary)
+    return summary
+
+
+def catch_up(ctx: JobContext) -> list[tuple[str, str]]:
+    """Make up each job's most recent scheduled run if it was missed (its claim says if it was)."""
+    with session_scope(ctx.engine) as db:
+        row = billing_settings.load(db)
+    now = ctx.clock.now()
+    done = []
+    for spec in JOBS:
+        last = previous_fire_time(spec.trigger(row, ctx.tz), now, spec.catch_up)
+        if last is not None:
+            done.append((spec.id, run_logged(ctx, spec, last)))
+    return done

@@ -4,28 +4,71 @@ jobs twice); exactly-once comes from claims in the database, not from the schedu
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
 
-from bot.jobs import JOBS, JobContext
+from bot.app import make_web_client
+from bot.db import session_scope
+from bot.jobs import JOBS, JobContext, JobSpec, run_logged
+from bot.poster import Poster
+from bot.settings import Settings
+from core import billing_settings
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 6 * 3600
+SETTINGS_POLL = timedelta(minutes=5)
 
 
-def build_scheduler(ctx: JobContext) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(
-        timezone=ctx.settings.tz,
-        job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
-    )
+def job_context(settings: Settings, engine: Engine, clock: Clock) -> JobContext:
+    client = make_web_client(settings)
+    return JobContext(settings=settings, engine=engine, clock=clock, client=client, poster=Poster(client))
+
+
+def _fire(ctx: JobContext, spec: JobSpec) -> None:
+    # APScheduler calls us at the scheduled time; the claim key comes from that time, so a late
+    # (misfired, coalesced) run still claims the occasion it was meant for.
+    run_logged(ctx, spec, ctx.clock.now())
+
+
+def schedule_jobs(scheduler: BaseScheduler, ctx: JobContext) -> None:
+    """(Re)create every job from the current billing settings, which users edit in Slack."""
+    with session_scope(ctx.engine) as db:
+        row = billing_settings.load(db)
     for spec in JOBS:
         scheduler.add_job(
-            spec.run,
-            trigger=spec.trigger(ctx),
-            args=[ctx],
+            _fire,
+            trigger=spec.trigger(row, ctx.tz),
+            args=[ctx, spec],
             id=spec.id,
             name=spec.description,
             replace_existing=True,
         )
+
+
+def configure(scheduler: BaseScheduler, ctx: JobContext) -> BaseScheduler:
+    scheduler.configure(
+        timezone=ctx.tz,
+        job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
+    )
+    schedule_jobs(scheduler, ctx)
+    scheduler.add_job(
+        schedule_jobs,
+        IntervalTrigger(seconds=SETTINGS_POLL.total_seconds()),
+        args=[scheduler, ctx],
+        id="reload_schedule",
+        name="Pick up schedule changes made in /rebill settings",
+        replace_existing=True,
+    )
     return scheduler
+
+
+def next_runs(ctx: JobContext) -> list[tuple[JobSpec, datetime | None]]:
+    with session_scope(ctx.engine) as db:
+        row = billing_settings.load(db)
+    now = ctx.clock.now()
+    return [(spec, spec.trigger(row, ctx.tz).get_next_fire_time(None, now)) for spec in JOBS]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     rebill_timezone: str = "Australia/Sydney"
     log_level: str = "INFO"
     port: int = Field(default=3000, ge=1, le=65535)
+    rebill_templates_dir: Path | None = None  # overrides for core/templates (invoice, e-mail)
 
     @field_validator("slack_bot_token")
     @classmethod

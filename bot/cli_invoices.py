@@ -1,0 +1,330 @@
+"""`rebill-bot billrun` and `rebill-bot invoice ...`: the bill run and invoices from a terminal.
+
+Thin on purpose: parse, call `core.billrun` / `core.invoices` / `core.rendering`, print. Expected
+failures (a domain error, a bad period, an unmigrated database) end with one clear line on stderr
+and exit status 1, never a traceback. Money is printed and exported as strings ("123.45").
+Only the database is needed (like `db upgrade`), so these commands work without Slack secrets;
+REBILL_TIMEZONE and REBILL_TEMPLATES_DIR are read from the environment (or .env) when set.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from bot.cli import _actor, _dotenv_value, _engine, main
+from core.errors import RebillError
+
+if TYPE_CHECKING:
+    from core.billrun import BillRunResult
+
+XERO_COLUMNS: Final = (
+    "ContactName",
+    "EmailAddress",
+    "InvoiceNumber",
+    "InvoiceDate",
+    "DueDate",
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "AccountCode",
+    "TaxType",
+    "Currency",
+)
+XERO_GST: Final = "GST on Income"
+XERO_GST_FREE: Final = "GST Free Income"
+XERO_DATE: Final = "%d/%m/%Y"  # Xero reads import dates in the organisation's (Australian) format
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn expected failures into one line on stderr and exit status 1."""
+    try:
+        yield
+    except RebillError as exc:
+        click.echo(exc.user_message, err=True)
+        sys.exit(1)
+    except (OperationalError, ProgrammingError) as exc:
+        click.echo(
+            f"Database error: {exc.orig}. Is DATABASE_URL right, and has `rebill-bot db upgrade` been run?",
+            err=True,
+        )
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        click.echo(f"Database error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or _dotenv_value(name)
+
+
+def _period(value: str | None) -> Any:
+    from core.calculation import Period
+
+    if value is None:
+        return None
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _today(db: Any) -> date:
+    """Today in the billing time zone (overdue is a calendar question)."""
+    from zoneinfo import ZoneInfo
+
+    from core.rendering import billing_timezone
+
+    tz = billing_timezone(db, default=_env("REBILL_TIMEZONE") or "Australia/Sydney")
+    return datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+@main.command("billrun")
+@click.option("--period", required=True, help="Month to bill, e.g. 2026-12.")
+@click.option("--dry-run", is_flag=True, help="Report what would be invoiced; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--regenerate-drafts", is_flag=True, help="Recompute invoices of the period still in draft.")
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=200, show_default=True, hidden=True)
+def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int) -> None:
+    """Invoice every active customer with something to bill for PERIOD (safe to run again)."""
+    billing_period = _period(period)
+    engine = _engine()
+    show_bar = sys.stdout.isatty() and not as_json
+    with _friendly_errors():
+        if show_bar:
+            with click.progressbar(length=1, label=f"Billing {billing_period}") as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, progress)
+        else:
+            result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, None)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    verb = "would be created" if dry_run else "created"
+    click.echo(f"Bill run for {billing_period}{' (dry run, nothing written)' if dry_run else ''}:")
+    click.echo(f"  {result.created} invoice(s) {verb}")
+    for first, last in result.number_ranges:
+        click.echo(f"    {first}" + (f" to {last}" if last != first else ""))
+    if result.regenerated:
+        click.echo(f"  {result.regenerated} draft(s) {'would be ' if dry_run else ''}regenerated")
+    click.echo(f"  {result.skipped_existing} skipped: already invoiced for {billing_period}")
+    click.echo(f"  {result.nothing_to_bill} with nothing to bill")
+    click.echo(f"  total {_money(result.total)} (incl. GST)")
+    for warning in result.warnings:
+        click.echo(f"  ⚠ {warning}", err=True)
+
+
+def _run(
+    engine: Any,
+    period: Any,
+    regenerate: bool,
+    dry_run: bool,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> BillRunResult:
+    from core.billrun import run_bill
+    from core.clock import SystemClock
+
+    return run_bill(
+        engine=engine,
+        period=period,
+        actor=_actor(),
+        clock=SystemClock(),
+        regenerate_drafts=regenerate,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        progress=progress,
+    )
+
+
+@main.group("invoice")
+def invoice_group() -> None:
+    """List, show, print and export invoices."""
+
+
+@invoice_group.command("list")
+@click.option("--period", help="Only this month, e.g. 2026-12.")
+@click.option(
+    "--status",
+    type=click.Choice(["draft", "approved", "sent", "paid", "void", "overdue"]),
+    help="Only this status (overdue: approved or sent, unpaid, past due).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def invoice_list(period: str | None, status: str | None, as_json: bool) -> None:
+    """List invoices by number."""
+    from bot.db import session_scope
+    from core import invoices
+
+    billing_period = _period(period)
+    with _friendly_errors(), session_scope(_engine()) as db:
+        today = _today(db)
+        rows = [
+            _summary(invoice, today, invoices.status_label(invoice, today))
+            for invoice in invoices.list_invoices(db=db, period=billing_period, status=status, today=today)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['number']:<14} {row['period']}  {row['label']:<16} due {row['due_date']}  "
+            f"{row['total']:>12} {row['currency']}  {row['customer_name']}"
+        )
+    click.echo(f"{len(rows)} invoice(s)")
+
+
+@invoice_group.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def invoice_show(number: str, as_json: bool) -> None:
+    """Show one invoice with its lines."""
+    from bot.db import session_scope
+    from core import invoices
+
+    with _friendly_errors(), session_scope(_engine()) as db:
+        today = _today(db)
+        found = invoices.detail(db=db, ref=number)
+        data = _summary(found.invoice, today, invoices.status_label(found.invoice, today))
+        data["lines"] = [
+            {
+                "position": line.position,
+                "kind": line.kind,
+                "description": line.description,
+                "quantity": str(line.quantity.normalize()),
+                "unit_price": str(line.unit_price),
+                "amount": _money(line.amount),
+                "taxable": line.taxable,
+            }
+            for line in found.lines
+        ]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['number']}  ({data['label']})  {data['customer_name']}")
+    click.echo(f"period {data['period']}  issued {data['issue_date']}  due {data['due_date']}")
+    for line in data["lines"]:
+        gst = "" if line["taxable"] else "  (GST free)"
+        click.echo(
+            f"  {line['description']}  {line['quantity']} x {line['unit_price']} = {line['amount']}{gst}"
+        )
+    click.echo(f"subtotal {data['subtotal']}  GST {data['tax']}  total {data['total']} {data['currency']}")
+
+
+def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "customer_id": invoice.customer_id,
+        "customer_name": invoice.customer_name,
+        "customer_email": invoice.customer_email,
+        "period": invoice.period,
+        "status": invoice.status,
+        "label": label,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "currency": invoice.currency,
+        "subtotal": _money(invoice.subtotal),
+        "tax": _money(invoice.tax),
+        "total": _money(invoice.total),
+        "tax_rounding": invoice.tax_rounding,
+    }
+
+
+@invoice_group.command("pdf")
+@click.argument("number")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def invoice_pdf(number: str, output: Path) -> None:
+    """Write the invoice as a PDF file."""
+    from bot.db import session_scope
+    from core import invoices, rendering
+
+    with _friendly_errors(), session_scope(_engine()) as db:
+        invoice = invoices.find(db=db, ref=number)
+        timezone = rendering.billing_timezone(db, default=_env("REBILL_TIMEZONE") or "Australia/Sydney")
+        env = rendering.environment(_env("REBILL_TEMPLATES_DIR"), timezone=timezone)
+        pdf = rendering.invoice_pdf(db=db, invoice=invoice, env=env)
+        output.write_bytes(pdf)
+    click.echo(f"wrote {invoice.number} to {output} ({len(pdf):,} bytes)")
+
+
+@invoice_group.command("export")
+@click.option(
+    "--csv", "path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+)
+@click.option("--period", help="Only this month, e.g. 2026-12.")
+@click.option("--include-drafts", is_flag=True, help="Export drafts too (void invoices never are).")
+@click.option(
+    "--account-code", default=lambda: _env("REBILL_XERO_ACCOUNT_CODE") or "", help="Xero AccountCode."
+)
+def invoice_export(path: Path, period: str | None, include_drafts: bool, account_code: str) -> None:
+    """Export invoice lines as a Xero sales-invoice import CSV (one row per line).
+
+    Amounts are tax exclusive: choose "Tax exclusive" when importing into Xero.
+    """
+    from bot.db import session_scope
+    from core import invoices
+
+    billing_period = _period(period)
+    rows = 0
+    with (
+        _friendly_errors(),
+        session_scope(_engine()) as db,
+        path.open("w", newline="", encoding="utf-8") as out,
+    ):
+        writer = csv.writer(out)
+        writer.writerow(XERO_COLUMNS)
+        for invoice in invoices.list_invoices(db=db, period=billing_period):
+            if invoice.status == invoices.VOID or (invoice.status == invoices.DRAFT and not include_drafts):
+                continue
+            assert invoice.id is not None
+            for line in invoices.lines_of(db=db, invoice_id=invoice.id):
+                writer.writerow(_xero_row(invoice, line, account_code))
+                rows += 1
+    click.echo(f"exported {rows} line(s) to {path}")
+
+
+def _xero_row(invoice: Any, line: Any, account_code: str) -> list[str]:
+    """One CSV row. Xero recomputes each line as Quantity x UnitAmount, so a line whose stored
+    amount is not exactly that (a pro-rata month) is exported as 1 x its amount: the invoice
+    total in Xero must match ours to the cent."""
+    from core.money import decimal_places, quantize_money
+
+    qty, unit = line.quantity, line.unit_price
+    if quantize_money(qty * unit) != line.amount:
+        qty, unit = Decimal(1), line.amount
+    return [
+        invoice.customer_name,
+        invoice.customer_email or "",
+        invoice.number,
+        invoice.issue_date.strftime(XERO_DATE),
+        invoice.due_date.strftime(XERO_DATE),
+        line.description,
+        format(qty.normalize(), "f"),
+        f"{unit:.{max(2, decimal_places(unit))}f}",
+        account_code,
+        XERO_GST if line.taxable else XERO_GST_FREE,
+        invoice.currency,
+    ]

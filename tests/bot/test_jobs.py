@@ -1,0 +1,173 @@
+"""Scheduled jobs: exactly once across processes, missed runs made up, Slack etiquette kept."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.db import session_scope
+from bot.jobs import find, previous_fire_time
+from bot.poster import Poster
+from bot.scheduler import job_context
+from bot.settings import Settings
+from core import billing_settings, charges
+from core.charge_validation import validate_recurring_charge
+from models.customers import EndCustomer
+from tests import factories
+from tests.bot.test_cli import CLI, app_env
+from tests.handlers.test_customers import texts
+from tests.harness.clock import FixedClock
+from tests.harness.fake_slack import FakeSlack
+
+SYDNEY_0930 = datetime(2026, 12, 2, 9, 30, tzinfo=UTC) - timedelta(hours=11)  # 2 Dec 09:30 AEDT
+
+
+def book(engine: Engine) -> None:
+    factories.configure(engine)
+    with session_scope(engine) as db:
+        billing_settings.load(db).alert_channel_id = "C0ALERTS"
+    billed = factories.customer(engine, "<!here> No Mail & Co", email=None)
+    factories.customer(engine, "Idle No Mail", email=None)  # nothing to bill: not worth an alert
+    factories.customer(engine, "Has Mail")
+    with session_scope(engine) as db:
+        charges.add_recurring_charge(
+            db=db,
+            actor="U0ADMIN",
+            customer_id=billed.id,
+            data=validate_recurring_charge(
+                description="Seats",
+                unit_price="10",
+                quantity="1",
+                frequency="monthly",
+                effective_from="2026-11-01",
+            ),
+        )
+
+
+def test_previous_fire_time() -> None:
+    trigger = CronTrigger(hour=9, minute=0, timezone="Australia/Sydney")
+    last = previous_fire_time(trigger, SYDNEY_0930, timedelta(hours=12))
+    assert last is not None and last.isoformat() == "2026-12-02T09:00:00+11:00"
+    assert previous_fire_time(trigger, SYDNEY_0930 - timedelta(hours=1), timedelta(hours=12)) is None
+
+
+def test_missing_email_digest_posts_once_and_is_silent_when_nobody(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)
+    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930))
+    spec = find("missing_email_digest")
+    assert spec is not None
+    assert spec.run(ctx, SYDNEY_0930) == "posted: 1 customer(s) without an e-mail"
+    assert spec.run(ctx, SYDNEY_0930) == "already done for 2026-12-02"
+    [post] = fake_slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "C0ALERTS"
+    shown = texts(post.params["blocks"])
+    assert (
+        "&lt;!here&gt; No Mail &amp; Co" in shown and "Idle No Mail" not in shown and "Has Mail" not in shown
+    )
+    assert post.params["blocks"][1]["accessory"]["action_id"] == "customer_add_email"
+
+    with session_scope(engine) as db:
+        for customer in db.exec(select(EndCustomer)).all():
+            customer.email = customer.email or "fixed@x.example"
+    assert (
+        spec.run(ctx, SYDNEY_0930 + timedelta(days=1))
+        == "nobody is missing an e-mail address: nothing posted"
+    )
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_429_is_waited_out_and_posted_once(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)
+    fake_slack.fail_next("chat.postMessage", status=429, error="ratelimited", retry_after=1)
+    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930))
+    assert find("missing_email_digest").run(ctx, SYDNEY_0930).startswith("posted")  # type: ignore[union-attr]
+    calls = fake_slack.calls_to("chat.postMessage")
+    assert len(calls) == 2  # the refused attempt, then the one that landed
+
+
+def test_poster_paces_each_channel() -> None:
+    slept: list[float] = []
+    ticks = iter([0.0, 0.2, 1.2, 1.3, 1.3, 2.5])
+
+    class Client:
+        def chat_postMessage(self, **kw: object) -> dict[str, str]:
+            return {"ts": "1.0"}
+
+    poster = Poster(Client(), sleep=slept.append, monotonic=lambda: next(ticks))  # type: ignore[arg-type]
+    poster.post("C1", "a", [])
+    poster.post("C1", "b", [])
+    poster.post("C2", "c", [])
+    assert slept == [pytest.approx(0.8)]
+
+
+def test_two_scheduler_processes_post_each_alert_once_and_make_up_a_missed_run(
+    db_url: str, engine: Engine, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    book(engine)
+    # Both start at 09:30, after the 09:00 digest they were not running for: it must be made up, once.
+    env = app_env(fake_slack, db_url, REBILL_NOW=SYDNEY_0930.isoformat())
+    processes = [
+        subprocess.Popen(
+            [*CLI, "scheduler"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outputs = []
+        for process in processes:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:  # each prints this once its catch-up pass is finished
+                lines.append(line)
+                if "catch-up done" in line:
+                    break
+            outputs.append("".join(lines))
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1, outputs
+    summaries = sorted(
+        line for out in outputs for line in out.splitlines() if line.startswith("catch-up missing")
+    )
+    assert summaries == [
+        "catch-up missing_email_digest: already done for 2026-12-02",
+        "catch-up missing_email_digest: posted: 1 customer(s) without an e-mail",
+    ]
+
+
+def test_jobs_cli(db_url: str, engine: Engine, fake_slack: FakeSlack, tmp_path: Path) -> None:
+    book(engine)
+    env = app_env(fake_slack, db_url, REBILL_NOW=SYDNEY_0930.isoformat())
+    listed = subprocess.run(
+        [*CLI, "jobs", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert "missing_email_digest     next 2026-12-03 09:00 AEDT" in listed.stdout
+    unknown = subprocess.run(
+        [*CLI, "jobs", "run", "nope"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert unknown.returncode == 2 and "missing_email_digest" in unknown.stderr
+    ran = subprocess.run(
+        [*CLI, "jobs", "run", "missing_email_digest"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "posted: 1" in ran.stdout
