@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session
@@ -82,16 +83,125 @@ def validate_basics(raw: dict[str, Any]) -> BasicsInput:
 
 
 def save_basics(db: Session, basics: BasicsInput, *, actor: str, clock: Clock) -> BillingSettings:
+    return save_all(db, basics, None, actor=actor, clock=clock)
+
+
+@dataclass(frozen=True)
+class MoreInput:
+    """The settings beyond the first-time basics: business details, tax, schedule and alerts."""
+
+    abn: str | None
+    business_address: str | None
+    business_email: str | None
+    business_phone: str | None
+    payment_instructions: str | None
+    logo_path: str | None
+    tax_rate: Decimal
+    currency: str
+    billing_mode: str
+    alert_channel_id: str | None
+    bill_run_day: int
+    bill_run_hour: int
+    auto_approve: bool
+    auto_send: bool
+    missing_email_digest_time: str
+    reminders_enabled: bool
+
+
+def _optional(raw: dict[str, Any], field: str, limit: int, errors: dict[str, str], label: str) -> str | None:
+    text = str(raw.get(field) or "").strip()
+    if len(text) > limit:
+        errors[field] = f"{label} must be at most {limit} characters."
+    return text or None
+
+
+def _whole(
+    raw: dict[str, Any], field: str, low: int, high: int, errors: dict[str, str], label: str, default: int
+) -> int:
+    text = str(raw.get(field) if raw.get(field) is not None else default).strip()
+    if not re.fullmatch(r"\d{1,2}", text) or not low <= int(text) <= high:
+        errors[field] = f"{label} must be a whole number from {low} to {high}."
+        return default
+    return int(text)
+
+
+def validate_more(raw: dict[str, Any]) -> MoreInput:
+    from babel.numbers import list_currencies
+
+    from core.customer_validation import parse_email
+
+    errors: dict[str, str] = {}
+    abn = _optional(raw, "abn", 20, errors, "ABN")
+    if abn and not re.fullmatch(r"[0-9 ]{9,20}", abn):
+        errors["abn"] = "ABN: digits and spaces only, e.g. 51 824 753 556."
+    address = _optional(raw, "business_address", 300, errors, "Address")
+    email = parse_email(raw.get("business_email"), errors, "business_email")
+    phone = _optional(raw, "business_phone", 30, errors, "Phone")
+    instructions = _optional(raw, "payment_instructions", 1000, errors, "Payment instructions")
+    logo = _optional(raw, "logo_path", 500, errors, "Logo file")
+    rate_text = (
+        str(raw.get("tax_rate") if raw.get("tax_rate") is not None else "10")
+        .strip()
+        .removesuffix("%")
+        .strip()
+    )
+    tax_rate = Decimal("0.1")
+    if not re.fullmatch(r"\d{1,2}(\.\d{1,2})?", rate_text):
+        errors["tax_rate"] = "GST rate is a percentage from 0 to 99.99, e.g. 10."
+    else:
+        tax_rate = Decimal(rate_text) / 100
+    currency = str(raw.get("currency") or "AUD").strip().upper()
+    if currency not in list_currencies():
+        errors["currency"] = f"{currency} is not an ISO 4217 currency code (e.g. AUD, NZD)."
+    mode = str(raw.get("billing_mode") or "advance")
+    if mode not in ("advance", "arrears"):
+        errors["billing_mode"] = "Choose in advance or in arrears."
+    day = _whole(raw, "bill_run_day", 1, 28, errors, "Bill-run day", 1)
+    hour = _whole(raw, "bill_run_hour", 0, 23, errors, "Bill-run hour", 2)
+    digest = str(raw.get("missing_email_digest_time") or "09:00")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest):
+        errors["missing_email_digest_time"] = "A time of day such as 09:00."
+    channel = str(raw.get("alert_channel_id") or "").strip() or None
+    if channel and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
+        errors["alert_channel_id"] = "Choose a channel."
+    if errors:
+        raise FieldErrors(errors)
+    flags = set(raw.get("options") or [])
+    return MoreInput(
+        abn=abn,
+        business_address=address,
+        business_email=email,
+        business_phone=phone,
+        payment_instructions=instructions,
+        logo_path=logo,
+        tax_rate=tax_rate,
+        currency=currency,
+        billing_mode=mode,
+        alert_channel_id=channel,
+        bill_run_day=day,
+        bill_run_hour=hour,
+        auto_approve="auto_approve" in flags,
+        auto_send="auto_send" in flags,
+        missing_email_digest_time=digest,
+        reminders_enabled="reminders" in flags,
+    )
+
+
+def save_all(
+    db: Session, basics: BasicsInput, more: MoreInput | None, *, actor: str, clock: Clock
+) -> BillingSettings:
+    """Save the basics (and, from `/rebill settings`, everything else), auditing what changed."""
     row = load(db)
     before = row.model_dump()
-    for field, value in vars(basics).items():
+    values = dict(vars(basics)) | (dict(vars(more)) if more else {})
+    for field, value in values.items():
         setattr(row, field, value)
     now = clock.now()
     row.configured_at = row.configured_at or now
     row.updated_at = now
     row.updated_by = actor
     db.add(row)
-    changes = audit.changes_between(before, row.model_dump(), REQUIRED)
+    changes = audit.changes_between(before, row.model_dump(), values)
     if changes:
         audit.record(db, actor=actor, entity="settings", entity_id=1, action="update", changes=changes)
     db.flush()

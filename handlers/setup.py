@@ -9,10 +9,21 @@ from slack_bolt import App
 from slack_sdk.webhook import WebhookClient
 
 from core import billing_settings, customers
+from core.errors import FieldErrors
 from handlers import blocks
 from handlers.base import Call, listener
 from handlers.commands import subcommand
-from handlers.fields import encode_metadata, metadata, modal, submitted, text_input
+from handlers.customer_views import list_blocks
+from handlers.fields import (
+    INPUT_ACTION,
+    encode_metadata,
+    metadata,
+    modal,
+    option,
+    select_input,
+    submitted,
+    text_input,
+)
 from models.system import BillingSettings
 
 
@@ -65,6 +76,8 @@ def settings_modal(row: BillingSettings, *, first_time: bool, origin: dict[str, 
             max_length=9,
         ),
     ]
+    if not first_time:
+        out += more_settings_blocks(row)
     return modal(
         callback_id=Ids.FORM,
         title="Configure rebilling" if first_time else "Billing settings",
@@ -72,6 +85,98 @@ def settings_modal(row: BillingSettings, *, first_time: bool, origin: dict[str, 
         blocks=out,
         private_metadata=encode_metadata(**origin),
     )
+
+
+def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
+    """Everything past the basics; shown by `/rebill settings` once set-up is done."""
+    rate = f"{(row.tax_rate * 100).normalize():f}"
+    flags = [
+        ("Approve new invoices automatically", "auto_approve"),
+        ("E-mail approved invoices automatically", "auto_send"),
+        ("E-mail payment reminders (4 days before due; 1, 7 and 14 days after)", "reminders"),
+    ]
+    chosen = {
+        "auto_approve": row.auto_approve,
+        "auto_send": row.auto_send,
+        "reminders": row.reminders_enabled,
+    }
+    options = [option(text, value) for text, value in flags]
+    checkboxes: dict[str, Any] = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": options}
+    initial = [o for o in options if chosen[o["value"]]]
+    if initial:
+        checkboxes["initial_options"] = initial
+    channel: dict[str, Any] = {
+        "type": "conversations_select",
+        "action_id": INPUT_ACTION,
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+        "placeholder": blocks.plain("Choose the alerts channel"),
+    }
+    if row.alert_channel_id:
+        channel["initial_conversation"] = row.alert_channel_id
+    digest = {"type": "timepicker", "action_id": INPUT_ACTION, "initial_time": row.missing_email_digest_time}
+    return [
+        blocks.header("Invoices"),
+        text_input("abn", "ABN", initial=row.abn, max_length=20),
+        text_input(
+            "business_address",
+            "Business address",
+            initial=row.business_address,
+            multiline=True,
+            max_length=300,
+        ),
+        text_input("business_email", "Business e-mail", initial=row.business_email, max_length=254),
+        text_input("business_phone", "Business phone", initial=row.business_phone, max_length=30),
+        text_input(
+            "payment_instructions",
+            "Payment instructions",
+            initial=row.payment_instructions,
+            multiline=True,
+            hint="Printed on every invoice, e.g. BSB and account number.",
+            max_length=1000,
+        ),
+        text_input("logo_path", "Logo file (path on the server)", initial=row.logo_path, max_length=500),
+        text_input("tax_rate", "GST rate (%)", initial=rate, optional=False, max_length=6),
+        text_input("currency", "Currency", initial=row.currency, optional=False, max_length=3),
+        select_input(
+            "billing_mode",
+            "Bill recurring charges",
+            [("In advance", "advance"), ("In arrears", "arrears")],
+            initial=row.billing_mode,
+        ),
+        blocks.header("Schedule and alerts"),
+        {
+            "type": "input",
+            "block_id": "alert_channel_id",
+            "label": blocks.plain("Alerts channel"),
+            "element": channel,
+            "optional": True,
+            "hint": blocks.plain("Invite @rebill-bot to it."),
+        },
+        text_input(
+            "bill_run_day",
+            "Bill-run day of the month (1-28)",
+            initial=row.bill_run_day,
+            optional=False,
+            max_length=2,
+        ),
+        text_input(
+            "bill_run_hour", "Bill-run hour (0-23)", initial=row.bill_run_hour, optional=False, max_length=2
+        ),
+        {
+            "type": "input",
+            "block_id": "missing_email_digest_time",
+            "label": blocks.plain("Missing e-mail digest at"),
+            "element": digest,
+            "optional": False,
+        },
+        {
+            "type": "input",
+            "block_id": "options",
+            "label": blocks.plain("Automation"),
+            "element": checkboxes,
+            "optional": True,
+        },
+    ]
 
 
 def configure_prompt() -> list[blocks.Block]:
@@ -124,24 +229,41 @@ def open_setup(call: Call) -> None:
 
 def save_setup(call: Call) -> None:
     view = call.body["view"]
-    basics = billing_settings.validate_basics(submitted(view))
-    billing_settings.save_basics(call.db, basics, actor=call.user_id, clock=call.deps.clock)
+    values = submitted(view)
+    errors: dict[str, str] = {}
+    basics = more = None
+    try:
+        basics = billing_settings.validate_basics(values)
+    except FieldErrors as exc:
+        errors |= exc.errors
+    if "tax_rate" in values:  # the full settings modal, not the first-time one
+        try:
+            more = billing_settings.validate_more(values)
+        except FieldErrors as exc:
+            errors |= exc.errors
+    if errors or basics is None:
+        raise FieldErrors(errors)
+    first_time = not billing_settings.is_configured(call.db)
+    billing_settings.save_all(call.db, basics, more, actor=call.user_id, clock=call.deps.clock)
     call.ack()
     origin = metadata(view)
-    # "Once configured, you land on the list of your end customers."
-    from handlers.customer_views import list_blocks
-
-    page = customers.list_page(call.db)
-    list_view = list_blocks(page, text="", default_days=basics.default_payment_terms_days)
     if origin.get("response_url"):
-        WebhookClient(origin["response_url"]).send(
-            text="Rebilling is configured. Your end customers:",
-            blocks=list_view,
-            response_type="ephemeral",
-            replace_original=True,
-        )
+        if first_time:  # "Once configured, you land on the list of your end customers."
+            page = customers.list_page(call.db)
+            WebhookClient(origin["response_url"]).send(
+                text="Rebilling is configured. Your end customers:",
+                blocks=list_blocks(page, text="", default_days=basics.default_payment_terms_days),
+                response_type="ephemeral",
+                replace_original=True,
+            )
+        else:
+            WebhookClient(origin["response_url"]).send(
+                text=":white_check_mark: Billing settings saved.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
     if origin.get("home"):
-        from handlers.home import publish_home
+        from handlers.home import publish_home  # home imports this module
 
         publish_home(call, call.user_id)
 

@@ -1,0 +1,96 @@
+"""`/rebill settings` once set up: every global setting, validated field by field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.system import BillingSettings
+from tests import factories
+from tests.handlers.test_customers import texts
+from tests.harness.fake_slack import FakeSlack
+from tests.harness.slack_sender import SlackSender, text_value
+
+
+def state(view: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """What Slack would submit for the modal as shown (initial values), with some fields changed."""
+    out: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
+        element, name = block["element"], block["block_id"]
+        kind = element["type"]
+        if kind == "plain_text_input":
+            value: Any = text_value(overrides.get(name, element.get("initial_value")))
+        elif kind == "static_select":
+            chosen = overrides.get(name, element.get("initial_option", {}).get("value"))
+            value = {"type": kind, "selected_option": {"value": chosen}}
+        elif kind == "checkboxes":
+            chosen = overrides.get(name, [o["value"] for o in element.get("initial_options", [])])
+            value = {"type": kind, "selected_options": [{"value": v} for v in chosen]}
+        elif kind == "conversations_select":
+            value = {
+                "type": kind,
+                "selected_conversation": overrides.get(name, element.get("initial_conversation")),
+            }
+        elif kind == "timepicker":
+            value = {"type": kind, "selected_time": overrides.get(name, element.get("initial_time"))}
+        else:
+            raise AssertionError(kind)
+        out[name] = {"value": value}
+    return out
+
+
+def test_full_settings_validate_and_save(slack: SlackSender, fake_slack: FakeSlack, engine: Engine) -> None:
+    factories.configure(engine)
+    slack.command("settings")
+    view = fake_slack.wait_for("views.open")[-1].params["view"] | {"id": "V0SETTINGS"}
+    shown = texts(view["blocks"])
+    assert "Schedule and alerts" in shown and "GST rate (%)" in shown
+
+    bad = slack.view_submission(
+        view,
+        state(
+            view, tax_rate="ten", currency="XYZ", bill_run_day="31", business_email="nope", invoice_prefix=""
+        ),
+    ).json()["errors"]
+    assert set(bad) == {"tax_rate", "currency", "bill_run_day", "business_email", "invoice_prefix"}
+
+    good = state(
+        view,
+        tax_rate="15",
+        currency="nzd",
+        bill_run_day="3",
+        bill_run_hour="6",
+        alert_channel_id="C0ALERTS",
+        options=["auto_approve", "reminders"],
+        missing_email_digest_time="08:30",
+        billing_mode="arrears",
+        abn="51 824 753 556",
+        default_payment_terms_days="21",
+    )
+    assert slack.view_submission(view, good).text == ""
+    assert "Billing settings saved" in fake_slack.wait_for("response_url")[-1].params["text"]
+    with Session(engine) as db:
+        row = db.get(BillingSettings, 1)
+        assert row is not None
+        assert (row.tax_rate, row.currency, row.bill_run_day, row.bill_run_hour) == (
+            Decimal("0.15"),
+            "NZD",
+            3,
+            6,
+        )
+        assert (row.alert_channel_id, row.auto_approve, row.auto_send, row.reminders_enabled) == (
+            "C0ALERTS",
+            True,
+            False,
+            True,
+        )
+        assert (row.missing_email_digest_time, row.billing_mode, row.default_payment_terms_days) == (
+            "08:30",
+            "arrears",
+            21,
+        )
