@@ -1,0 +1,162 @@
+"""Re-apply the PSA's view of each linked end customer: the four synced fields, and whether it is
+still active there. Email and payment terms are ours alone and are never touched.
+
+The caller owns the transaction (a Slack request's session, the CLI's, or the nightly job's): we only
+flush, so a failure part-way leaves nothing applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.clock import Clock
+from core.psa_cache import column_limits, fit, name_key
+from integrations.base import Company
+from models.customers import EndCustomer
+from models.system import AuditLog
+
+CompanyLookup = Mapping[str, Company] | Callable[[str], Company | None]
+LIMITS = column_limits(EndCustomer.__table__)  # type: ignore[attr-defined]
+# EndCustomer field <- Company field: the partner portal's synced fields (Integration Reference,
+# psa_ref, is the link itself and never changes here).
+SYNCED = {
+    "company_name": "name",
+    "contact_number": "phone",
+    "address_line1": "address_line1",
+    "address_line2": "address_line2",
+    "city": "city",
+    "state": "state",
+    "postcode": "postcode",
+    "country": "country",
+}
+BATCH_SIZE = 500
+
+
+@dataclass
+class SyncResult:
+    checked: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    reactivated: int = 0
+    name_conflicts: list[int] = field(default_factory=list)
+
+
+def _lookup_fn(companies_by_ref: CompanyLookup) -> Callable[[str], Company | None]:
+    if isinstance(companies_by_ref, Mapping):
+        return companies_by_ref.get
+    return companies_by_ref
+
+
+def _name_taken(db: Session, key: str, customer_id: int | None) -> bool:
+    """Active customer names are unique; a PSA rename onto another customer's name must not crash."""
+    return (
+        db.exec(
+            select(EndCustomer.id)
+            .where(
+                EndCustomer.name_key == key,
+                col(EndCustomer.archived_at).is_(None),
+                EndCustomer.id != customer_id,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def sync_customers(
+    *,
+    db: Session,
+    psa_kind: str,
+    companies_by_ref: CompanyLookup,
+    actor: str,
+    clock: Clock,
+    batch_size: int = BATCH_SIZE,
+) -> SyncResult:
+    """Refresh every active (not archived) customer linked to `psa_kind`; return what happened.
+
+    `companies_by_ref` maps a PSA ref to its `Company`: a dict, `core.psa_cache.cached_lookup`
+    (cache = active companies only), or a live `client.get_company`. A company that is absent or
+    inactive flags the customer `psa_inactive` (it is not archived: someone decides that in Slack).
+    A rename that would collide with another active customer's name keeps the old name and is
+    reported in `name_conflicts`. Every change is written to the audit log with old and new values.
+    """
+    lookup = _lookup_fn(companies_by_ref)
+    now = clock.now()
+    result = SyncResult()
+    last_id = 0
+    while True:
+        customers = db.exec(
+            select(EndCustomer)
+            .where(
+                EndCustomer.psa_kind == psa_kind,
+                col(EndCustomer.psa_ref).is_not(None),
+                col(EndCustomer.archived_at).is_(None),
+                col(EndCustomer.id) > last_id,
+            )
+            .order_by(col(EndCustomer.id))
+            .limit(batch_size)
+        ).all()
+        if not customers:
+            break
+        for customer in customers:
+            assert customer.id is not None and customer.psa_ref is not None
+            last_id = customer.id
+            result.checked += 1
+            company = lookup(customer.psa_ref)
+            changes = _apply(db, customer, company, result)
+            if changes:
+                customer.updated_at = now
+                customer.updated_by = actor
+                db.add(
+                    AuditLog(
+                        at=now,
+                        actor=actor,
+                        entity="customer",
+                        entity_id=str(customer.id),
+                        action="psa_sync",
+                        changes=changes,
+                    )
+                )
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            if company is not None:  # "synced" means the PSA answered for this company
+                customer.psa_synced_at = now
+            db.add(customer)
+        db.flush()
+    return result
+
+
+def _apply(db: Session, customer: EndCustomer, company: Company | None, result: SyncResult) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    inactive = company is None or not company.active
+    if inactive != customer.psa_inactive:
+        changes["psa_inactive"] = [customer.psa_inactive, inactive]
+        customer.psa_inactive = inactive
+        if inactive:
+            result.deactivated += 1
+        else:
+            result.reactivated += 1
+    if company is None:
+        return changes
+    for ours, theirs in SYNCED.items():
+        new = fit(getattr(company, theirs), LIMITS.get(ours))
+        old = getattr(customer, ours)
+        if new == old:
+            continue
+        if ours == "company_name":
+            assert new is not None
+            key = fit(name_key(new), LIMITS.get("name_key")) or ""
+            if key != customer.name_key and _name_taken(db, key, customer.id):
+                assert customer.id is not None
+                result.name_conflicts.append(customer.id)
+                continue
+            customer.name_key = key
+        changes[ours] = [old, new]
+        setattr(customer, ours, new)
+    return changes
