@@ -20,6 +20,7 @@ from bot.deps import Deps
 from bot.middleware import inject, require_admin
 from bot.settings import Settings
 from core.clock import Clock, SystemClock
+from integrations.config import PsaSettings, load_psa_settings
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -44,6 +45,7 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     listener_executor: Executor | None = None,
+    psa: PsaSettings | None = None,
 ) -> App:
     logging.getLogger().setLevel(settings.log_level)
     client = make_web_client(settings)
@@ -55,6 +57,7 @@ def create_app(
         access=AccessPolicy(
             users=settings.admin_users, groups=settings.admin_groups, client=client, clock=clock
         ),
+        psa=psa if psa is not None else load_psa_settings(),
     )
     app = App(
         client=client,

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from bot.access import AccessPolicy
 from bot.settings import Settings
 from core.clock import Clock
+from integrations.config import PsaSettings
 
 
 @dataclass(frozen=True)
@@ -17,3 +18,8 @@ class Deps:
     engine: Engine
     clock: Clock
     access: AccessPolicy
+    psa: PsaSettings
+
+    @property
+    def psa_kind(self) -> str | None:
+        return self.psa.rebill_psa

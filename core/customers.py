@@ -56,6 +56,10 @@ def find(db: Session, ref: str) -> EndCustomer:
     raise NotFound(f"“{ref}” matches several customers ({names}). Be more specific, or use the id.")
 
 
+def by_create_key(db: Session, create_key: str) -> EndCustomer | None:
+    return db.exec(select(EndCustomer).where(EndCustomer.create_key == create_key)).first()
+
+
 def _active_with_name(db: Session, key: str, *, exclude_id: int | None = None) -> EndCustomer | None:
     query = select(EndCustomer).where(EndCustomer.name_key == key, col(EndCustomer.archived_at).is_(None))
     if exclude_id is not None:
@@ -85,7 +89,7 @@ def create(
 ) -> EndCustomer:
     """Create once: a repeated submission with the same `create_key` returns the first customer."""
     if create_key:
-        earlier = db.exec(select(EndCustomer).where(EndCustomer.create_key == create_key)).first()
+        earlier = by_create_key(db, create_key)
         if earlier is not None:
             return earlier
     key = name_key(data.company_name)
@@ -110,10 +114,9 @@ def create(
             db.flush()
     except IntegrityError:
         # Lost a race with a concurrent submission: report what won.
-        if create_key:
-            earlier = db.exec(select(EndCustomer).where(EndCustomer.create_key == create_key)).first()
-            if earlier is not None:
-                return earlier
+        earlier = by_create_key(db, create_key) if create_key else None
+        if earlier is not None:
+            return earlier
         existing = _active_with_name(db, key)
         if existing is not None:
             raise _duplicate(existing) from None

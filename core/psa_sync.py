@@ -7,7 +7,7 @@ flush, so a failure part-way leaves nothing applied.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,7 @@ def sync_customers(
     actor: str,
     clock: Clock,
     batch_size: int = BATCH_SIZE,
+    customer_ids: Collection[int] | None = None,
 ) -> SyncResult:
     """Refresh every active (not archived) customer linked to `psa_kind`; return what happened.
 
@@ -97,6 +98,7 @@ def sync_customers(
                 col(EndCustomer.psa_ref).is_not(None),
                 col(EndCustomer.archived_at).is_(None),
                 col(EndCustomer.id) > last_id,
+                *([col(EndCustomer.id).in_(customer_ids)] if customer_ids is not None else []),
             )
             .order_by(col(EndCustomer.id))
             .limit(batch_size)

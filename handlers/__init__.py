@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import charges, commands, customers, errors, home, setup
+from handlers import charges, commands, customers, errors, home, psa, setup
 
 
 def register_all(app: App) -> None:
@@ -13,4 +13,5 @@ def register_all(app: App) -> None:
     setup.register(app)
     customers.register(app)
     charges.register(app)
+    psa.register(app)
     home.register(app)

@@ -10,6 +10,7 @@ from core.customers import Page
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.fields import encode_metadata, modal, text_input
+from handlers.psa_views import company_select
 from models.customers import EndCustomer
 
 NO_EMAIL = "⚠ no e-mail: invoices can't be sent"
@@ -33,6 +34,7 @@ class Ids(StrEnum):
     ARCHIVE = "customer_archive"
     RESTORE = "customer_restore"
     PSA_LINK = "psa_link"
+    RESYNC = "psa_resync"
 
 
 def terms_text(customer: EndCustomer, default_days: int) -> str:
@@ -134,7 +136,8 @@ def customer_modal(
         f"*Contact number:* {esc(customer.contact_number) if customer.contact_number else '_none_'}",
         f"*Address:* {esc(address_text(customer)) or '_none_'}",
         f"*Payment terms:* {terms_text(customer, default_days)}",
-        f"*PSA link:* {psa_text(customer) or '_not linked_'}",
+        f"*PSA link:* {psa_text(customer) or '_not linked_'}"
+        + (f" · last synced {customer.psa_synced_at:%d %b %Y %H:%M} UTC" if customer.psa_synced_at else ""),
     ]
     out.append(blocks.section("\n".join(details), block_id="details"))
     out.append(
@@ -150,14 +153,14 @@ def customer_modal(
         if customer.archived_at
         else blocks.button("Archive", Ids.ARCHIVE, value=value)
     )
-    out.append(
-        blocks.actions(
-            blocks.button("Edit details", Ids.EDIT, value=value),
-            blocks.button("Set payment terms", Ids.TERMS, value=value),
-            archive,
-            block_id="customer_actions",
-        )
-    )
+    buttons = [
+        blocks.button("Edit details", Ids.EDIT, value=value),
+        blocks.button("Set payment terms", Ids.TERMS, value=value),
+        archive,
+    ]
+    if customer.psa_ref:
+        buttons.append(blocks.button("Resync", Ids.RESYNC, value=value))
+    out.append(blocks.actions(*buttons, block_id="customer_actions"))
     for section in sections if sections is not None else default_sections():
         out.extend(section)
     return modal(
@@ -236,18 +239,9 @@ def customer_form_blocks(
     )
     if psa_required:
         out.append(
-            {
-                "type": "input",
-                "block_id": "psa_ref",
-                "label": blocks.plain("Link to PSA account"),
-                "element": {
-                    "type": "external_select",
-                    "action_id": Ids.PSA_LINK,
-                    "min_query_length": 1,
-                    "placeholder": blocks.plain("Type a company name"),
-                },
-                "optional": False,
-            }
+            company_select(
+                Ids.PSA_LINK, label="Link to PSA account", hint="The PSA company this customer is billed for."
+            )
         )
     return out
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from core import billing_settings, customers
+from core import billing_settings, customers, psa_service
 from core.customer_validation import parse_email, validate_customer
 from core.errors import FieldErrors
 from handlers import customer_page
@@ -94,8 +94,7 @@ def open_action(call: Call) -> None:
 
 
 def _psa_name(call: Call) -> str | None:
-    psa = getattr(call.settings, "rebill_psa", None)
-    return {"autotask": "Autotask", "connectwise": "ConnectWise PSA", "halopsa": "HaloPSA"}.get(psa or "")
+    return psa_service.vendor_name(call.deps.psa_kind)
 
 
 @subcommand("new", usage="new", summary="create an end customer (manually or from your PSA)")
@@ -130,17 +129,35 @@ def choose_manual(call: Call) -> None:
 
 def create_submitted(call: Call) -> None:
     view = call.body["view"]
-    values = submitted(view)
-    data = validate_customer(values)
-    psa_kind = getattr(call.settings, "rebill_psa", None)
-    psa_ref = values.get("psa_ref") if psa_kind else None
+    create_key = f"view:{view['id']}"
     # The view id is the same for a double-clicked or re-sent submission: it creates one customer.
+    earlier = customers.by_create_key(call.db, create_key)
+    if earlier is not None:
+        call.ack(response_action="update", view=customer_modal(call, earlier))
+        return
+    values = submitted(view)
+    psa_kind = call.deps.psa_kind
+    psa_ref = values.get("psa_ref") if psa_kind else None
+    errors: dict[str, str] = {}
+    try:
+        data = validate_customer(values)
+    except FieldErrors as exc:
+        errors |= exc.errors
+    if psa_kind and not psa_ref:
+        errors["psa_ref"] = "Choose the PSA account this customer is billed for."
+    elif psa_kind and psa_ref:
+        try:
+            psa_service.check_not_imported(call.db, psa_kind, psa_ref)
+        except FieldErrors as exc:
+            errors |= exc.errors
+    if errors:
+        raise FieldErrors(errors)
     customer = customers.create(
         call.db,
         data,
         actor=call.user_id,
         clock=call.deps.clock,
-        create_key=f"view:{view['id']}",
+        create_key=create_key,
         psa_kind=psa_kind if psa_ref else None,
         psa_ref=psa_ref,
     )

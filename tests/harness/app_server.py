@@ -12,6 +12,7 @@ from bot.app import create_app
 from bot.server import build_asgi, listen, uvicorn_server
 from bot.settings import Settings
 from core.clock import Clock
+from integrations.config import PsaSettings
 
 
 class TrackingExecutor(ThreadPoolExecutor):
@@ -41,9 +42,11 @@ class TrackingExecutor(ThreadPoolExecutor):
 
 
 class AppServer:
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock, psa: PsaSettings | None = None) -> None:
         self.executor = TrackingExecutor()
-        self.app = create_app(settings, engine=engine, clock=clock, listener_executor=self.executor)
+        # Tests never pick up a developer's REBILL_PSA from the environment or .env.
+        psa = psa if psa is not None else PsaSettings(_env_file=None, rebill_psa=None)  # type: ignore[call-arg]
+        self.app = create_app(settings, engine=engine, clock=clock, listener_executor=self.executor, psa=psa)
         self._sock = listen("127.0.0.1", 0)
         self._server = uvicorn_server(build_asgi(self.app, engine), log_level="warning")
         self._thread = threading.Thread(
