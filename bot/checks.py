@@ -54,5 +54,25 @@ def check_slack(settings: Settings) -> CheckResult:
     )
 
 
+def check_psa() -> CheckResult:
+    from integrations.base import PsaError
+    from integrations.config import load_psa_settings, make_client
+
+    try:
+        client = make_client(load_psa_settings())
+    except PsaError as exc:
+        return CheckResult("psa", False, exc.user_message)
+    if client is None:
+        return CheckResult(
+            "psa", True, "no PSA configured (REBILL_PSA unset): customers are created manually"
+        )
+    try:
+        return CheckResult("psa", True, client.check())
+    except PsaError as exc:
+        return CheckResult("psa", False, exc.user_message)
+    finally:
+        client.close()
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    return [check_database(settings), check_slack(settings)]
+    return [check_database(settings), check_slack(settings), check_psa()]

@@ -23,6 +23,17 @@ def _settings() -> Settings:
         sys.exit(2)
 
 
+def _psa_settings():  # type: ignore[no-untyped-def]
+    from integrations.base import PsaConfigError
+    from integrations.config import load_psa_settings
+
+    try:
+        return load_psa_settings()
+    except PsaConfigError as exc:
+        click.echo(exc.user_message, err=True)
+        sys.exit(2)
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -45,11 +56,12 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
     from bot.db import make_engine
     from core.clock import SystemClock
 
+    psa = _psa_settings()
     engine = make_engine(settings.database_url)
     before, after = migrate.upgrade(engine)
     if before != after:
         click.echo(f"database migrated from {before or 'empty'} to {after}")
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, psa=psa)
     scheduler = None
     if not no_scheduler:
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -57,7 +69,7 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
         from bot.jobs import catch_up
         from bot.scheduler import configure, job_context
 
-        ctx = job_context(settings, engine, SystemClock())
+        ctx = job_context(settings, engine, SystemClock(), psa)
         scheduler = configure(BackgroundScheduler(), ctx)
         scheduler.start()
         # Missed runs are made up in the background; their claims keep replicas from doubling them.

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from bot.cli import _configure_logging, _settings, main
+from bot.cli import _configure_logging, _psa_settings, _settings, main
 
 
 def _context():  # type: ignore[no-untyped-def]
@@ -22,7 +22,7 @@ def _context():  # type: ignore[no-untyped-def]
     except ValueError as exc:
         click.echo(f"REBILL_NOW {exc}", err=True)
         sys.exit(2)
-    return job_context(settings, make_engine(settings.database_url), clock)
+    return job_context(settings, make_engine(settings.database_url), clock, _psa_settings())
 
 
 @main.command("scheduler")

@@ -24,6 +24,7 @@ from bot.poster import Poster
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications
 from core.clock import Clock
+from integrations.config import PsaSettings
 from models.system import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class JobContext:
     clock: Clock
     client: WebClient
     poster: Poster
+    psa: PsaSettings
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
 
     @property
@@ -94,6 +96,40 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     return f"posted: {len(customers)} customer(s) without an e-mail"
 
 
+def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
+    """Refresh the PSA company cache and resync linked customers, once per scheduled slot."""
+    from core import psa_service
+    from core.errors import RebillError
+
+    kind = ctx.psa.rebill_psa
+    if kind is None:
+        return "no PSA configured"
+    slot = scheduled_for.astimezone(ctx.tz).strftime("%Y-%m-%dT%H")
+    claim = notifications.claim(
+        ctx.engine, kind="psa_refresh", subject=kind, occasion=slot, claimed_by=ctx.worker, clock=ctx.clock
+    )
+    if claim is None:
+        return f"already done for {slot}"
+    try:
+        report = psa_service.refresh_and_sync(
+            ctx.engine, ctx.psa, actor="system:psa_refresh", clock=ctx.clock
+        )
+    except RebillError as exc:
+        # Kept claimed: the next slot retries, and the team hears about this failure once.
+        channel = _alert_channel(ctx)
+        if channel:
+            vendor = psa_service.vendor_name(kind)
+            text = f":warning: Refreshing the {vendor} company list failed; the previous list is kept. {exc.user_message}"
+            ctx.poster.post(channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        notifications.complete(ctx.engine, claim, clock=ctx.clock)
+        return f"refresh failed: {exc.user_message}"
+    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    return (
+        f"cached {report.refreshed.company_count} companies; synced {report.synced.checked} customers "
+        f"({report.synced.updated} updated)"
+    )
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         id="missing_email_digest",
@@ -103,6 +139,13 @@ JOBS: list[JobSpec] = [
         ),
         run=missing_email_digest,
         catch_up=timedelta(hours=12),
+    ),
+    JobSpec(
+        id="psa_refresh",
+        description="Refresh the PSA company list and resync linked customers (every 6 hours)",
+        trigger=lambda row, tz: CronTrigger(hour="*/6", minute=15, timezone=tz),
+        run=psa_refresh,
+        catch_up=timedelta(hours=6),
     ),
 ]
 

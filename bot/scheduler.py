@@ -17,6 +17,7 @@ from bot.poster import Poster
 from bot.settings import Settings
 from core import billing_settings
 from core.clock import Clock
+from integrations.config import PsaSettings, load_psa_settings
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,14 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 SETTINGS_POLL = timedelta(minutes=5)
 
 
-def job_context(settings: Settings, engine: Engine, clock: Clock) -> JobContext:
+def job_context(
+    settings: Settings, engine: Engine, clock: Clock, psa: PsaSettings | None = None
+) -> JobContext:
     client = make_web_client(settings)
-    return JobContext(settings=settings, engine=engine, clock=clock, client=client, poster=Poster(client))
+    psa = psa if psa is not None else load_psa_settings()
+    return JobContext(
+        settings=settings, engine=engine, clock=clock, client=client, poster=Poster(client), psa=psa
+    )
 
 
 def _fire(ctx: JobContext, spec: JobSpec) -> None:

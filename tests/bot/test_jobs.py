@@ -18,6 +18,7 @@ from bot.scheduler import job_context
 from bot.settings import Settings
 from core import billing_settings, charges
 from core.charge_validation import validate_recurring_charge
+from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from tests import factories
 from tests.bot.test_cli import CLI, app_env
@@ -25,6 +26,7 @@ from tests.handlers.test_customers import texts
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 
+NO_PSA = PsaSettings(_env_file=None, rebill_psa=None)  # type: ignore[call-arg]
 SYDNEY_0930 = datetime(2026, 12, 2, 9, 30, tzinfo=UTC) - timedelta(hours=11)  # 2 Dec 09:30 AEDT
 
 
@@ -61,7 +63,7 @@ def test_missing_email_digest_posts_once_and_is_silent_when_nobody(
     settings: Settings, engine: Engine, fake_slack: FakeSlack
 ) -> None:
     book(engine)
-    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930))
+    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930), NO_PSA)
     spec = find("missing_email_digest")
     assert spec is not None
     assert spec.run(ctx, SYDNEY_0930) == "posted: 1 customer(s) without an e-mail"
@@ -89,7 +91,7 @@ def test_a_429_is_waited_out_and_posted_once(
 ) -> None:
     book(engine)
     fake_slack.fail_next("chat.postMessage", status=429, error="ratelimited", retry_after=1)
-    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930))
+    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930), NO_PSA)
     assert find("missing_email_digest").run(ctx, SYDNEY_0930).startswith("posted")  # type: ignore[union-attr]
     calls = fake_slack.calls_to("chat.postMessage")
     assert len(calls) == 2  # the refused attempt, then the one that landed

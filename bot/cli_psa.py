@@ -1,0 +1,134 @@
+"""`rebill-bot psa ...`: check the PSA credentials, refresh and sync, search the company cache."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from bot.cli import _actor, _engine, main
+
+
+def _psa():  # type: ignore[no-untyped-def]
+    from integrations.base import PsaConfigError
+    from integrations.config import load_psa_settings
+
+    try:
+        psa = load_psa_settings()
+    except PsaConfigError as exc:
+        click.echo(exc.user_message, err=True)
+        sys.exit(2)
+    if psa.rebill_psa is None:
+        click.echo("No PSA is configured: set REBILL_PSA to autotask, connectwise or halopsa.", err=True)
+        sys.exit(2)
+    return psa
+
+
+class _Counting:
+    """Wraps a PSA client to show progress while the cache streams in (the total is unknown)."""
+
+    def __init__(self, client: Any, show: bool) -> None:
+        self._client, self._show, self.count = client, show, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def iter_companies(self) -> Iterator[Any]:
+        for company in self._client.iter_companies():
+            self.count += 1
+            if self._show and self.count % 250 == 0:
+                click.echo(f"\rfetched {self.count:,} companies", nl=False)
+            yield company
+
+
+@main.group("psa")
+def psa_group() -> None:
+    """The PSA integration (Autotask, ConnectWise PSA or HaloPSA)."""
+
+
+@psa_group.command("check")
+def psa_check() -> None:
+    """Test the PSA credentials."""
+    from core.errors import RebillError
+    from integrations.config import make_client
+
+    client = make_client(_psa())
+    assert client is not None
+    try:
+        click.echo(f"✓ {client.check()}")
+    except RebillError as exc:
+        click.echo(f"✗ {exc.user_message}", err=True)
+        sys.exit(1)
+    finally:
+        client.close()
+
+
+@psa_group.command("sync")
+def psa_sync() -> None:
+    """Refresh the company cache from the PSA, then resync every linked customer."""
+    from bot.db import session_scope
+    from core.clock import SystemClock
+    from core.errors import RebillError
+    from core.psa_cache import cached_lookup, refresh_cache
+    from core.psa_sync import sync_customers
+    from integrations.config import make_client
+
+    psa = _psa()
+    engine = _engine()
+    clock = SystemClock()
+    client = make_client(psa)
+    assert client is not None and psa.rebill_psa is not None
+    counting = _Counting(client, show=sys.stdout.isatty())
+    try:
+        refreshed = refresh_cache(engine=engine, client=counting, psa_kind=psa.rebill_psa, clock=clock)  # type: ignore[arg-type]
+    except RebillError as exc:
+        click.echo(f"\nrefresh failed, the previous company list is kept: {exc.user_message}", err=True)
+        sys.exit(1)
+    finally:
+        client.close()
+    if counting.count >= 250 and sys.stdout.isatty():
+        click.echo("")
+    click.echo(f"cached {refreshed.company_count:,} active companies")
+    with session_scope(engine) as db:
+        result = sync_customers(
+            db=db,
+            psa_kind=psa.rebill_psa,
+            companies_by_ref=cached_lookup(db=db, psa_kind=psa.rebill_psa),
+            actor=_actor(),
+            clock=clock,
+        )
+    click.echo(
+        f"synced {result.checked} linked customer(s): {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.deactivated} now inactive in the PSA, {result.reactivated} active again"
+    )
+    for customer_id in result.name_conflicts:
+        click.echo(
+            f"  customer {customer_id}: the PSA's new name is taken by another customer; kept the old one"
+        )
+
+
+@psa_group.command("search")
+@click.argument("text")
+def psa_search(text: str) -> None:
+    """Search the cached PSA companies (filled from the PSA first if empty)."""
+    from bot.db import session_scope
+    from core import psa_service
+    from core.clock import SystemClock
+    from core.errors import RebillError
+    from core.psa_cache import search_cache
+
+    psa = _psa()
+    engine = _engine()
+    try:
+        psa_service.ensure_cache(engine, psa, clock=SystemClock())
+    except RebillError as exc:
+        click.echo(exc.user_message, err=True)
+        sys.exit(1)
+    with session_scope(engine) as db:
+        rows = search_cache(db=db, psa_kind=psa.rebill_psa, text=text, limit=100)
+        for row in rows:
+            where = ", ".join(p for p in (row.city, row.state, row.country) if p)
+            click.echo(f"{row.psa_id:>10}  {row.name}" + (f"  ({where})" if where else ""))
+    click.echo(f"{len(rows)} match(es)")
