@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -88,10 +88,11 @@ def _today(db: Any) -> date:
     """Today in the billing time zone (overdue is a calendar question)."""
     from zoneinfo import ZoneInfo
 
+    from core.clock import clock_from_env
     from core.rendering import billing_timezone
 
     tz = billing_timezone(db, default=_env("REBILL_TIMEZONE") or "Australia/Sydney")
-    return datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+    return clock_from_env().now().astimezone(ZoneInfo(tz)).date()
 
 
 def _money(value: Decimal) -> str:
@@ -146,13 +147,13 @@ def _run(
     progress: Callable[[int, int], None] | None,
 ) -> BillRunResult:
     from core.billrun import run_bill
-    from core.clock import SystemClock
+    from core.clock import clock_from_env
 
     return run_bill(
         engine=engine,
         period=period,
         actor=_actor(),
-        clock=SystemClock(),
+        clock=clock_from_env(),
         regenerate_drafts=regenerate,
         dry_run=dry_run,
         batch_size=batch_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, text
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -86,3 +86,22 @@ class InvoiceLine(SQLModel, table=True):
     taxable: bool = True
     period_start: date | None = None
     period_end: date | None = None
+
+
+class InvoiceExclusion(SQLModel, table=True):
+    """A service left off one period's invoice because it was flagged `exclude_next_invoice`.
+
+    The flag on the service is a one-shot request; once the bill run has applied it to a period it
+    is cleared and remembered here, so regenerating or reissuing that period's invoice (or rerunning
+    the bill run) leaves the service off again instead of billing it after all.
+    """
+
+    __tablename__ = "invoice_exclusion"
+    __table_args__ = (UniqueConstraint("service_id", "period", name="uq_invoice_exclusion_service_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="end_customer.id", index=True)
+    service_id: int = Field(foreign_key="service.id")
+    period: str = Field(max_length=7, description="YYYY-MM the service was left off")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)

@@ -1,0 +1,228 @@
+"""The bill run over a big book vs the floor: raw Core inserts of the same invoice rows.
+
+Usage: python bench/billrun.py [--quick] [--customers N] [--sizes 10000,100000] [--postgres URL]
+
+Each customer has 10 monthly charges and 1 once-off item, so the run writes 1 invoice and 11 lines
+per customer. The floor is one SQLAlchemy Core executemany of as many invoice rows and one of as
+many invoice_line rows (prebuilt in memory, not timed), in the same database: what the run could
+never beat. Goal (issue "Invoices"): run / floor <= 3x.
+Memory: each size in --sizes is billed in a child process that reports its own peak RSS (the
+parent's memory, which built the book, is not counted). Goal: flat, <= 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from _common import database_url, fresh_engine
+from sqlalchemy import func, insert, select
+
+from bot.db import make_engine, session_scope
+from core import billing_settings
+from core.billrun import run_bill
+from core.calculation import Period
+from core.clock import SystemClock
+from models.charges import OnceOffItem, RecurringCharge
+from models.customers import EndCustomer
+from models.invoices import Invoice, InvoiceLine
+
+PERIOD = Period(2026, 12)
+CHUNK = 5_000
+
+
+def fill(engine, n: int) -> None:  # type: ignore[no-untyped-def]
+    """n customers with 10 charges and 1 once-off item each, inserted with Core in chunks."""
+    now = SystemClock().now()
+    with session_scope(engine) as db:
+        basics = billing_settings.validate_basics(
+            {
+                "business_name": "Bench MSP",
+                "default_payment_terms_days": "14",
+                "invoice_prefix": "INV-",
+                "invoice_start_number": "1",
+            }
+        )
+        billing_settings.save_basics(db, basics, actor="bench", clock=SystemClock())
+    stamp = {"created_by": "bench", "updated_by": "bench", "created_at": now, "updated_at": now}
+    for start in range(0, n, CHUNK):
+        with session_scope(engine) as db:
+            first_id = start + 1
+            ids = range(first_id, min(start + CHUNK, n) + 1)
+            db.execute(
+                insert(EndCustomer),
+                [
+                    {
+                        "id": i,
+                        "company_name": f"Bench {i:06d}",
+                        "name_key": f"bench {i:06d}",
+                        "email": f"ap{i}@x.example",
+                        "psa_inactive": False,
+                        **stamp,
+                    }
+                    for i in ids
+                ],
+            )
+            db.execute(
+                insert(RecurringCharge),
+                [
+                    {
+                        "customer_id": i,
+                        "description": f"Licence {k}",
+                        "unit_price": Decimal("12.3456"),
+                        "quantity": Decimal(k + 1),
+                        "frequency": "monthly",
+                        "effective_from": date(2026, 1, 1),
+                        "taxable": k != 9,
+                        **stamp,
+                    }
+                    for i in ids
+                    for k in range(10)
+                ],
+            )
+            db.execute(
+                insert(OnceOffItem),
+                [
+                    {
+                        "customer_id": i,
+                        "description": "Setup",
+                        "unit_price": Decimal("99.95"),
+                        "quantity": Decimal(1),
+                        "item_date": date(2026, 11, 20),
+                        "taxable": True,
+                        **stamp,
+                    }
+                    for i in ids
+                ],
+            )
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+
+
+def floor(engine, n: int) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to insert n invoices and 11n lines with one Core executemany each (rows prebuilt)."""
+    with session_scope(engine) as db:
+        base = db.execute(select(func.coalesce(func.max(Invoice.id), 0))).scalar_one() + 1
+    now = SystemClock().now()
+    invoices = [
+        {
+            "id": base + i,
+            "customer_id": i + 1,
+            "period": "2027-01",
+            "number": f"FLOOR-{i:06d}",
+            "series": "FLOOR-",
+            "sequence": i,
+            "issue_date": date(2027, 1, 1),
+            "due_date": date(2027, 1, 15),
+            "status": "draft",
+            "currency": "AUD",
+            "subtotal": Decimal("778.20"),
+            "tax": Decimal("70.00"),
+            "total": Decimal("848.20"),
+            "tax_rate": Decimal("0.1"),
+            "tax_rounding": "per-invoice-half-up",
+            "payment_terms_days": 14,
+            "customer_name": f"Bench {i + 1:06d}",
+            "customer_email": f"ap{i + 1}@x.example",
+            "created_at": now,
+            "created_by": "bench",
+            "updated_at": now,
+        }
+        for i in range(n)
+    ]
+    lines = [
+        {
+            "invoice_id": base + i,
+            "position": k + 1,
+            "kind": "recurring",
+            "source_id": k,
+            "description": f"Licence {k} (1 Jan – 31 Jan 2027)",
+            "quantity": Decimal(k + 1),
+            "unit_price": Decimal("12.3456"),
+            "amount": Decimal("12.35"),
+            "taxable": True,
+            "period_start": date(2027, 1, 1),
+            "period_end": date(2027, 1, 31),
+        }
+        for i in range(n)
+        for k in range(11)
+    ]
+    started = time.perf_counter()
+    with session_scope(engine) as db:
+        db.execute(insert(Invoice), invoices)
+        db.execute(insert(InvoiceLine), lines)
+    return time.perf_counter() - started
+
+
+def child(url: str, batch_size: int) -> None:
+    """Run the bill in this (fresh) process and print its time and peak RSS as JSON."""
+    engine = make_engine(url)
+    started = time.perf_counter()
+    result = run_bill(engine=engine, period=PERIOD, actor="bench", clock=SystemClock(), batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(
+        json.dumps({"seconds": seconds, "created": result.created, "rss_mb": rss, "total": str(result.total)})
+    )
+
+
+def run_child(url: str, batch_size: int) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", url, "--batch-size", str(batch_size)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--customers", type=int)
+    parser.add_argument("--sizes", help="comma-separated book sizes for the memory check, e.g. 10000,100000")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--postgres", help="postgresql+psycopg:// URL of an empty database to use")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.batch_size)
+        return
+    n = args.customers or (500 if args.quick else 10_000)
+    urls = [database_url(None)] + ([args.postgres] if args.postgres else [])
+    for url in urls:
+        engine = fresh_engine(url)
+        fill(engine, n)
+        run = run_child(url, args.batch_size)
+        assert run["created"] == n, run
+        floor_seconds = floor(engine, n)
+        engine.dispose()
+        print(f"database: {engine.dialect.name}, customers: {n:,} x (10 charges + 1 once-off)")
+        print(
+            f"  bill run             {run['seconds']:8.2f} s  ({n / run['seconds']:,.0f} invoices/s), "
+            f"peak RSS {run['rss_mb']:.0f} MB"
+        )
+        print(f"  floor (Core inserts) {floor_seconds:8.2f} s")
+        print(f"  ratio run/floor      {run['seconds'] / floor_seconds:8.2f}x  (goal <= 3x)")
+        for size in [int(s) for s in args.sizes.split(",")] if args.sizes else []:
+            engine = fresh_engine(url)
+            fill(engine, size)
+            engine.dispose()
+            sized = run_child(url, args.batch_size)
+            print(
+                f"  memory: {size:>7,} customers -> peak RSS {sized['rss_mb']:.0f} MB "
+                f"in {sized['seconds']:.1f} s (goal flat, <= 250 MB)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Invoice documents: HTML, the e-mail body (HTML and plain text) and the PDF.
+
+Templates are Jinja2, loaded from the user's override directory (REBILL_TEMPLATES_DIR) first and
+the packaged `core/templates/` second, so an MSP can restyle one template without copying all.
+
+Safety
+    Autoescape is on for HTML: a customer called `<script>` is printed, not run. Plain-text
+    templates (`.txt`) are not escaped, or "A & B Pty Ltd" would reach the e-mail as "A &amp; B".
+    `StrictUndefined` turns a misspelt variable in a (user) template into an error instead of a
+    silently blank amount on a bill. Every key the templates may use is always in the context
+    (None when unset), so `{% if business.abn %}` works and only real typos fail.
+    WeasyPrint is given a URL fetcher that only serves `data:` URLs and local files, so a
+    template cannot make the PDF renderer fetch from the network.
+
+Formatting
+    Money goes through Babel (`format_currency(..., locale="en_AU")`); dates through Babel
+    `format_date`, datetimes first converted to the billing time zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+
+from core import billing_settings
+from core import invoices as invoice_service
+from models.customers import EndCustomer
+from models.invoices import Invoice, InvoiceLine
+from models.system import BillingSettings
+
+log = logging.getLogger(__name__)
+
+PACKAGED_TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+LOCALE: Final = "en_AU"
+DEFAULT_TIMEZONE: Final = "Australia/Sydney"
+INVOICE_TEMPLATE: Final = "invoice.html"
+EMAIL_HTML_TEMPLATE: Final = "email.html"
+EMAIL_TEXT_TEMPLATE: Final = "email.txt"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def environment(templates_dir: Path | str | None = None, *, timezone: str = DEFAULT_TIMEZONE) -> Environment:
+    """The Jinja2 environment: user templates first (if a directory is given), packaged ones second."""
+    loaders = []
+    if templates_dir:
+        folder = Path(templates_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"REBILL_TEMPLATES_DIR {folder} is not a directory")
+        loaders.append(FileSystemLoader(str(folder)))
+    loaders.append(FileSystemLoader(str(PACKAGED_TEMPLATES)))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "htm", "xml"), disabled_extensions=("txt",), default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    tz = ZoneInfo(timezone)
+    env.filters["money"] = money
+    env.filters["unit_money"] = unit_money
+    env.filters["quantity"] = quantity
+    env.filters["day"] = lambda value, fmt="d MMM y": format_day(value, tz=tz, fmt=fmt)
+    env.globals["timezone"] = timezone
+    return env
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """ "$1,234.50" for AUD in en_AU; other currencies carry their code ("NZD5.00")."""
+    return format_currency(amount, currency, locale=LOCALE)
+
+
+def unit_money(amount: Decimal, currency: str) -> str:
+    """A unit price keeps up to 4 decimals (licences priced at $1.2345 each), at least 2."""
+    return format_currency(amount, currency, locale=LOCALE, format="¤#,##0.00##", currency_digits=False)
+
+
+def quantity(value: Decimal) -> str:
+    """ "2" not "2.0000"; "2.5" stays."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def format_day(value: date | datetime, *, tz: ZoneInfo, fmt: str = "d MMM y") -> str:
+    """A calendar date as is; a moment in time as the date it was in the billing time zone."""
+    if isinstance(value, datetime):
+        value = value.astimezone(tz).date()
+    return format_date(value, fmt, locale=LOCALE)
+
+
+def invoice_context(
+    *,
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    settings: BillingSettings,
+    customer: EndCustomer | None,
+    replaces_number: str | None = None,
+) -> dict[str, Any]:
+    """Everything the templates may use, with every key present (None when unset)."""
+    return {
+        "business": {
+            "name": settings.business_name or "",
+            "abn": settings.abn,
+            "address_lines": _lines(settings.business_address),
+            "email": settings.business_email,
+            "phone": settings.business_phone,
+            "logo": logo_data_uri(settings.logo_path),
+            "payment_instructions": _lines(settings.payment_instructions),
+        },
+        "customer": {
+            "name": invoice.customer_name,
+            "email": invoice.customer_email,
+            "address_lines": _customer_address(customer),
+        },
+        "invoice": {
+            "number": invoice.number,
+            "status": invoice.status,
+            "is_void": invoice.status == invoice_service.VOID,
+            "is_paid": invoice.status == invoice_service.PAID,
+            "period": invoice.period,
+            "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date,
+            "payment_terms_days": invoice.payment_terms_days,
+            "currency": invoice.currency,
+            "subtotal": invoice.subtotal,
+            "tax": invoice.tax,
+            "total": invoice.total,
+            "tax_rate_percent": format((invoice.tax_rate * 100).normalize(), "f"),
+            "replaces_number": replaces_number,
+        },
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": line.amount,
+                "taxable": line.taxable,
+                "period_start": line.period_start,
+                "period_end": line.period_end,
+            }
+            for line in lines
+        ],
+    }
+
+
+def load_context(*, db: Session, invoice: Invoice) -> dict[str, Any]:
+    """`invoice_context` for a stored invoice: its lines, the settings and the customer's address."""
+    assert invoice.id is not None
+    replaces = db.get(Invoice, invoice.replaces_invoice_id) if invoice.replaces_invoice_id else None
+    return invoice_context(
+        invoice=invoice,
+        lines=invoice_service.lines_of(db=db, invoice_id=invoice.id),
+        settings=billing_settings.load(db),
+        customer=db.get(EndCustomer, invoice.customer_id),
+        replaces_number=replaces.number if replaces else None,
+    )
+
+
+def render(env: Environment, template: str, context: Mapping[str, Any]) -> str:
+    return env.get_template(template).render(**context)
+
+
+def render_invoice_html(env: Environment, context: Mapping[str, Any]) -> str:
+    return render(env, INVOICE_TEMPLATE, context)
+
+
+def render_email(env: Environment, context: Mapping[str, Any]) -> RenderedEmail:
+    """The e-mail that carries the invoice: subject, HTML and plain-text bodies."""
+    business = context["business"]["name"]
+    number = context["invoice"]["number"]
+    subject = f"Invoice {number} from {business}" if business else f"Invoice {number}"
+    return RenderedEmail(
+        subject=subject,
+        html=render(env, EMAIL_HTML_TEMPLATE, context),
+        text=render(env, EMAIL_TEXT_TEMPLATE, context),
+    )
+
+
+def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
+    """The invoice HTML as PDF bytes (WeasyPrint; only data: and file: URLs are fetched)."""
+    from weasyprint import HTML
+
+    pdf = HTML(
+        string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher()
+    ).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)
+
+
+def _local_fetcher() -> Any:
+    """A WeasyPrint URL fetcher that refuses the network (WeasyPrint 68+ class, or older function)."""
+    try:
+        from weasyprint.urls import URLFetcher  # type: ignore[attr-defined]
+    except ImportError:  # WeasyPrint < 68
+        from weasyprint import default_url_fetcher  # type: ignore[attr-defined]
+
+        def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+            if not url.startswith(("data:", "file:")):
+                raise ValueError(f"refusing to fetch {url} while rendering an invoice")
+            return default_url_fetcher(url, *args, **kwargs)
+
+        return fetch
+    return URLFetcher(allowed_protocols=("data", "file"))
+
+
+def invoice_pdf(*, db: Session, invoice: Invoice, env: Environment | None = None) -> bytes:
+    """Render a stored invoice straight to PDF bytes."""
+    env = env or environment(timezone=billing_timezone(db))
+    return render_pdf(render_invoice_html(env, load_context(db=db, invoice=invoice)))
+
+
+def billing_timezone(db: Session, default: str = DEFAULT_TIMEZONE) -> str:
+    """The billing settings' time zone, else `default` (REBILL_TIMEZONE)."""
+    return billing_settings.load(db).timezone or default
+
+
+def logo_data_uri(path: str | None) -> str | None:
+    """The logo file embedded as a data: URI (so HTML e-mail and PDF need no file access).
+
+    A logo that can't be read is left off with a warning: a missing image must not stop billing.
+    """
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    mime = mimetypes.guess_type(file.name)[0]
+    if mime is None or not mime.startswith("image/"):
+        log.warning("logo %s is not an image file; left off the invoice", file)
+        return None
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        log.warning("logo %s can't be read (%s); left off the invoice", file, exc)
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _customer_address(customer: EndCustomer | None) -> list[str]:
+    if customer is None:
+        return []
+    locality = " ".join(part for part in (customer.city, customer.state, customer.postcode) if part)
+    parts = (customer.address_line1, customer.address_line2, locality, customer.country)
+    return [part for part in parts if part]

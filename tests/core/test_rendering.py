@@ -1,0 +1,126 @@
+"""Invoice HTML, e-mail and PDF: escaped, strict about variables, overridable, a real PDF."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+from pypdf import PdfReader
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.db import session_scope
+from core import invoices, rendering
+from core.billrun import run_bill
+from models.system import BillingSettings
+from tests.core.test_billrun import ACTOR, DEC, build_book
+from tests.harness.clock import FixedClock
+
+# The smallest valid PNG (1x1), for the logo.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8"
+    "ffff3f0005fe02fea7d6a4f50000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+def billed(engine: Engine, tmp_path: Path) -> Engine:
+    build_book(engine)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(PNG)
+    with session_scope(engine) as db:
+        settings = db.get(BillingSettings, 1)
+        assert settings is not None
+        settings.abn = "12 345 678 901"
+        settings.business_address = "1 Example St\nSydney NSW 2000"
+        settings.payment_instructions = "BSB 062-000 Account 1234 5678"
+        settings.logo_path = str(logo)
+    run_bill(engine=engine, period=DEC, actor=ACTOR, clock=FixedClock())
+    return engine
+
+
+def context_of(engine: Engine, number: str) -> dict:  # type: ignore[type-arg]
+    with Session(engine) as db:
+        return rendering.load_context(db=db, invoice=invoices.find(db=db, ref=number))
+
+
+def test_invoice_html_has_the_header_lines_and_totals_and_escapes_names(billed: Engine) -> None:
+    html = rendering.render_invoice_html(rendering.environment(), context_of(billed, "INV-00005"))
+    assert "Golf &amp; Sons &lt;Pty&gt;" in html and "<Pty>" not in html
+    for text in (
+        "Acme MSP Pty Ltd",
+        "ABN 12 345 678 901",
+        "1 Example St",
+        "INV-00005",
+        "1 Dec 2026",
+        "15 Dec 2026",
+        "$120.00",
+        "$12.00",
+        "$132.00",
+        "BSB 062-000",
+        "data:image/png;base64,",
+    ):
+        assert text in html
+    assert "VOID" not in html
+
+
+def test_email_bodies_are_short_and_plain_text_is_not_html_escaped(billed: Engine) -> None:
+    email = rendering.render_email(rendering.environment(), context_of(billed, "INV-00005"))
+    assert email.subject == "Invoice INV-00005 from Acme MSP Pty Ltd"
+    assert "Golf &amp; Sons &lt;Pty&gt;" in email.html
+    assert "Hello Golf & Sons <Pty>," in email.text
+    assert "Amount due: $132.00" in email.text and "Due date: 15 Dec 2026" in email.text
+    assert "BSB 062-000" in email.text
+
+
+def test_pdf_is_valid_and_shows_the_number_and_total(billed: Engine) -> None:
+    with Session(billed) as db:
+        pdf = rendering.invoice_pdf(db=db, invoice=invoices.find(db=db, ref="INV-00002"))
+    assert pdf.startswith(b"%PDF")
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "INV-00002" in text and "$281.00" in text and "Bravo Legal" in text
+
+
+def test_void_invoice_carries_a_watermark(billed: Engine) -> None:
+    with session_scope(billed) as db:
+        invoices.void(db=db, ref="INV-00001", actor=ACTOR, clock=FixedClock())
+    html = rendering.render_invoice_html(rendering.environment(), context_of(billed, "INV-00001"))
+    assert 'class="watermark">VOID<' in html
+
+
+def test_strict_undefined_catches_a_missing_variable(tmp_path: Path, billed: Engine) -> None:
+    (tmp_path / "invoice.html").write_text("<p>{{ invoice.numbr }}</p>")
+    with pytest.raises(UndefinedError, match="numbr"):
+        rendering.render_invoice_html(rendering.environment(tmp_path), context_of(billed, "INV-00001"))
+
+
+def test_templates_dir_override_wins_and_falls_back_to_packaged(tmp_path: Path, billed: Engine) -> None:
+    (tmp_path / "email.txt").write_text(
+        "Custom: {{ invoice.number }} {{ invoice.total | money(invoice.currency) }}\n"
+    )
+    env = rendering.environment(tmp_path)
+    email = rendering.render_email(env, context_of(billed, "INV-00001"))
+    assert email.text == "Custom: INV-00001 $220.00\n"
+    assert "Please find attached invoice" in email.html  # not overridden: the packaged one
+    with pytest.raises(FileNotFoundError, match="REBILL_TEMPLATES_DIR"):
+        rendering.environment(tmp_path / "missing")
+
+
+def test_settings_accept_a_templates_dir(tmp_path: Path) -> None:
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token="xoxb-x",
+        slack_signing_secret="s",
+        rebill_admins="U0ADMIN",
+        rebill_templates_dir=str(tmp_path),
+    )
+    assert settings.rebill_templates_dir == tmp_path
+
+
+def test_missing_logo_file_is_left_off(tmp_path: Path) -> None:
+    assert rendering.logo_data_uri(str(tmp_path / "gone.png")) is None
+    assert rendering.logo_data_uri(None) is None
