@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, name_search_index, utcnow
@@ -15,6 +15,8 @@ class PsaCompany(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("psa_kind", "psa_id", name="uq_psa_company"),
         name_search_index("psa_company"),
+        # The type-ahead walks this in name order and stops after 100 matches.
+        Index("ix_psa_company_kind_name", "psa_kind", "name_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
