@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import charges, commands, customers, errors, home, psa, setup
+from handlers import charges, commands, customers, errors, home, invoices, psa, setup
 
 
 def register_all(app: App) -> None:
@@ -14,4 +14,5 @@ def register_all(app: App) -> None:
     customers.register(app)
     charges.register(app)
     psa.register(app)
+    invoices.register(app)
     home.register(app)

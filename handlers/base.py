@@ -16,6 +16,7 @@ from bot.db import session_scope
 from bot.deps import Deps
 from bot.settings import Settings
 from core.errors import FieldErrors
+from handlers.errors import handle_error as report_error
 
 
 @dataclass
@@ -61,8 +62,8 @@ Handler = Callable[[Call], None]
 def listener(handler: Handler) -> Callable[..., None]:
     """Adapt `handler(call)` to Bolt: open the request's session, commit on success, roll back on error.
 
-    Field errors on a modal submission become inline errors; any other error reaches the global
-    error handler after an ack, so Slack never shows the user a timeout.
+    Field errors on a modal submission become inline errors; any other error is acknowledged and
+    then reported by the one error handler (handlers.errors), so Slack never shows a timeout.
     """
 
     def bolt_listener(
@@ -74,22 +75,18 @@ def listener(handler: Handler) -> Callable[..., None]:
         logger: logging.Logger,
     ) -> None:
         deps: Deps = context["deps"]
-        call: Call | None = None
         try:
             with session_scope(deps.engine) as db:
-                call = Call(ack, body, client, respond, context, db, deps, logger)
-                handler(call)
-        except FieldErrors as exc:
-            if body.get("type") == "view_submission" and ack.response is None:
+                handler(Call(ack, body, client, respond, context, db, deps, logger))
+        except Exception as exc:  # every failure is reported to the user; none is lost
+            if isinstance(exc, FieldErrors) and body.get("type") == "view_submission" and ack.response is None:
                 ack(response_action="errors", errors=exc.errors)
                 return
             if ack.response is None:
                 ack()
-            raise
-        except Exception:
-            if ack.response is None:
-                ack()
-            raise
+            # Reported here rather than re-raised: Bolt resets an already-sent ack when a listener
+            # raises, which can turn a good acknowledgement into an HTTP 404 for Slack.
+            report_error(exc, body, client)
 
     bolt_listener.__name__ = getattr(handler, "__name__", "listener")
     bolt_listener.__qualname__ = bolt_listener.__name__

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from core import billing_settings, charges
-from handlers import charge_views, customer_views
+from handlers import charge_views, customer_views, invoice_views
 from handlers.base import Call
 from handlers.blocks import Block
 from models.customers import EndCustomer
@@ -27,11 +27,18 @@ def sections(call: Call, customer: EndCustomer) -> list[list[Block]]:
         numbers = {row[0]: row[1] for row in rows}
     monthly = charges.monthly_total(db=db, customer_id=customer.id, as_of=call.today)
     names = {s.id: s.name for s in services if s.id is not None}
+    count = int(db.exec(select(func.count()).where(Invoice.customer_id == customer.id)).one())
+    recent = db.exec(
+        select(Invoice)
+        .where(Invoice.customer_id == customer.id)
+        .order_by(col(Invoice.id).desc())
+        .limit(invoice_views.SECTION_ROWS)
+    ).all()
     return [
         charge_views.services_section(services, customer_id=customer.id),
         charge_views.charges_section(recurring, customer_id=customer.id, monthly=monthly, services=names),
         charge_views.once_offs_section(items, customer_id=customer.id, numbers=numbers),
-        customer_views.empty_section("Invoices"),
+        invoice_views.invoices_section(recent, today=call.today, total_count=count),
     ]
 
 

@@ -1,0 +1,210 @@
+"""Block Kit for invoices: the customer-view section, the invoice modal, lists and the bill run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from core.billrun import BillPreview, BillRunResult
+from core.invoices import DRAFT, OWING, PAID, VOID, status_label
+from core.money import format_money
+from handlers import blocks
+from handlers.blocks import Block, esc
+from handlers.charge_views import day, quantity_text
+from handlers.fields import encode_metadata, modal
+from models.invoices import Invoice, InvoiceLine
+
+SECTION_ROWS = 10
+LIST_ROWS = 40
+
+
+class Ids(StrEnum):
+    OPEN = "invoice_open"
+    VIEW = "invoice_view"
+    PDF = "invoice_pdf"
+    APPROVE = "invoice_approve"
+    REGENERATE = "invoice_regenerate"
+    VOID = "invoice_void"
+    REISSUE = "invoice_reissue"
+    PAID = "invoice_paid"
+    SEND = "invoice_send"
+    BILLRUN_RUN = "billrun_run"
+
+
+def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
+    return {
+        "title": blocks.plain(title),
+        "text": blocks.mrkdwn(text),
+        "confirm": blocks.plain(go),
+        "deny": blocks.plain("Cancel"),
+        "style": "danger",
+    }
+
+
+def row_text(invoice: Invoice, today: date) -> str:
+    return (
+        f"*{esc(invoice.number)}* · {invoice.period} · {format_money(invoice.total)} · due {day(invoice.due_date)}"
+        f" · _{status_label(invoice, today)}_"
+    )
+
+
+def invoices_section(invoices: Sequence[Invoice], *, today: date, total_count: int) -> list[Block]:
+    out: list[Block] = [blocks.divider(), blocks.section(f"*Invoices* ({total_count})")]
+    if not invoices:
+        out.append(blocks.context("_none yet_"))
+    for invoice in invoices[:SECTION_ROWS]:
+        out.append(
+            blocks.section(
+                row_text(invoice, today), accessory=blocks.button("Open", Ids.OPEN, value=str(invoice.id))
+            )
+        )
+    if total_count > SECTION_ROWS:
+        out.append(
+            blocks.context(
+                f"Latest {SECTION_ROWS} shown; `/rebill invoices` and `rebill-bot invoice list` show all."
+            )
+        )
+    return out
+
+
+def invoice_modal(
+    invoice: Invoice, lines: Sequence[InvoiceLine], *, today: date, customer_email: str | None
+) -> dict[str, Any]:
+    value = str(invoice.id)
+    out: list[Block] = [
+        blocks.header(f"{invoice.number} · {invoice.customer_name}"),
+        blocks.section(
+            f"*Status:* {status_label(invoice, today)}\n*Period:* {invoice.period}\n"
+            f"*Issued:* {day(invoice.issue_date)}\n*Due:* {day(invoice.due_date)} ({invoice.payment_terms_days} days)",
+            block_id="summary",
+        ),
+    ]
+    if invoice.sent_at:
+        out.append(
+            blocks.context(
+                f":email: Sent to {esc(invoice.sent_to or '')} on {invoice.sent_at:%d %b %Y %H:%M} UTC"
+            )
+        )
+    if invoice.send_error and invoice.status in (DRAFT, *OWING) and not invoice.sent_at:
+        out.append(
+            blocks.section(f":warning: *The last attempt to e-mail it failed:* {esc(invoice.send_error)}")
+        )
+    if invoice.status != VOID and not customer_email:
+        out.append(
+            blocks.section(
+                ":rotating_light: *The customer has no e-mail address: this invoice can't be sent.*"
+            )
+        )
+    out.append(blocks.divider())
+    for line in lines[:60]:
+        gst = "" if line.taxable else " _(GST-free)_"
+        out.append(
+            blocks.section(
+                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = *{format_money(line.amount)}*"
+            )
+        )
+    if len(lines) > 60:
+        out.append(blocks.context(f"…and {len(lines) - 60} more lines (the PDF has them all)."))
+    rate = f"{(invoice.tax_rate * 100).normalize():f}%"
+    out.append(blocks.divider())
+    out.append(
+        blocks.section(
+            f"Subtotal {format_money(invoice.subtotal)}\nGST ({rate}) {format_money(invoice.tax)}\n*Total {format_money(invoice.total)} {invoice.currency}*"
+        )
+    )
+    buttons = [blocks.button("Download PDF", Ids.PDF, value=value)]
+    if invoice.status == DRAFT:
+        buttons.append(blocks.button("Approve", Ids.APPROVE, value=value, style="primary"))
+        buttons.append(blocks.button("Regenerate", Ids.REGENERATE, value=value))
+    if invoice.status in (DRAFT, *OWING):
+        label = "Send again" if invoice.sent_at else "Send"
+        buttons.append(blocks.button(label, Ids.SEND, value=value))
+    if invoice.status in OWING:
+        paid = blocks.button("Mark paid", Ids.PAID, value=value)
+        paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
+        paid["confirm"].pop("style")
+        buttons.append(paid)
+    if invoice.status not in (PAID, VOID):
+        void = blocks.button("Void", Ids.VOID, value=value, style="danger")
+        void["confirm"] = _confirm(
+            "Void invoice?", f"{invoice.number} keeps its number but is no longer owed.", "Void"
+        )
+        buttons.append(void)
+        reissue = blocks.button("Void and reissue", Ids.REISSUE, value=value)
+        reissue["confirm"] = _confirm(
+            "Reissue?",
+            f"Void {invoice.number} and issue a new invoice with a new number from the current charges?",
+            "Reissue",
+        )
+        buttons.append(reissue)
+    out.append(blocks.actions(*buttons[:25], block_id="invoice_actions"))
+    return modal(
+        callback_id=Ids.VIEW,
+        title="Invoice",
+        close="Close",
+        blocks=out[:100],
+        private_metadata=encode_metadata(invoice_id=invoice.id),
+    )
+
+
+def list_blocks(invoices: Sequence[Invoice], *, status: str | None, today: date) -> list[Block]:
+    what = f"{status} invoices" if status else "Invoices"
+    if not invoices:
+        return [blocks.section(f"*No {what.lower()}.*")]
+    out: list[Block] = [blocks.section(f"*{what}* ({len(invoices)})")]
+    for invoice in invoices[:LIST_ROWS]:
+        out.append(
+            blocks.section(
+                f"{row_text(invoice, today)}\n{esc(invoice.customer_name)}",
+                accessory=blocks.button("Open", Ids.OPEN, value=str(invoice.id)),
+            )
+        )
+    if len(invoices) > LIST_ROWS:
+        out.append(
+            blocks.context(
+                f"Showing {LIST_ROWS} of {len(invoices)}: `rebill-bot invoice list` shows them all."
+            )
+        )
+    return out
+
+
+def billrun_preview_blocks(preview: BillPreview) -> list[Block]:
+    period = preview.period
+    if not preview.items:
+        already = f" ({preview.already_invoiced} already invoiced)" if preview.already_invoiced else ""
+        return [blocks.section(f"*Bill run for {period}:* nothing new to invoice{already}.")]
+    top = sorted(preview.items, key=lambda item: item.total, reverse=True)[:10]
+    lines = "\n".join(f"• {esc(item.customer_name)}: {format_money(item.total)}" for item in top)
+    more = f"\n…and {preview.count - len(top)} more" if preview.count > len(top) else ""
+    already = f" · {preview.already_invoiced} already invoiced" if preview.already_invoiced else ""
+    run = blocks.button(f"Run bill run for {period}", Ids.BILLRUN_RUN, value=period, style="primary")
+    run["confirm"] = _confirm(
+        "Run the bill run?",
+        f"Create {preview.count} invoices for {period}, totalling {format_money(preview.total)}?",
+        "Run",
+    )
+    run["confirm"].pop("style")
+    return [
+        blocks.section(
+            f"*Bill run for {period}:* {preview.count} customers would be invoiced, "
+            f"{format_money(preview.total)} in all (GST included){already}.\nLargest:\n{lines}{more}"
+        ),
+        blocks.actions(run, block_id="billrun_actions"),
+    ]
+
+
+def billrun_summary_text(result: BillRunResult) -> str:
+    ranges = ", ".join(first if first == last else f"{first}–{last}" for first, last in result.number_ranges)
+    text = (
+        f":white_check_mark: *Bill run for {result.period} done:* {result.created} invoices created"
+        + (f" ({ranges})" if ranges else "")
+        + f", {format_money(result.total)} in all; {result.skipped_existing} already invoiced, "
+        f"{result.nothing_to_bill} with nothing to bill."
+    )
+    if result.regenerated:
+        text += f" {result.regenerated} drafts regenerated."
+    for warning in result.warnings[:5]:
+        text += f"\n:warning: {esc(warning)}"
+    return text

@@ -1,0 +1,199 @@
+"""Listeners for invoices: open, PDF, approve, regenerate, void, reissue, mark paid; lists; bill run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from core import customers
+from core import invoices as invoice_service
+from core.billrun import preview_bill, run_bill
+from core.calculation import Period
+from core.errors import RebillError
+from core.invoices import FILTERS
+from core.rendering import environment, invoice_pdf
+from handlers import invoice_views as views
+from handlers.base import Call, listener
+from handlers.commands import subcommand
+from handlers.invoice_views import Ids
+from handlers.setup import ensure_configured
+from models.invoices import Invoice
+
+
+def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
+    assert invoice.id is not None
+    customer = customers.get(call.db, invoice.customer_id)
+    lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
+    return views.invoice_modal(invoice, lines, today=call.today, customer_email=customer.email)
+
+
+def _invoice_id(call: Call) -> int:
+    return int(call.body["actions"][0]["value"])
+
+
+def _show(call: Call, view: dict[str, Any]) -> None:
+    """Open the invoice over whatever the user is looking at (a customer modal, a list, the home tab)."""
+    container = call.body.get("view") or {}
+    if container.get("type") == "modal" and container.get("callback_id") != views.Ids.VIEW:
+        call.client.views_push(trigger_id=call.body["trigger_id"], view=view)
+    elif container.get("callback_id") == views.Ids.VIEW:
+        call.client.views_update(view_id=container["id"], view=view)
+    else:
+        call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
+
+
+def open_invoice(call: Call) -> None:
+    call.ack()
+    _show(call, invoice_modal(call, invoice_service.get(db=call.db, invoice_id=_invoice_id(call))))
+
+
+def _change(call: Call, change: Any) -> None:
+    """Apply a life-cycle change, then redraw the invoice modal in place."""
+    call.ack()
+    invoice = change(db=call.db, ref=_invoice_id(call), actor=call.user_id, clock=call.deps.clock)
+    view = call.body.get("view") or {}
+    if view.get("id"):
+        call.client.views_update(view_id=view["id"], view=invoice_modal(call, invoice))
+
+
+def approve(call: Call) -> None:
+    _change(call, invoice_service.approve)
+
+
+def regenerate(call: Call) -> None:
+    _change(call, invoice_service.regenerate)
+
+
+def void(call: Call) -> None:
+    _change(call, invoice_service.void)
+
+
+def reissue(call: Call) -> None:
+    _change(call, invoice_service.reissue)
+
+
+def mark_paid(call: Call) -> None:
+    _change(call, invoice_service.mark_paid)
+
+
+def upload_pdf(
+    client: WebClient,
+    *,
+    user_id: str,
+    filename: str,
+    content: bytes,
+    title: str,
+    channel: str | None = None,
+    thread_ts: str | None = None,
+) -> None:
+    """Files upload v2 into the given channel/thread, else the user's DM with the bot."""
+    if channel is None:
+        channel = client.conversations_open(users=user_id)["channel"]["id"]
+    client.files_upload_v2(
+        channel=channel,
+        thread_ts=thread_ts,
+        content=content,
+        filename=filename,
+        title=title,
+        initial_comment=f"{title}, as requested by <@{user_id}>.",
+    )
+
+
+def download_pdf(call: Call) -> None:
+    call.ack()
+    invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
+    env = environment(call.settings.rebill_templates_dir, timezone=call.settings.rebill_timezone)
+    content = invoice_pdf(db=call.db, invoice=invoice, env=env)
+    message = call.body.get("container") or {}
+    channel = call.body.get("channel", {}).get("id") if message.get("type") == "message" else None
+    thread = message.get("thread_ts") or message.get("message_ts") if channel else None
+    upload_pdf(
+        call.client,
+        user_id=call.user_id,
+        filename=f"{invoice.number}.pdf",
+        content=content,
+        title=f"Invoice {invoice.number} ({invoice.customer_name})",
+        channel=channel,
+        thread_ts=thread,
+    )
+
+
+@subcommand(
+    "invoices",
+    usage="invoices [draft|approved|sent|overdue|paid|void]",
+    summary="list invoices across customers",
+)
+def list_command(call: Call, args: str) -> None:
+    if not ensure_configured(call):
+        return
+    status = args.split()[0].lower() if args.split() else None
+    if status is not None and status not in FILTERS:
+        call.ack(
+            response_type="ephemeral", text=f"Unknown status `{status}`: use one of {', '.join(FILTERS)}."
+        )
+        return
+    found = invoice_service.list_invoices(db=call.db, status=status, today=call.today)
+    found.reverse()  # newest numbers first
+    call.ack(
+        response_type="ephemeral",
+        text=f"{len(found)} invoices",
+        blocks=views.list_blocks(found, status=status, today=call.today),
+    )
+
+
+def _period(call: Call, args: str) -> Period | None:
+    text = args.strip()
+    if not text:
+        return Period.of(call.today).next()
+    try:
+        return Period.parse(text)
+    except ValueError:
+        call.ack(
+            response_type="ephemeral",
+            text=f"`{text}` is not a month: use YYYY-MM, e.g. `/rebill billrun 2026-12`.",
+        )
+        return None
+
+
+@subcommand(
+    "billrun",
+    usage="billrun [YYYY-MM]",
+    summary="preview the bill run for a month (default: next month), then run it",
+)
+def billrun_command(call: Call, args: str) -> None:
+    if not ensure_configured(call):
+        return
+    period = _period(call, args)
+    if period is None:
+        return
+    preview = preview_bill(db=call.db, period=period)
+    call.ack(
+        response_type="ephemeral", text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(preview)
+    )
+
+
+def billrun_run(call: Call) -> None:
+    call.ack()
+    period = Period.parse(call.body["actions"][0]["value"])
+    call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
+    # run_bill commits batch by batch on its own connections; this request's session stays unused
+    # so that on SQLite it holds no lock the run would wait for.
+    try:
+        result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
+    except RebillError as exc:
+        call.respond(replace_original=True, text=f":warning: {exc.user_message}")
+        return
+    call.respond(replace_original=True, text=views.billrun_summary_text(result))
+
+
+def register(app: App) -> None:
+    app.action(Ids.OPEN)(listener(open_invoice))
+    app.action(Ids.PDF)(listener(download_pdf))
+    app.action(Ids.APPROVE)(listener(approve))
+    app.action(Ids.REGENERATE)(listener(regenerate))
+    app.action(Ids.VOID)(listener(void))
+    app.action(Ids.REISSUE)(listener(reissue))
+    app.action(Ids.PAID)(listener(mark_paid))
+    app.action(Ids.BILLRUN_RUN)(listener(billrun_run))

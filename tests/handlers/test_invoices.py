@@ -1,0 +1,143 @@
+"""Invoices in Slack: bill run preview and run, the invoice view and its buttons, lists."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.db import session_scope
+from core import charges
+from core.charge_validation import validate_once_off, validate_recurring_charge
+from models.invoices import Invoice
+from tests import factories
+from tests.handlers.test_customers import texts
+from tests.harness.fake_slack import FakeSlack
+from tests.harness.slack_sender import SlackSender
+
+
+@pytest.fixture
+def book(engine: Engine) -> dict[str, int]:
+    factories.configure(engine, terms=30)
+    ids = {}
+    for name, price, terms in (("Acme Plumbing", "100", None), ("Bravo Dental", "250.50", "14")):
+        customer = factories.customer(engine, name, payment_terms_days=terms)
+        ids[name] = customer.id
+        with session_scope(engine) as db:
+            charges.add_recurring_charge(
+                db=db,
+                actor="U0ADMIN",
+                customer_id=customer.id,
+                data=validate_recurring_charge(
+                    description="Managed services",
+                    unit_price=price,
+                    quantity="1",
+                    frequency="monthly",
+                    effective_from="2026-11-01",
+                ),
+            )
+    with session_scope(engine) as db:
+        charges.add_once_off(
+            db=db,
+            actor="U0ADMIN",
+            customer_id=ids["Acme Plumbing"],
+            data=validate_once_off(
+                description="Router", unit_price="199", quantity="1", item_date="2026-11-20"
+            ),
+        )
+    factories.customer(engine, "Idle Co")
+    return ids
+
+
+def invoices(engine: Engine) -> list[Invoice]:
+    with Session(engine) as db:
+        return list(db.exec(select(Invoice).order_by(Invoice.id)).all())
+
+
+def run_billrun(slack: SlackSender, fake: FakeSlack) -> dict[str, Any]:
+    preview = slack.command("billrun 2026-12").json()
+    button = preview["blocks"][1]["elements"][0]
+    slack.block_action(button["action_id"], value=button["value"])
+    return fake.calls_to("response_url")[-1].params
+
+
+def test_billrun_preview_run_and_rerun(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, book: dict[str, int]
+) -> None:
+    preview = slack.command("billrun 2026-12").json()
+    shown = texts(preview["blocks"])
+    # Acme: 100.00 + 199.00 router = 299.00 + GST 29.90 = 328.90; Bravo: 250.50 + 25.05 = 275.55.
+    assert "2 customers would be invoiced, $604.45 in all" in shown
+    assert shown.index("Acme Plumbing: $328.90") < shown.index("Bravo Dental: $275.55")
+    summary = run_billrun(slack, fake_slack)
+    assert "2 invoices created (INV-00001–INV-00002), $604.45 in all" in summary["text"]
+    assert [(i.number, i.total, i.due_date.isoformat()) for i in invoices(engine)] == [
+        ("INV-00001", Decimal("328.90"), "2026-12-31"),
+        ("INV-00002", Decimal("275.55"), "2026-12-15"),
+    ]
+    assert "nothing new to invoice (2 already invoiced)" in texts(
+        slack.command("billrun 2026-12").json()["blocks"]
+    )
+    assert "is not a month" in slack.command("billrun december").json()["text"]
+
+
+def test_invoice_view_buttons(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, book: dict[str, int]
+) -> None:
+    run_billrun(slack, fake_slack)
+    slack.block_action("customer_open", value=str(book["Acme Plumbing"]))
+    customer_view = fake_slack.wait_for("views.open")[-1].params["view"] | {"id": "V0CUSTOMER"}
+    assert "*INV-00001* · 2026-12 · $328.90 · due 31 Dec 2026 · _draft_" in texts(customer_view["blocks"])
+    assert "_Invoiced on INV-00001_" in texts(customer_view["blocks"])
+
+    slack.block_action("invoice_open", value=str(invoices(engine)[0].id), view=customer_view)
+    view = fake_slack.wait_for("views.push")[-1].params["view"] | {"id": "V0INVOICE"}
+    shown = texts(view["blocks"])
+    assert "Router" in shown and "Subtotal $299.00\nGST (10%) $29.90\n*Total $328.90 AUD*" in shown
+    ids = [e["action_id"] for e in view["blocks"][-1]["elements"]]
+    assert ids == [
+        "invoice_pdf",
+        "invoice_approve",
+        "invoice_regenerate",
+        "invoice_send",
+        "invoice_void",
+        "invoice_reissue",
+    ]
+
+    invoice_id = str(invoices(engine)[0].id)
+    slack.block_action("invoice_approve", value=invoice_id, view=view)
+    assert "*Status:* approved" in texts(fake_slack.calls_to("views.update")[-1].params["view"]["blocks"])
+
+    slack.block_action("invoice_pdf", value=invoice_id, view=view)
+    complete = fake_slack.wait_for("files.completeUploadExternal")[-1].params
+    assert complete["channel_id"].startswith("D")
+    [upload] = fake_slack.calls_to("upload")
+    assert fake_slack.uploads[upload.params["file_id"]].startswith(b"%PDF")
+
+    slack.block_action("invoice_paid", value=invoice_id, view=view)
+    assert invoices(engine)[0].status == "paid"
+    slack.block_action("invoice_void", value=invoice_id, view=view)  # refused: told by DM, nothing changed
+    refusal = fake_slack.wait_for("chat.postMessage")[-1].params
+    assert refusal["channel"] == "U0ADMIN" and "INV-00001 is paid; it can't be voided." in refusal["text"]
+    assert invoices(engine)[0].status == "paid"
+
+
+def test_void_and_reissue_and_list(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, book: dict[str, int]
+) -> None:
+    run_billrun(slack, fake_slack)
+    second = invoices(engine)[1]
+    view = {"id": "V0INVOICE", "type": "modal", "callback_id": "invoice_view"}
+    slack.block_action("invoice_reissue", value=str(second.id), view=view)
+    numbers = [(i.number, i.status) for i in invoices(engine)]
+    assert numbers == [("INV-00001", "draft"), ("INV-00002", "void"), ("INV-00003", "draft")]
+    assert "INV-00003" in texts(fake_slack.calls_to("views.update")[-1].params["view"]["blocks"])
+
+    listed = slack.command("invoices void").json()
+    assert "*void invoices* (1)" in texts(listed["blocks"]) and "INV-00002" in texts(listed["blocks"])
+    everything = texts(slack.command("invoices").json()["blocks"])
+    assert everything.index("INV-00003") < everything.index("INV-00001")
+    assert "Unknown status" in slack.command("invoices bogus").json()["text"]
