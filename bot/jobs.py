@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -18,13 +18,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from bot.poster import Poster
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications
+from core import invoices as invoice_service
+from core.billrun import run_bill
+from core.calculation import Period
 from core.clock import Clock
+from handlers.alert_views import SendOutcome
 from integrations.config import PsaSettings
+from models.customers import EndCustomer
 from models.system import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,109 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     return f"posted: {len(customers)} customer(s) without an e-mail"
 
 
+def post_invoice_digest(ctx: JobContext, period: str, outcomes: Sequence[SendOutcome] = ()) -> str:
+    """One digest per period in the alerts channel, with per-invoice detail in its thread."""
+    from handlers.alert_views import invoice_ready_digest, invoice_thread_messages
+
+    channel = _alert_channel(ctx)
+    if channel is None:
+        return "no alerts channel set (/rebill settings): digest skipped"
+    with session_scope(ctx.engine) as db:
+        ready = [i for i in invoice_service.list_invoices(db=db, period=period) if i.status != "void"]
+        emails = customer_emails(db, {i.customer_id for i in ready})
+    if not ready:
+        return f"no invoices for {period}: nothing posted"
+    claim = notifications.claim(
+        ctx.engine,
+        kind="invoice_ready",
+        subject="all",
+        occasion=period,
+        claimed_by=ctx.worker,
+        clock=ctx.clock,
+    )
+    if claim is None:
+        return f"digest for {period} already posted"
+    try:
+        text, blocks = invoice_ready_digest(period, ready, outcomes=outcomes)
+        ts = ctx.poster.post(channel, text, blocks)
+    except Exception:
+        notifications.release(ctx.engine, claim)
+        raise
+    notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+    # The thread is best effort: the digest (and its claim) stand even if a reply fails.
+    for thread_text, thread_blocks in invoice_thread_messages(ready, emails):
+        ctx.poster.post(channel, thread_text, thread_blocks, thread_ts=ts)
+    return f"digest posted: {len(ready)} invoices"
+
+
+def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
+    """The scheduled bill run for the month it fires in, then the digest (and auto-send if on).
+
+    The run itself needs no claim: it is idempotent (one live invoice per customer and period,
+    enforced by the database), so a second replica running it too creates nothing.
+    """
+    period = Period.of(scheduled_for.astimezone(ctx.tz).date())
+    result = run_bill(engine=ctx.engine, period=period, actor="system:billrun", clock=ctx.clock)
+    outcomes = auto_send(ctx, str(period))
+    digest = post_invoice_digest(ctx, str(period), outcomes)
+    return f"bill run {period}: {result.created} created, {result.skipped_existing} already there; {digest}"
+
+
+def auto_send(ctx: JobContext, period: str) -> list[SendOutcome]:
+    """With "auto-send" on, e-mail the period's approved invoices (each send is claimed)."""
+    with session_scope(ctx.engine) as db:
+        enabled = billing_settings.load(db).auto_send
+        approved = [i.number for i in invoice_service.list_invoices(db=db, period=period, status="approved")]
+    if not enabled or not approved:
+        return []
+    from handlers.alerts import send_outcomes
+
+    return send_outcomes(ctx.settings, ctx.engine, approved, actor="system:auto_send", clock=ctx.clock)
+
+
+def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
+    """Each invoice that became overdue is announced once, in one message per day."""
+    from handlers.alert_views import overdue_alert as build
+
+    channel = _alert_channel(ctx)
+    if channel is None:
+        return "no alerts channel set (/rebill settings): skipped"
+    today = scheduled_for.astimezone(ctx.tz).date()
+    with session_scope(ctx.engine) as db:
+        overdue = invoice_service.list_invoices(db=db, status="overdue", today=today)
+    claimed = []
+    for invoice in overdue:
+        claim = notifications.claim(
+            ctx.engine,
+            kind="overdue",
+            subject=invoice.number,
+            occasion="overdue",
+            claimed_by=ctx.worker,
+            clock=ctx.clock,
+        )
+        if claim is not None:
+            claimed.append((claim, invoice))
+    if not claimed:
+        return "no newly overdue invoices"
+    try:
+        text, blocks = build([invoice for _, invoice in claimed], today=today)
+        ts = ctx.poster.post(channel, text, blocks)
+    except Exception:
+        for claim, _ in claimed:
+            notifications.release(ctx.engine, claim)
+        raise
+    for claim, _ in claimed:
+        notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+    return f"posted: {len(claimed)} newly overdue"
+
+
+def customer_emails(db: Session, ids: set[int]) -> dict[int, str | None]:
+    if not ids:
+        return {}
+    rows = db.exec(select(EndCustomer.id, EndCustomer.email).where(col(EndCustomer.id).in_(ids))).all()
+    return {row[0]: row[1] for row in rows}
+
+
 def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     """Refresh the PSA company cache and resync linked customers, once per scheduled slot."""
     from core import psa_service
@@ -131,6 +240,22 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
 
 
 JOBS: list[JobSpec] = [
+    JobSpec(
+        id="monthly_billrun",
+        description="Monthly bill run, then the invoice-ready digest (and auto-send)",
+        trigger=lambda row, tz: CronTrigger(day=row.bill_run_day, hour=row.bill_run_hour, timezone=tz),
+        run=monthly_billrun,
+        catch_up=timedelta(days=5),
+    ),
+    JobSpec(
+        id="overdue_alert",
+        description="Daily alert of invoices that became overdue",
+        trigger=lambda row, tz: CronTrigger(
+            hour=_digest_time(row)[0], minute=_digest_time(row)[1], timezone=tz
+        ),
+        run=overdue_alert,
+        catch_up=timedelta(hours=12),
+    ),
     JobSpec(
         id="missing_email_digest",
         description="Daily digest of customers without an e-mail address",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.db import session_scope
 from bot.jobs import find, previous_fire_time
@@ -20,6 +20,7 @@ from core import billing_settings, charges
 from core.charge_validation import validate_recurring_charge
 from integrations.config import PsaSettings
 from models.customers import EndCustomer
+from models.invoices import Invoice
 from tests import factories
 from tests.bot.test_cli import CLI, app_env
 from tests.handlers.test_customers import texts
@@ -143,14 +144,23 @@ def test_two_scheduler_processes_post_each_alert_once_and_make_up_a_missed_run(
         for process in processes:
             process.terminate()
             process.wait(timeout=20)
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1, outputs
-    summaries = sorted(
-        line for out in outputs for line in out.splitlines() if line.startswith("catch-up missing")
-    )
-    assert summaries == [
+    posts = fake_slack.calls_to("chat.postMessage")
+    digests = [p for p in posts if p.params.get("thread_ts") is None]
+    # The missed 1 Dec bill run was made up once: one invoice digest (+ its thread), one e-mail digest.
+    assert sorted(p.params["text"] for p in digests) == [
+        "1 end customer can't be sent invoices: no e-mail address",
+        "1 invoice for 2026-12 ready: $11.00",
+    ], outputs
+    assert len(posts) == 3
+    lines = sorted(line for out in outputs for line in out.splitlines() if line.startswith("catch-up m"))
+    assert lines == [
         "catch-up missing_email_digest: already done for 2026-12-02",
         "catch-up missing_email_digest: posted: 1 customer(s) without an e-mail",
-    ]
+        "catch-up monthly_billrun: bill run 2026-12: 0 created, 1 already there; digest for 2026-12 already posted",
+        "catch-up monthly_billrun: bill run 2026-12: 1 created, 0 already there; digest posted: 1 invoices",
+    ], outputs
+    with Session(engine) as db:
+        assert [i.number for i in db.exec(select(Invoice)).all()] == ["INV-00001"]
 
 
 def test_jobs_cli(db_url: str, engine: Engine, fake_slack: FakeSlack, tmp_path: Path) -> None:
@@ -173,3 +183,37 @@ def test_jobs_cli(db_url: str, engine: Engine, fake_slack: FakeSlack, tmp_path: 
         timeout=60,
     )
     assert "posted: 1" in ran.stdout
+
+
+def test_monthly_billrun_digest_and_thread(settings: Settings, engine: Engine, fake_slack: FakeSlack) -> None:
+    book(engine)
+    for n in range(45):  # enough for three thread messages
+        customer = factories.customer(engine, f"Client {n:02d}")
+        with session_scope(engine) as db:
+            charges.add_recurring_charge(
+                db=db,
+                actor="U0ADMIN",
+                customer_id=customer.id,
+                data=validate_recurring_charge(
+                    description="Backup",
+                    unit_price=str(10 + n),
+                    quantity="1",
+                    frequency="monthly",
+                    effective_from="2026-11-01",
+                ),
+            )
+    first_of_month = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 1 Dec 02:00 AEDT
+    ctx = job_context(settings, engine, FixedClock(first_of_month), NO_PSA)
+    spec = find("monthly_billrun")
+    assert spec is not None
+    assert spec.run(ctx, first_of_month).endswith("digest posted: 46 invoices")
+    assert spec.run(ctx, first_of_month).endswith("digest for 2026-12 already posted")
+    posts = fake_slack.calls_to("chat.postMessage")
+    digest, *thread = posts
+    assert digest.params["text"].startswith("46 invoices for 2026-12 ready")
+    assert [b["elements"][0]["action_id"] for b in digest.params["blocks"] if b["type"] == "actions"] == [
+        "digest_send_all"
+    ]
+    assert [len(t.params["blocks"]) for t in thread] == [40, 40, 12]
+    assert len({t.params["thread_ts"] for t in thread}) == 1
+    assert "⚠ no e-mail: can't be sent" in texts([b for t in thread for b in t.params["blocks"]])
