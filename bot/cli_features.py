@@ -2,7 +2,7 @@
 
 import importlib
 
-FEATURE_MODULES = ("bot.cli_charges", "bot.cli_invoices", "bot.cli_psa", "bot.cli_jobs")
+FEATURE_MODULES = ("bot.cli_charges", "bot.cli_invoices", "bot.cli_psa", "bot.cli_jobs", "bot.cli_demo")
 
 for _name in FEATURE_MODULES:
     try:

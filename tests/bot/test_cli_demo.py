@@ -1,0 +1,40 @@
+"""`rebill-bot demo` needs no Slack credentials and produces real invoices."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from tests.bot.test_cli import CLI, clean_env
+
+
+def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "demo", "--dir", str(tmp_path / "demo"), "--customers", "6"],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Bill run for" in result.stdout
+        and "invoices for" in result.stdout
+        and "[Send all (6)]" in result.stdout
+    )
+    pdfs = sorted((tmp_path / "demo" / "invoices").glob("*.pdf"))
+    assert len(pdfs) == 6 and len(list((tmp_path / "demo" / "invoices").glob("*.html"))) == 6
+    first = PdfReader(pdfs[0]).pages[0].extract_text()
+    assert "ACME-01001" in first and "Tax invoice" in first
+    again = subprocess.run(
+        [*CLI, "demo", "--dir", str(tmp_path / "demo")],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2 and "exists" in again.stderr
