@@ -74,5 +74,18 @@ def check_psa() -> CheckResult:
         client.close()
 
 
+def check_smtp(settings: Settings) -> CheckResult:
+    """Connect, secure and log in to the mail server without sending anything."""
+    from core.mailer import MailError, check
+
+    config = settings.smtp
+    if config is None:
+        return CheckResult("smtp", True, "e-mail not configured (SMTP_HOST unset): invoices can't be sent")
+    try:
+        return CheckResult("smtp", True, f"{check(config)}; sending as {config.from_email}")
+    except MailError as exc:
+        return CheckResult("smtp", False, exc.user_message)
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    return [check_database(settings), check_slack(settings), check_psa()]
+    return [check_database(settings), check_slack(settings), check_psa(), check_smtp(settings)]

@@ -329,3 +329,39 @@ def _xero_row(invoice: Any, line: Any, account_code: str) -> list[str]:
         XERO_GST if line.taxable else XERO_GST_FREE,
         invoice.currency,
     ]
+
+
+@invoice_group.command("send")
+@click.argument("number")
+@click.option("--resend", is_flag=True, help="Send it again even if it was sent before.")
+def invoice_send(number: str, resend: bool) -> None:
+    """E-mail the invoice (PDF attached) to the customer; a draft is approved first.
+
+    Exit status 0 when the customer has the invoice (sent now, or already sent before), 1 when it
+    was not sent (refused, mail server error, another sender busy with it), 2 when SMTP is not set up.
+    """
+    from bot.settings import ConfigError, load_smtp_settings
+    from core.clock import clock_from_env
+    from core.delivery import send_invoice
+
+    try:
+        smtp = load_smtp_settings().smtp
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if smtp is None:
+        click.echo("SMTP is not configured: set SMTP_HOST and REBILL_FROM_EMAIL (see README.md).", err=True)
+        sys.exit(2)
+    with _friendly_errors():
+        result = send_invoice(
+            engine=_engine(),
+            smtp=smtp,
+            invoice_ref=number,
+            actor=_actor(),
+            clock=clock_from_env(),
+            resend=resend,
+            templates_dir=_env("REBILL_TEMPLATES_DIR"),
+            default_timezone=_env("REBILL_TIMEZONE") or "Australia/Sydney",
+        )
+    click.echo(result.message, err=not result.ok)
+    sys.exit(0 if result.ok else 1)
