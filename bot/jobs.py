@@ -23,11 +23,15 @@ from sqlmodel import Session, col, select
 from bot.db import session_scope
 from bot.poster import Poster
 from bot.settings import Settings
-from core import alerts, billing_settings, notifications
+from core import alerts, billing_settings, notifications, psa_service
 from core import invoices as invoice_service
 from core.billrun import run_bill
 from core.calculation import Period
 from core.clock import Clock
+from core.delivery import send_many
+from core.errors import RebillError
+from core.reminders import newly_overdue, overdue_alert_key, send_reminders
+from handlers import alert_views
 from handlers.alert_views import SendOutcome
 from integrations.config import PsaSettings
 from models.customers import EndCustomer
@@ -71,8 +75,6 @@ def _digest_time(row: BillingSettings) -> tuple[int, int]:
 
 
 def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
-    from handlers.alert_views import missing_email_digest as build
-
     day = scheduled_for.astimezone(ctx.tz).date()
     channel = _alert_channel(ctx)
     if channel is None:
@@ -93,7 +95,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
         if not customers:
             notifications.complete(ctx.engine, claim, clock=ctx.clock)
             return "nobody is missing an e-mail address: nothing posted"
-        text, blocks = build(customers)
+        text, blocks = alert_views.missing_email_digest(customers)
         ts = ctx.poster.post(channel, text, blocks)
     except Exception:
         notifications.release(ctx.engine, claim)
@@ -104,8 +106,6 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
 
 def post_invoice_digest(ctx: JobContext, period: str, outcomes: Sequence[SendOutcome] = ()) -> str:
     """One digest per period in the alerts channel, with per-invoice detail in its thread."""
-    from handlers.alert_views import invoice_ready_digest, invoice_thread_messages
-
     channel = _alert_channel(ctx)
     if channel is None:
         return "no alerts channel set (/rebill settings): digest skipped"
@@ -125,14 +125,14 @@ def post_invoice_digest(ctx: JobContext, period: str, outcomes: Sequence[SendOut
     if claim is None:
         return f"digest for {period} already posted"
     try:
-        text, blocks = invoice_ready_digest(period, ready, outcomes=outcomes)
+        text, blocks = alert_views.invoice_ready_digest(period, ready, outcomes=outcomes)
         ts = ctx.poster.post(channel, text, blocks)
     except Exception:
         notifications.release(ctx.engine, claim)
         raise
     notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
     # The thread is best effort: the digest (and its claim) stand even if a reply fails.
-    for thread_text, thread_blocks in invoice_thread_messages(ready, emails):
+    for thread_text, thread_blocks in alert_views.invoice_thread_messages(ready, emails):
         ctx.poster.post(channel, thread_text, thread_blocks, thread_ts=ts)
     return f"digest posted: {len(ready)} invoices"
 
@@ -154,40 +154,69 @@ def auto_send(ctx: JobContext, period: str) -> list[SendOutcome]:
     """With "auto-send" on, e-mail the period's approved invoices (each send is claimed)."""
     with session_scope(ctx.engine) as db:
         enabled = billing_settings.load(db).auto_send
-        approved = [i.number for i in invoice_service.list_invoices(db=db, period=period, status="approved")]
-    if not enabled or not approved:
+        approved = invoice_service.list_invoices(db=db, period=period, status="approved")
+        archived = archived_customers(db, {i.customer_id for i in approved})
+    ready = [i for i in approved if i.customer_id not in archived]
+    smtp = ctx.settings.smtp
+    if not enabled or not ready:
         return []
-    from handlers.alerts import send_outcomes
+    if smtp is None:
+        return [
+            SendOutcome(i.number, i.customer_name, False, "e-mail is not configured (SMTP_HOST)")
+            for i in ready
+        ]
+    names = {i.number: i.customer_name for i in ready}
+    results = send_many(
+        engine=ctx.engine,
+        smtp=smtp,
+        refs=[i.number for i in ready],
+        actor="system:auto_send",
+        clock=ctx.clock,
+        templates_dir=ctx.settings.rebill_templates_dir,
+        default_timezone=ctx.settings.rebill_timezone,
+    )
+    return [SendOutcome(r.number, names.get(r.number, ""), r.ok, r.message) for r in results]
 
-    return send_outcomes(ctx.settings, ctx.engine, approved, actor="system:auto_send", clock=ctx.clock)
+
+def payment_reminders(ctx: JobContext, scheduled_for: datetime) -> str:
+    """Reminder e-mails 4 days before due and 1, 7 and 14 days after, each at most once."""
+    with session_scope(ctx.engine) as db:
+        enabled = billing_settings.load(db).reminders_enabled
+    if not enabled:
+        return "reminders are off (/rebill settings)"
+    if ctx.settings.smtp is None:
+        return "e-mail is not configured (SMTP_HOST): no reminders sent"
+    results = send_reminders(
+        engine=ctx.engine,
+        smtp=ctx.settings.smtp,
+        clock=ctx.clock,
+        claimed_by=ctx.worker,
+        templates_dir=ctx.settings.rebill_templates_dir,
+        default_timezone=ctx.settings.rebill_timezone,
+    )
+    sent = sum(1 for r in results if r.ok)
+    return f"{sent} reminder(s) sent, {len(results) - sent} not sent"
 
 
 def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     """Each invoice that became overdue is announced once, in one message per day."""
-    from handlers.alert_views import overdue_alert as build
-
     channel = _alert_channel(ctx)
     if channel is None:
         return "no alerts channel set (/rebill settings): skipped"
     today = scheduled_for.astimezone(ctx.tz).date()
     with session_scope(ctx.engine) as db:
-        overdue = invoice_service.list_invoices(db=db, status="overdue", today=today)
+        overdue = newly_overdue(db, today=today)
     claimed = []
     for invoice in overdue:
         claim = notifications.claim(
-            ctx.engine,
-            kind="overdue",
-            subject=invoice.number,
-            occasion="overdue",
-            claimed_by=ctx.worker,
-            clock=ctx.clock,
+            ctx.engine, **overdue_alert_key(invoice), claimed_by=ctx.worker, clock=ctx.clock
         )
         if claim is not None:
             claimed.append((claim, invoice))
     if not claimed:
         return "no newly overdue invoices"
     try:
-        text, blocks = build([invoice for _, invoice in claimed], today=today)
+        text, blocks = alert_views.overdue_alert([invoice for _, invoice in claimed], today=today)
         ts = ctx.poster.post(channel, text, blocks)
     except Exception:
         for claim, _ in claimed:
@@ -196,6 +225,15 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     for claim, _ in claimed:
         notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
     return f"posted: {len(claimed)} newly overdue"
+
+
+def archived_customers(db: Session, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    rows = db.exec(
+        select(EndCustomer.id).where(col(EndCustomer.id).in_(ids), col(EndCustomer.archived_at).is_not(None))
+    )
+    return {row for row in rows.all() if row is not None}
 
 
 def customer_emails(db: Session, ids: set[int]) -> dict[int, str | None]:
@@ -207,9 +245,6 @@ def customer_emails(db: Session, ids: set[int]) -> dict[int, str | None]:
 
 def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     """Refresh the PSA company cache and resync linked customers, once per scheduled slot."""
-    from core import psa_service
-    from core.errors import RebillError
-
     kind = ctx.psa.rebill_psa
     if kind is None:
         return "no PSA configured"
@@ -263,6 +298,13 @@ JOBS: list[JobSpec] = [
             hour=_digest_time(row)[0], minute=_digest_time(row)[1], timezone=tz
         ),
         run=missing_email_digest,
+        catch_up=timedelta(hours=12),
+    ),
+    JobSpec(
+        id="payment_reminders",
+        description="Payment reminder e-mails (4 days before due; 1, 7 and 14 days after)",
+        trigger=lambda row, tz: CronTrigger(hour=8, minute=0, timezone=tz),
+        run=payment_reminders,
         catch_up=timedelta(hours=12),
     ),
     JobSpec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import charges, commands, customers, errors, home, invoices, psa, setup
+from handlers import alerts, charges, commands, customers, errors, home, invoices, psa, setup
 
 
 def register_all(app: App) -> None:
@@ -15,4 +15,5 @@ def register_all(app: App) -> None:
     charges.register(app)
     psa.register(app)
     invoices.register(app)
+    alerts.register(app)
     home.register(app)

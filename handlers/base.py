@@ -79,7 +79,11 @@ def listener(handler: Handler) -> Callable[..., None]:
             with session_scope(deps.engine) as db:
                 handler(Call(ack, body, client, respond, context, db, deps, logger))
         except Exception as exc:  # every failure is reported to the user; none is lost
-            if isinstance(exc, FieldErrors) and body.get("type") == "view_submission" and ack.response is None:
+            if (
+                isinstance(exc, FieldErrors)
+                and body.get("type") == "view_submission"
+                and ack.response is None
+            ):
                 ack(response_action="errors", errors=exc.errors)
                 return
             if ack.response is None:

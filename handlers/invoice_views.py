@@ -13,6 +13,7 @@ from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.charge_views import day, quantity_text
+from handlers.customer_views import Ids as CustomerIds
 from handlers.fields import encode_metadata, modal
 from models.invoices import Invoice, InvoiceLine
 
@@ -119,8 +120,10 @@ def invoice_modal(
         buttons.append(blocks.button("Approve", Ids.APPROVE, value=value, style="primary"))
         buttons.append(blocks.button("Regenerate", Ids.REGENERATE, value=value))
     if invoice.status in (DRAFT, *OWING):
-        label = "Send again" if invoice.sent_at else "Send"
-        buttons.append(blocks.button(label, Ids.SEND, value=value))
+        if invoice.sent_at:
+            buttons.append(blocks.button("Send again", Ids.SEND, value=f"{value}:resend"))
+        else:
+            buttons.append(blocks.button("Send", Ids.SEND, value=value))
     if invoice.status in OWING:
         paid = blocks.button("Mark paid", Ids.PAID, value=value)
         paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
@@ -208,3 +211,19 @@ def billrun_summary_text(result: BillRunResult) -> str:
     for warning in result.warnings[:5]:
         text += f"\n:warning: {esc(warning)}"
     return text
+
+
+def notice(text: str) -> dict[str, Any]:
+    return modal(callback_id="invoice_notice", title="Invoice", close="OK", blocks=[blocks.section(text)])
+
+
+def no_email_modal(reason: str, customer_id: int | None) -> dict[str, Any]:
+    """Why it can't be sent, and the way out."""
+    out: list[Block] = [blocks.section(f":rotating_light: {esc(reason)}")]
+    if customer_id is not None:
+        out.append(
+            blocks.actions(
+                blocks.button("Add e-mail", CustomerIds.ADD_EMAIL, value=str(customer_id), style="primary")
+            )
+        )
+    return modal(callback_id="invoice_no_email", title="Can't send yet", close="Close", blocks=out)

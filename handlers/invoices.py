@@ -11,6 +11,7 @@ from core import customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill, run_bill
 from core.calculation import Period
+from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
 from core.rendering import environment, invoice_pdf
@@ -30,7 +31,7 @@ def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
 
 
 def _invoice_id(call: Call) -> int:
-    return int(call.body["actions"][0]["value"])
+    return int(call.body["actions"][0]["value"].partition(":")[0])
 
 
 def _show(call: Call, view: dict[str, Any]) -> None:
@@ -76,6 +77,49 @@ def reissue(call: Call) -> None:
 
 def mark_paid(call: Call) -> None:
     _change(call, invoice_service.mark_paid)
+
+
+def send(call: Call) -> None:
+    """E-mail the invoice; explain (and offer Add e-mail) when it can't go, show SMTP errors inline."""
+    call.ack()
+    invoice_id = _invoice_id(call)
+    view = call.body.get("view") or {}
+    try:
+        result = deliver(call, invoice_id, resend=call.body["actions"][0]["value"].endswith(":resend"))
+    except NoEmail as refusal:
+        call.client.views_push(
+            trigger_id=call.body["trigger_id"],
+            view=views.no_email_modal(refusal.user_message, refusal.customer_id),
+        )
+        return
+    if view.get("id"):
+        call.client.views_update(
+            view_id=view["id"],
+            view=invoice_modal(call, invoice_service.get(db=call.db, invoice_id=invoice_id)),
+        )
+    if not result.ok:
+        call.client.views_push(
+            trigger_id=call.body["trigger_id"], view=views.notice(f":warning: {result.message}")
+        )
+
+
+def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
+    """send_invoice with this app's SMTP settings; the request's own session stays unused meanwhile."""
+    smtp = call.settings.smtp
+    if smtp is None:
+        raise RebillError(
+            "E-mail is not configured: set SMTP_HOST and REBILL_FROM_EMAIL, then restart rebill-bot."
+        )
+    return send_invoice(
+        engine=call.deps.engine,
+        smtp=smtp,
+        invoice_ref=ref,
+        actor=call.user_id,
+        clock=call.deps.clock,
+        resend=resend,
+        templates_dir=call.settings.rebill_templates_dir,
+        default_timezone=call.settings.rebill_timezone,
+    )
 
 
 def upload_pdf(
@@ -197,3 +241,4 @@ def register(app: App) -> None:
     app.action(Ids.REISSUE)(listener(reissue))
     app.action(Ids.PAID)(listener(mark_paid))
     app.action(Ids.BILLRUN_RUN)(listener(billrun_run))
+    app.action(Ids.SEND)(listener(send))

@@ -100,6 +100,8 @@ class SlackSender:
         view: dict[str, Any] | None = None,
         channel_id: str = "C0GENERAL",
         selected_option: dict[str, Any] | None = None,
+        message_ts: str | None = None,
+        thread_ts: str | None = None,
         **kw: Any,
     ) -> httpx.Response:
         action: dict[str, Any] = {
@@ -118,7 +120,18 @@ class SlackSender:
             payload["container"] = {"type": "view", "view_id": view.get("id")}
             payload["view"] = view
         else:
-            payload["container"] = {"type": "message", "channel_id": channel_id, "is_ephemeral": True}
+            # A button on a message: an ephemeral reply unless the message's ts is given.
+            container: dict[str, Any] = {
+                "type": "message",
+                "channel_id": channel_id,
+                "is_ephemeral": message_ts is None,
+            }
+            if message_ts:
+                container["message_ts"] = message_ts
+                payload["message"] = {"ts": message_ts, "thread_ts": thread_ts}
+            if thread_ts:
+                container["thread_ts"] = thread_ts
+            payload["container"] = container
             payload["channel"] = {"id": channel_id, "name": "billing"}
             payload["response_url"] = self.response_url()
         return self.interactive(payload, **kw)
