@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core import audit
 from core.clock import Clock
 from core.customer_validation import parse_days
 from core.errors import FieldErrors
+from models.invoices import InvoiceSeries
 from models.system import BillingSettings
 
 REQUIRED = {
@@ -205,4 +206,33 @@ def save_all(
     if changes:
         audit.record(db, actor=actor, entity="settings", entity_id=1, action="update", changes=changes)
     db.flush()
+    set_next_number(db, row, basics.invoice_start_number)
     return row
+
+
+def next_sequence(db: Session, row: BillingSettings) -> int:
+    """The sequence the next invoice of the current prefix gets (the starting number if unused)."""
+    prefix = (row.invoice_prefix or "").strip()
+    current = db.exec(select(InvoiceSeries.next_number).where(InvoiceSeries.prefix == prefix)).first()
+    return current if current is not None else row.invoice_start_number or 1
+
+
+def set_next_number(db: Session, row: BillingSettings, sequence: int) -> None:
+    """Move the series counter forward (never back: numbers already used must stay unique)."""
+    from core import numbering
+
+    prefix = numbering.lock_series(db, settings=row)
+    series = db.get(InvoiceSeries, prefix)
+    assert series is not None
+    db.refresh(series)
+    if sequence < series.next_number:
+        used = numbering.format_number(prefix, series.next_number - 1, row.invoice_number_padding)
+        raise FieldErrors(
+            {
+                "invoice_start_number": f"{used} is already used: the next number can't go below {series.next_number}."
+            }
+        )
+    if sequence > series.next_number:
+        series.next_number = sequence
+        db.add(series)
+        db.flush()

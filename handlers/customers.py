@@ -17,7 +17,7 @@ from handlers.base import Call, listener
 from handlers.commands import subcommand
 from handlers.customer_views import Ids
 from handlers.fields import metadata, submitted
-from handlers.setup import ensure_configured
+from handlers.setup import ensure_configured, open_settings
 from models.customers import EndCustomer
 
 
@@ -110,9 +110,7 @@ def new_command(call: Call, args: str) -> None:
 def new_action(call: Call) -> None:
     call.ack()
     if not billing_settings.is_configured(call.db):
-        from handlers.setup import open_setup
-
-        return open_setup(call)
+        return open_settings(call, {"response_url": call.body.get("response_url")})
     call.client.views_open(
         trigger_id=call.body["trigger_id"], view=views.choose_modal(psa_name=_psa_name(call), origin={})
     )

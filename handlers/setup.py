@@ -32,7 +32,9 @@ class Ids(StrEnum):
     FORM = "setup_form"
 
 
-def settings_modal(row: BillingSettings, *, first_time: bool, origin: dict[str, Any]) -> dict[str, Any]:
+def settings_modal(
+    row: BillingSettings, *, first_time: bool, origin: dict[str, Any], next_number: int | None = None
+) -> dict[str, Any]:
     missing = set(billing_settings.missing(row))
 
     def label(field: str, text: str) -> str:
@@ -69,10 +71,11 @@ def settings_modal(row: BillingSettings, *, first_time: bool, origin: dict[str, 
         ),
         text_input(
             "invoice_start_number",
-            label("invoice_start_number", "Starting invoice number"),
-            initial=row.invoice_start_number or (1 if first_time else None),
+            label("invoice_start_number", "Starting invoice number" if first_time else "Next invoice number"),
+            initial=next_number,
             optional=False,
-            hint="The first invoice gets this number, e.g. INV-00001.",
+            hint="The next invoice gets your prefix and this number, e.g. INV-00001. It can't go back "
+            "below a number already used.",
             max_length=9,
         ),
     ]
@@ -205,26 +208,23 @@ def ensure_configured(call: Call) -> bool:
 
 @subcommand("settings", usage="settings", summary="edit the global billing settings")
 def settings_command(call: Call, args: str) -> None:
-    row = billing_settings.load(call.db)
-    first_time = bool(billing_settings.missing(row))
     call.ack()
-    origin = {"response_url": call.body.get("response_url")}
-    call.client.views_open(
-        trigger_id=call.body["trigger_id"], view=settings_modal(row, first_time=first_time, origin=origin)
-    )
+    open_settings(call, {"response_url": call.body.get("response_url")})
 
 
 def open_setup(call: Call) -> None:
     call.ack()
+    in_home = (call.body.get("view") or {}).get("type") == "home"
+    open_settings(call, {"response_url": call.body.get("response_url"), "home": 1 if in_home else None})
+
+
+def open_settings(call: Call, origin: dict[str, Any]) -> None:
+    """The first-time modal until the basics are saved, the full settings after."""
     row = billing_settings.load(call.db)
-    origin = {
-        "response_url": call.body.get("response_url"),
-        "home": int((call.body.get("view") or {}).get("type") == "home") or None,
-    }
-    call.client.views_open(
-        trigger_id=call.body["trigger_id"],
-        view=settings_modal(row, first_time=bool(billing_settings.missing(row)), origin=origin),
-    )
+    first_time = bool(billing_settings.missing(row))
+    shown = 1 if first_time else billing_settings.next_sequence(call.db, row)
+    view = settings_modal(row, first_time=first_time, origin=origin, next_number=shown)
+    call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
 
 
 def save_setup(call: Call) -> None:

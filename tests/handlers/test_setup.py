@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.db import session_scope
+from core import billing_settings, numbering
 from models.system import BillingSettings
 from tests import factories
 from tests.handlers.test_customers import texts
@@ -94,3 +96,20 @@ def test_full_settings_validate_and_save(slack: SlackSender, fake_slack: FakeSla
             "arrears",
             21,
         )
+
+
+def test_next_invoice_number_moves_forward_only(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine
+) -> None:
+    factories.configure(engine, start=1)
+    with session_scope(engine) as db:  # two invoices' numbers used
+        numbering.allocate(db, settings=billing_settings.load(db), count=2)
+    slack.command("settings")
+    view = fake_slack.wait_for("views.open")[-1].params["view"] | {"id": "V0SETTINGS"}
+    field = next(b for b in view["blocks"] if b.get("block_id") == "invoice_start_number")
+    assert field["label"]["text"] == "Next invoice number" and field["element"]["initial_value"] == "3"
+    errors = slack.view_submission(view, state(view, invoice_start_number="2")).json()["errors"]
+    assert errors == {"invoice_start_number": "INV-00002 is already used: the next number can't go below 3."}
+    assert slack.view_submission(view, state(view, invoice_start_number="500")).text == ""
+    with session_scope(engine) as db:
+        assert numbering.peek(db, settings=billing_settings.load(db)) == "INV-00500"
