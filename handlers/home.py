@@ -6,7 +6,8 @@ from typing import Any
 
 from slack_bolt import App
 
-from core import billing_settings, customers
+from core import billing_settings, customers, dashboard
+from core.money import format_money
 from handlers import blocks
 from handlers.base import Call, listener
 from handlers.blocks import esc
@@ -41,8 +42,23 @@ def home_view(call: Call) -> dict[str, Any]:
             )
         if without_email > HOME_MISSING_LIMIT:
             out.append(blocks.context(f"…and {without_email - HOME_MISSING_LIMIT} more."))
+    figures = dashboard.invoice_figures(call.db, today=call.today)
     out.append(blocks.divider())
-    out.append(blocks.section("*Invoices*\n_none yet_", block_id="home_invoices"))
+    out.append(
+        blocks.section(
+            f"*Invoices*\n{figures.drafts} draft · {figures.to_send} approved, not yet sent · "
+            f"{figures.outstanding} unpaid ({format_money(figures.outstanding_total)})"
+            + (
+                f"\n:alarm_clock: *{figures.overdue} overdue* ({format_money(figures.overdue_total)})"
+                if figures.overdue
+                else ""
+            ),
+            block_id="home_invoices",
+        )
+    )
+    out.append(
+        blocks.context("`/rebill invoices overdue` lists them; `/rebill billrun` previews next month's run.")
+    )
     return {"type": "home", "blocks": out[:100]}
 
 

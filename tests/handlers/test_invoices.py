@@ -82,6 +82,9 @@ def test_billrun_preview_run_and_rerun(
         slack.command("billrun 2026-12").json()["blocks"]
     )
     assert "is not a month" in slack.command("billrun december").json()["text"]
+    slack.event({"type": "app_home_opened", "user": "U0ADMIN", "tab": "home"})
+    home = texts(fake_slack.wait_for("views.publish")[-1].params["view"]["blocks"])
+    assert "*Invoices*\n2 draft · 0 approved, not yet sent · 0 unpaid ($0.00)" in home
 
 
 def test_invoice_view_buttons(
