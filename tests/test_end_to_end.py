@@ -177,3 +177,39 @@ def test_missing_email_digest_add_email_fixes_the_customer(
 
 def pdf_text(data: bytes) -> str:
     return PdfReader(io.BytesIO(data)).pages[0].extract_text()
+
+
+def test_send_all_from_the_digest(world: dict[str, Any], fake_slack: FakeSlack, smtp: SmtpServer) -> None:
+    slack: SlackSender = world["slack"]
+    find("monthly_billrun").run(world["ctx"], DEC_1_0200)  # type: ignore[union-attr]
+    digest = fake_slack.calls_to("chat.postMessage")[0]
+    ts = "1700000000.000001"
+    slack.block_action("digest_send_all", value="2026-12", channel_id="C0ALERTS", message_ts=ts)
+    assert [m.envelope_to for m in smtp.received] == [["ap@harbour.example"]]
+    updated = fake_slack.wait_for("chat.update")[-1].params
+    assert updated["ts"] == ts and "*1* sent, *1* not sent" in texts(updated["blocks"])
+    assert "INV-00002 (No Mail Motors)" in texts(updated["blocks"])
+    buttons = [e["text"]["text"] for e in updated["blocks"][-1]["elements"]]
+    assert (
+        buttons == ["Send all (1)", "Review"]
+        and digest.params["blocks"][-1]["elements"][0]["text"]["text"] == "Send all (2)"
+    )
+    reply = fake_slack.calls_to("chat.postMessage")[-1].params
+    assert reply["thread_ts"] == ts and "sent all: 1 e-mailed, 1 not sent" in reply["text"]
+    # Clicking again sends nothing more.
+    slack.block_action("digest_send_all", value="2026-12", channel_id="C0ALERTS", message_ts=ts)
+    assert len(smtp.received) == 1
+
+
+def test_auto_send_reports_in_the_digest(
+    world: dict[str, Any], fake_slack: FakeSlack, smtp: SmtpServer, engine: Engine
+) -> None:
+    with session_scope(engine) as db:
+        row = billing_settings.load(db)
+        row.auto_approve = row.auto_send = True
+    summary = find("monthly_billrun").run(world["ctx"], DEC_1_0200)  # type: ignore[union-attr]
+    assert summary.endswith("digest posted: 2 invoices")
+    assert [m.envelope_to for m in smtp.received] == [["ap@harbour.example"]]
+    digest = fake_slack.calls_to("chat.postMessage")[0].params
+    report = texts(digest["blocks"])
+    assert "E-mailed automatically: *1* sent, *1* not sent" in report and "No Mail Motors" in report
