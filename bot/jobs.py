@@ -69,9 +69,10 @@ def _alert_channel(ctx: JobContext) -> str | None:
         return billing_settings.load(db).alert_channel_id
 
 
-def _digest_time(row: BillingSettings) -> tuple[int, int]:
+def _digest_trigger(row: BillingSettings, tz: tzinfo) -> CronTrigger:
+    """The daily alerts go out together, at the digest time set in /rebill settings."""
     hour, _, minute = (row.missing_email_digest_time or "09:00").partition(":")
-    return int(hour), int(minute or 0)
+    return CronTrigger(hour=int(hour), minute=int(minute or 0), timezone=tz)
 
 
 def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
@@ -285,18 +286,14 @@ JOBS: list[JobSpec] = [
     JobSpec(
         id="overdue_alert",
         description="Daily alert of invoices that became overdue",
-        trigger=lambda row, tz: CronTrigger(
-            hour=_digest_time(row)[0], minute=_digest_time(row)[1], timezone=tz
-        ),
+        trigger=_digest_trigger,
         run=overdue_alert,
         catch_up=timedelta(hours=12),
     ),
     JobSpec(
         id="missing_email_digest",
         description="Daily digest of customers without an e-mail address",
-        trigger=lambda row, tz: CronTrigger(
-            hour=_digest_time(row)[0], minute=_digest_time(row)[1], timezone=tz
-        ),
+        trigger=_digest_trigger,
         run=missing_email_digest,
         catch_up=timedelta(hours=12),
     ),

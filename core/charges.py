@@ -79,17 +79,8 @@ def add_service(
     create_key: str | None = None,
 ) -> Service:
     _active_customer(db, customer_id)
-    now = _now(clock)
-    service = Service(
-        customer_id=customer_id,
-        **asdict(data),
-        created_at=now,
-        created_by=actor,
-        updated_at=now,
-        updated_by=actor,
-        create_key=create_key,
-    )
-    return _created(db, service, actor=actor, entity=SERVICE, names=SERVICE_FIELDS)
+    row = Service(customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key)
+    return _created(db, row, actor=actor, entity=SERVICE, names=SERVICE_FIELDS)
 
 
 def edit_service(
@@ -156,17 +147,10 @@ def add_recurring_charge(
 ) -> RecurringCharge:
     _active_customer(db, customer_id)
     _check_service_link(db, customer_id, data.service_id)
-    now = _now(clock)
-    charge = RecurringCharge(
-        customer_id=customer_id,
-        **asdict(data),
-        created_at=now,
-        created_by=actor,
-        updated_at=now,
-        updated_by=actor,
-        create_key=create_key,
+    row = RecurringCharge(
+        customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key
     )
-    return _created(db, charge, actor=actor, entity=RECURRING_CHARGE, names=CHARGE_FIELDS)
+    return _created(db, row, actor=actor, entity=RECURRING_CHARGE, names=CHARGE_FIELDS)
 
 
 def edit_recurring_charge(
@@ -221,17 +205,8 @@ def add_once_off(
     create_key: str | None = None,
 ) -> OnceOffItem:
     _active_customer(db, customer_id)
-    now = _now(clock)
-    item = OnceOffItem(
-        customer_id=customer_id,
-        **asdict(data),
-        created_at=now,
-        created_by=actor,
-        updated_at=now,
-        updated_by=actor,
-        create_key=create_key,
-    )
-    return _created(db, item, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
+    row = OnceOffItem(customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key)
+    return _created(db, row, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
 
 
 def edit_once_off(
@@ -359,6 +334,11 @@ def preview(
 
 def _now(clock: Clock | None) -> datetime:
     return (clock or SystemClock()).now()
+
+
+def _stamps(actor: str, clock: Clock | None) -> dict[str, Any]:
+    now = _now(clock)
+    return {"created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
 
 
 def _get(db: Session, model: type[RowT], row_id: int, message: str) -> RowT:

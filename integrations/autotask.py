@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from integrations.base import Company, PsaAuthError, PsaError, PsaUnavailable, clean
+from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, PsaUnavailable, clean
 from integrations.http import (
     DEFAULT_TIMEOUT,
     Page,
@@ -87,7 +87,7 @@ class ThresholdInfo:
         return self.threshold - self.used
 
 
-class AutotaskClient:
+class AutotaskClient(HttpClientBase):
     """One Autotask API user; thread-safe (the semaphore keeps us at Autotask's 3 concurrent calls)."""
 
     kind = KIND
@@ -179,15 +179,6 @@ class AutotaskClient:
             f"Autotask {zone} at {self._base_url}: API user {self.username} can read companies; "
             f"{info.used}/{info.threshold} requests used in the last {info.timeframe_minutes} min"
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> AutotaskClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- threshold -------------------------------------------------------------------------
     def threshold_info(self) -> ThresholdInfo:

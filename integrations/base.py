@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
+
+import httpx
 
 from core.errors import RebillError
 
@@ -77,3 +79,18 @@ def clean(value: object) -> str | None:
         return None
     text = (value if type(value) is str else str(value)).strip()
     return text or None
+
+
+class HttpClientBase:
+    """What every vendor client shares: one `httpx.Client`, closed once, usable as a context manager."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from integrations.base import Company, PsaAuthError, PsaError, clean
+from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, clean
 from integrations.http import (
     DEFAULT_TIMEOUT,
     Page,
@@ -50,7 +50,7 @@ def connectwise_base_url(site: str) -> str:
     return url if "/apis/3.0/" in url else url + API_PATH
 
 
-class ConnectWiseClient:
+class ConnectWiseClient(HttpClientBase):
     kind = KIND
 
     def __init__(
@@ -132,15 +132,6 @@ class ConnectWiseClient:
         self._get("company/companies", params={"pageSize": 1, "fields": "id"})
         version = info.get("version", "unknown version") if isinstance(info, dict) else "unknown version"
         return f"ConnectWise PSA {version} at {self.base_url}: API member can read companies"
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ConnectWiseClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- wire ------------------------------------------------------------------------------
     def _get(

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from core.clock import Clock, SystemClock
-from integrations.base import Company, PsaAuthError, PsaError, PsaUnavailable, clean
+from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, PsaUnavailable, clean
 from integrations.http import (
     DEFAULT_TIMEOUT,
     Page,
@@ -46,7 +46,7 @@ PAGE_SIZE = 100
 TOKEN_MARGIN = timedelta(seconds=60)
 
 
-class HaloPsaClient:
+class HaloPsaClient(HttpClientBase):
     kind = KIND
 
     def __init__(
@@ -125,15 +125,6 @@ class HaloPsaClient:
         payload = json_body(self._get("api/Client", params=params), VENDOR)
         count = payload.get("record_count", "?") if isinstance(payload, dict) else "?"
         return f"HaloPSA at {self.url}: token from {self.auth_url} accepted; {count} active clients"
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> HaloPsaClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- auth ------------------------------------------------------------------------------
     def _access_token(self, *, renew: bool = False) -> str:
