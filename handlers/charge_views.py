@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from core.calculation import Line, Totals
 from core.money import format_money
@@ -319,20 +319,48 @@ def preview_modal(
     out: list[Block] = [blocks.section(f"*{esc(customer_name)}*: the invoice for *{period}* would say:")]
     if not lines:
         out.append(blocks.section("_Nothing to bill: no invoice would be generated._"))
-    for line in lines[:80]:
+    out += lines_and_totals(
+        lines, subtotal=result.subtotal, tax=result.tax, total=result.total, tax_rate=tax_rate, limit=80
+    )
+    return modal(callback_id="invoice_preview_view", title="Next invoice", close="Close", blocks=out[:100])
+
+
+class Priced(Protocol):
+    description: str
+    taxable: bool
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+def lines_and_totals(
+    lines: Sequence[Priced],
+    *,
+    subtotal: Decimal,
+    tax: Decimal,
+    total: Decimal,
+    tax_rate: Decimal,
+    limit: int,
+    currency: str = "",
+    more: str = "",
+) -> list[Block]:
+    """Invoice lines and their totals, the same in a preview and on an invoice."""
+    out: list[Block] = []
+    for line in lines[:limit]:
         gst = "" if line.taxable else " _(GST-free)_"
         out.append(
             blocks.section(
-                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = *{format_money(line.amount)}*"
+                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = "
+                f"*{format_money(line.amount)}*"
             )
         )
-    if len(lines) > 80:
-        out.append(blocks.context(f"…and {len(lines) - 80} more lines."))
+    if len(lines) > limit:
+        out.append(blocks.context(f"…and {len(lines) - limit} more lines{more}."))
     rate = f"{(tax_rate * 100).normalize():f}%"
     out.append(blocks.divider())
     out.append(
         blocks.section(
-            f"Subtotal {format_money(result.subtotal)}\nGST ({rate}) {format_money(result.tax)}\n*Total {format_money(result.total)}*"
+            f"Subtotal {format_money(subtotal)}\nGST ({rate}) {format_money(tax)}\n*Total {format_money(total)}{currency}*"
         )
     )
-    return modal(callback_id="invoice_preview_view", title="Next invoice", close="Close", blocks=out[:100])
+    return out

@@ -12,7 +12,7 @@ from core.invoices import DRAFT, OWING, PAID, VOID, status_label
 from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
-from handlers.charge_views import day, quantity_text
+from handlers.charge_views import day, lines_and_totals
 from handlers.customer_views import Ids as CustomerIds
 from handlers.fields import encode_metadata, modal
 from models.invoices import Invoice, InvoiceLine
@@ -99,21 +99,15 @@ def invoice_modal(
             )
         )
     out.append(blocks.divider())
-    for line in lines[:60]:
-        gst = "" if line.taxable else " _(GST-free)_"
-        out.append(
-            blocks.section(
-                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = *{format_money(line.amount)}*"
-            )
-        )
-    if len(lines) > 60:
-        out.append(blocks.context(f"…and {len(lines) - 60} more lines (the PDF has them all)."))
-    rate = f"{(invoice.tax_rate * 100).normalize():f}%"
-    out.append(blocks.divider())
-    out.append(
-        blocks.section(
-            f"Subtotal {format_money(invoice.subtotal)}\nGST ({rate}) {format_money(invoice.tax)}\n*Total {format_money(invoice.total)} {invoice.currency}*"
-        )
+    out += lines_and_totals(
+        lines,
+        subtotal=invoice.subtotal,
+        tax=invoice.tax,
+        total=invoice.total,
+        tax_rate=invoice.tax_rate,
+        limit=60,
+        currency=f" {invoice.currency}",
+        more=" (the PDF has them all)",
     )
     buttons = [blocks.button("Download PDF", Ids.PDF, value=value)]
     if invoice.status == DRAFT:
