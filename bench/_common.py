@@ -61,3 +61,48 @@ def describe(name: str, samples: list[float]) -> str:
         f"{name:<28} n={len(samples):<5} p50={pct(samples, 50) * 1000:7.2f} ms  "
         f"p99={pct(samples, 99) * 1000:7.2f} ms  mean={statistics.mean(samples) * 1000:7.2f} ms"
     )
+
+
+# Peak memory of this process, for benches that bill in a child process.
+#
+# Not `resource.getrusage(RUSAGE_SELF).ru_maxrss`: Linux carries the high-water mark across
+# fork + exec, so a child started by a parent that had built a big book reports the PARENT's
+# peak (it read 418 MB for both book sizes, whatever the child did). /proc/self/status `VmHWM`
+# belongs to the exec'd image alone, and writing "5" to /proc/self/clear_refs resets it, so one
+# phase (the bill run, after the imports) can be measured on its own.
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        return None
+    return None
+
+
+def rss_mb() -> float | None:
+    """Resident memory now, in MB (None where /proc is not available)."""
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (since exec, or since `reset_peak_rss`)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    import resource  # not Linux: the best there is, and it may include the parent's peak
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak at the current RSS (Linux 4.0+); False if the kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True

@@ -194,6 +194,7 @@ def save_all(
     """Save the basics (and, from `/rebill settings`, everything else), auditing what changed."""
     row = load(db)
     before = row.model_dump()
+    same_series = (row.invoice_prefix or "") == basics.invoice_prefix
     values = dict(vars(basics)) | (dict(vars(more)) if more else {})
     for field, value in values.items():
         setattr(row, field, value)
@@ -206,7 +207,7 @@ def save_all(
     if changes:
         audit.record(db, actor=actor, entity="settings", entity_id=1, action="update", changes=changes)
     db.flush()
-    set_next_number(db, row, basics.invoice_start_number)
+    set_next_number(db, row, basics.invoice_start_number, strict=same_series)
     return row
 
 
@@ -217,15 +218,20 @@ def next_sequence(db: Session, row: BillingSettings) -> int:
     return current if current is not None else row.invoice_start_number or 1
 
 
-def set_next_number(db: Session, row: BillingSettings, sequence: int) -> None:
-    """Move the series counter forward (never back: numbers already used must stay unique)."""
+def set_next_number(db: Session, row: BillingSettings, sequence: int, *, strict: bool = True) -> None:
+    """Move the series counter forward (never back: numbers already used must stay unique).
+
+    A new prefix starts at `sequence`; switching back to a prefix used before carries on where it
+    left off (`strict=False`: a lower number is ignored rather than refused, since the number shown
+    in the form belonged to the other series).
+    """
     from core import numbering
 
     prefix = numbering.lock_series(db, settings=row)
     series = db.get(InvoiceSeries, prefix)
     assert series is not None
     db.refresh(series)
-    if sequence < series.next_number:
+    if sequence < series.next_number and strict:
         used = numbering.format_number(prefix, series.next_number - 1, row.invoice_number_padding)
         raise FieldErrors(
             {

@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from core.money import ZERO, line_amount, prorated_amount, require_decimal, round_exact, sum_money, tax_amount
@@ -306,21 +307,19 @@ def _recurring_line(
     if service is not None and (service.status == "cancelled" or service.exclude_next_invoice):
         return None
     cycle_months = FREQUENCY_MONTHS[charge.frequency]
-    months_in = service_month.months_since(Period.of(charge.effective_from))
+    started = charge.effective_from  # months_in == service_month.months_since(Period.of(started))
+    months_in = (service_month.year - started.year) * 12 + (service_month.month - started.month)
     if months_in < 0 or months_in % cycle_months != 0:
         return None  # the service month does not start a cycle of this charge
-    cycle_start = service_month.first_day
-    cycle_end = service_month.plus(cycle_months - 1).last_day
+    cycle_start, cycle_end, cycle_days = _cycle(service_month, cycle_months)
     start, end = _window(charge, service)
     covered_start = max(cycle_start, start)
     covered_end = cycle_end if end is None else min(cycle_end, end)
     if covered_end < covered_start:
         return None
-    cycle_days = (cycle_end - cycle_start).days + 1
     covered_days = (covered_end - covered_start).days + 1
-    share = Fraction(covered_days, cycle_days)
     span = _date_range(covered_start, covered_end)
-    if share == 1:
+    if covered_days == cycle_days:
         description = f"{charge.description} ({span})"
     else:
         description = f"{charge.description} ({span}, pro-rata {covered_days}/{cycle_days} days)"
@@ -343,6 +342,17 @@ def _recurring_line(
     )
 
 
+@lru_cache(maxsize=64)
+def _cycle(service_month: Period, months: int) -> tuple[date, date, int]:
+    """First day, last day and length in days of the `months`-month cycle starting `service_month`.
+
+    The same few values for every charge of a run, so computed once each.
+    """
+    first = service_month.first_day
+    last = service_month.plus(months - 1).last_day
+    return first, last, (last - first).days + 1
+
+
 def _once_off_line(item: OnceOffInput) -> Line:
     return Line(
         kind=ONCE_OFF,
@@ -363,6 +373,7 @@ def _day(day: date, *, with_year: bool) -> str:
     return f"{text} {day.year}" if with_year else text
 
 
+@lru_cache(maxsize=1024)
 def _date_range(start: date, end: date) -> str:
     """Like "1 Dec - 31 Dec 2026" (with an en dash); the year is repeated only when the range crosses one."""
     if start.year == end.year:

@@ -9,8 +9,8 @@ Rules
 - Unit prices are ex-GST with at most 4 decimal places; quantities have at most 4 decimal places.
 - Line amounts, tax and totals have exactly 2 decimal places.
 - Rounding is half-up (away from zero on a tie) to cents, done ONCE per amount, on the exact value:
-  `line_amount` multiplies unit price, quantity and any pro-rata share as exact rationals and only
-  then rounds, so `x / 31 * 17` never loses a sub-cent on the way.
+  `line_amount` multiplies unit price, quantity and any pro-rata share as exact rationals (ratios
+  of integers) and only then rounds, so `x / 31 * 17` never loses a sub-cent on the way.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def require_decimal(value: object, *, what: str = "value") -> Decimal:
 
     This is the gate that proves a float can never reach the money arithmetic.
     """
+    if type(value) is Decimal:  # the common case, checked first: Decimals are immutable, no copy
+        if value.is_finite():
+            return value
+        raise ValueError(f"{what} must be a finite number, not {value}")
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}")
     result = Decimal(value)
@@ -54,18 +58,14 @@ def quantize_money(amount: Decimal) -> Decimal:
 def line_amount(unit_price: Decimal, quantity: Decimal, share: Fraction = Fraction(1)) -> Decimal:
     """`unit_price * quantity * share`, computed exactly and rounded once, half-up, to cents.
 
-    `share` is the pro-rata fraction (e.g. `Fraction(17, 31)` for 17 days of a 31-day month). Using
-    `Fraction` keeps the division exact, so the single rounding step sees the true value.
+    `share` is the pro-rata fraction (e.g. `Fraction(17, 31)` for 17 days of a 31-day month). The
+    product is kept as an exact ratio of integers, so the single rounding step sees the true value.
     """
     if not isinstance(share, Fraction | int) or isinstance(share, bool):
         raise TypeError(f"share must be a Fraction, not {type(share).__name__}")
-    exact = (
-        Fraction(require_decimal(unit_price, what="unit price"))
-        * Fraction(require_decimal(quantity, what="quantity"))
-        * Fraction(share)
-        * 100
-    )
-    return _cents_half_up(exact)
+    price_n, price_d = _ratio(unit_price, what="unit price")
+    qty_n, qty_d = _ratio(quantity, what="quantity")
+    return _round_ratio(price_n * qty_n * share.numerator * 100, price_d * qty_d * share.denominator)
 
 
 def prorated_amount(
@@ -82,35 +82,49 @@ def prorated_amount(
     """
     if not 1 <= first_day <= last_day <= days:
         raise ValueError(f"days {first_day}..{last_day} are not inside 1..{days}")
-    full = Fraction(require_decimal(unit_price, what="unit price")) * Fraction(
-        require_decimal(quantity, what="quantity")
-    )
-    upto = _cents_half_up(full * last_day / days * 100)
-    before = _cents_half_up(full * (first_day - 1) / days * 100)
+    price_n, price_d = _ratio(unit_price, what="unit price")
+    qty_n, qty_d = _ratio(quantity, what="quantity")
+    full_n = price_n * qty_n * 100  # the full price in cents is full_n / full_d, exactly
+    full_d = price_d * qty_d
+    if last_day == days:  # the cycle's end: the running total is the full price (days cancel)
+        upto = _round_ratio(full_n, full_d)
+    else:
+        upto = _round_ratio(full_n * last_day, full_d * days)
+    before = _NO_CENTS if first_day == 1 else _round_ratio(full_n * (first_day - 1), full_d * days)
     return upto - before
 
 
 def tax_amount(taxable_total: Decimal, rate: Decimal) -> Decimal:
     """GST on a taxable total: `taxable_total * rate`, exact, then rounded once half-up to cents."""
-    return _cents_half_up(
-        Fraction(require_decimal(taxable_total, what="taxable total"))
-        * Fraction(require_decimal(rate, what="tax rate"))
-        * 100
-    )
+    total_n, total_d = _ratio(taxable_total, what="taxable total")
+    rate_n, rate_d = _ratio(rate, what="tax rate")
+    return _round_ratio(total_n * rate_n * 100, total_d * rate_d)
 
 
 def round_exact(value: Fraction) -> Decimal:
     """Round an exact rational amount of dollars half-up (away from zero) to cents."""
     if not isinstance(value, Fraction):
         raise TypeError(f"value must be a Fraction, not {type(value).__name__}")
-    return _cents_half_up(value * 100)
+    return _round_ratio(value.numerator * 100, value.denominator)
 
 
-def _cents_half_up(hundredths: Fraction) -> Decimal:
-    """Round an exact number of cents half-up (away from zero) to a whole cent."""
-    magnitude = abs(hundredths)
-    cents = int(magnitude + Fraction(1, 2))  # floor(x + ½) == half-up for x ≥ 0
-    return (Decimal(cents if hundredths >= 0 else -cents) * CENT).quantize(CENT)
+# Exact arithmetic without `Fraction`: a Decimal is exactly the ratio of two integers, so a product
+# of amounts is a product of numerators over a product of denominators. Rounding that ratio once is
+# what `Fraction` did, minus its gcd normalisation after every step (most of the bill run's time).
+
+
+def _ratio(value: Decimal, *, what: str) -> tuple[int, int]:
+    """`value` as (numerator, denominator > 0), exactly."""
+    return require_decimal(value, what=what).as_integer_ratio()
+
+
+def _round_ratio(numerator: int, denominator: int) -> Decimal:
+    """Round `numerator / denominator` cents (denominator > 0) half-up, away from zero, to a cent."""
+    cents = (2 * abs(numerator) + denominator) // (2 * denominator)  # floor(|x| + 1/2)
+    return (Decimal(cents if numerator >= 0 else -cents) * CENT).quantize(CENT)
+
+
+_NO_CENTS: Final = _round_ratio(0, 1)
 
 
 def sum_money(amounts: Iterable[Decimal]) -> Decimal:

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -294,6 +295,41 @@ def test_auto_approve_and_a_new_prefix_starts_a_new_series(engine: Engine) -> No
             "MSP/",
             500,
         )
+
+
+def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine: Engine) -> None:
+    """Items are claimed with one executemany; the row count summed over it must catch one lost item."""
+    book = build_book(engine)
+    clock = FixedClock()
+    with session_scope(engine) as db:
+        charges.add_once_off(
+            db=db,
+            actor=ACTOR,
+            customer_id=book.alpha,
+            data=validate_once_off(
+                description="Monitor", unit_price="250", quantity="1", item_date="2026-11-02"
+            ),
+        )
+    with Session(engine) as db:
+        settings = invoices.billing_settings.load(db)
+        ids = [book.alpha, book.delta]
+        found = invoices.load_customers(db, ids)
+        inputs = invoices.load_inputs(db, ids, period=DEC)
+        drafts = [invoices.build_draft(found[c], inputs[c], period=DEC, settings=settings) for c in ids]
+        assert all(d is not None and d.once_off_ids for d in drafts)
+        db.rollback()
+    run_bill(engine=engine, period=Period(2027, 1), actor=ACTOR, clock=clock)  # takes both items
+    with session_scope(engine) as db:  # ...and gives alpha's back: now only delta's is taken
+        taken = invoice_of(db, book.alpha, Period(2027, 1)).number
+        invoices.void(db=db, ref=taken, actor=ACTOR, clock=clock)
+    with Session(engine) as db, pytest.raises(invoices.ClaimConflict):
+        invoices.write_new(db, drafts, settings=invoices.billing_settings.load(db), actor=ACTOR, clock=clock)  # type: ignore[arg-type]
+    with Session(engine) as db:
+        assert db.execute(select(Invoice).where(Invoice.period == "2026-12")).first() is None
+        alpha_item = db.execute(
+            select(OnceOffItem.invoice_id).where(OnceOffItem.description == "Monitor")
+        ).scalar_one()
+        assert alpha_item is None  # the claim that did match was rolled back with the rest
 
 
 def _run_in_process(url: str, barrier: Any, results: Any) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pytest
@@ -15,6 +16,7 @@ from core.money import (
     line_amount,
     parse_money,
     parse_quantity,
+    prorated_amount,
     quantize_money,
     require_decimal,
     round_exact,
@@ -149,3 +151,138 @@ def test_tax_amount_and_sum() -> None:
 def test_format_money() -> None:
     assert format_money(Decimal("1234.5")) == "$1,234.50"
     assert format_money(Decimal("-3")) == "-$3.00"
+
+
+# The integer fast path against the Fraction slow path it replaced.
+#
+# `line_amount`, `prorated_amount`, `tax_amount` and `round_exact` used to compute with `Fraction`
+# (normalised by a gcd after every operation: most of a bill run's time). They now multiply the
+# integer ratios of the Decimals and round once. The functions below are the old code, verbatim in
+# substance; the properties check the new code gives the same Decimal, digit for digit (sign and
+# exponent included, so "-0.00" vs "0.00" or "5.0" vs "5.00" would fail), over the validated input
+# ranges and well beyond them (negative, more places, huge, tiny).
+
+
+def _slow_cents(hundredths: Fraction) -> Decimal:
+    magnitude = abs(hundredths)
+    cents = int(magnitude + Fraction(1, 2))
+    return (Decimal(cents if hundredths >= 0 else -cents) * Decimal("0.01")).quantize(Decimal("0.01"))
+
+
+def slow_line_amount(unit_price: Decimal, quantity: Decimal, share: Fraction = Fraction(1)) -> Decimal:
+    return _slow_cents(Fraction(unit_price) * Fraction(quantity) * Fraction(share) * 100)
+
+
+def slow_prorated_amount(unit_price: Decimal, quantity: Decimal, first: int, last: int, days: int) -> Decimal:
+    full = Fraction(unit_price) * Fraction(quantity)
+    return _slow_cents(full * last / days * 100) - _slow_cents(full * (first - 1) / days * 100)
+
+
+def slow_tax_amount(taxable_total: Decimal, rate: Decimal) -> Decimal:
+    return _slow_cents(Fraction(taxable_total) * Fraction(rate) * 100)
+
+
+def same(fast: Decimal, slow: Decimal) -> bool:
+    return fast.as_tuple() == slow.as_tuple()
+
+
+def outcome(call: Callable[[], Decimal]) -> object:
+    """The result digit for digit, or the error: beyond 28 digits both paths must fail alike."""
+    try:
+        return call().as_tuple()
+    except ArithmeticError as error:
+        return type(error)
+
+
+valid_prices = st.decimals(min_value=0, max_value=Decimal("999999.9999"), places=4)
+valid_quantities = st.decimals(min_value=Decimal("0.0001"), max_value=100000, places=4)
+# Anything finite: negative, 0-12 places, huge (products past the 28-digit context must fail alike).
+any_amounts = st.one_of(
+    st.integers(0, 12).flatmap(
+        lambda places: st.decimals(min_value=-(10**9), max_value=10**9, places=places)
+    ),
+    st.builds(
+        lambda digits, exponent: Decimal(digits).scaleb(exponent),
+        st.integers(-(10**12), 10**12),
+        st.integers(-12, 6),
+    ),
+)
+cycle_days = st.sampled_from([28, 29, 30, 31, 59, 60, 61, 62, 89, 90, 91, 92, 365, 366])
+
+
+@given(valid_prices, valid_quantities, cycle_days, st.data())
+def test_prorated_amount_fast_path_is_the_fraction_path(
+    price: Decimal, quantity: Decimal, days: int, data: st.DataObject
+) -> None:
+    first = data.draw(st.integers(1, days))
+    last = data.draw(st.integers(first, days))
+    fast = prorated_amount(price, quantity, first_day=first, last_day=last, days=days)
+    assert same(fast, slow_prorated_amount(price, quantity, first, last, days))
+    # The whole cycle (the bill run's common case) is unit price times quantity, rounded once.
+    whole = prorated_amount(price, quantity, first_day=1, last_day=days, days=days)
+    assert same(whole, slow_line_amount(price, quantity))
+    assert same(whole, (price * quantity).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+@given(any_amounts, any_amounts, st.integers(1, 400), st.data())
+def test_prorated_amount_matches_beyond_the_validated_ranges(
+    price: Decimal, quantity: Decimal, days: int, data: st.DataObject
+) -> None:
+    first = data.draw(st.integers(1, days))
+    last = data.draw(st.integers(first, days))
+    assert outcome(
+        lambda: prorated_amount(price, quantity, first_day=first, last_day=last, days=days)
+    ) == outcome(lambda: slow_prorated_amount(price, quantity, first, last, days))
+
+
+@given(
+    any_amounts,
+    any_amounts,
+    st.one_of(
+        st.fractions(min_value=-2, max_value=2, max_denominator=1000),
+        st.integers(-3, 3),
+    ),
+)
+def test_line_amount_fast_path_is_the_fraction_path(
+    price: Decimal, quantity: Decimal, share: Fraction | int
+) -> None:
+    assert outcome(lambda: line_amount(price, quantity, share)) == outcome(
+        lambda: slow_line_amount(price, quantity, Fraction(share))
+    )
+
+
+@given(any_amounts, st.decimals(min_value=0, max_value=Decimal("0.9999"), places=4))
+def test_tax_amount_fast_path_is_the_fraction_path(total: Decimal, rate: Decimal) -> None:
+    assert outcome(lambda: tax_amount(total, rate)) == outcome(lambda: slow_tax_amount(total, rate))
+
+
+@given(st.fractions(min_value=-(10**9), max_value=10**9, max_denominator=10**6))
+def test_round_exact_fast_path_is_the_fraction_path(value: Fraction) -> None:
+    assert same(round_exact(value), _slow_cents(value * 100))
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "first", "last", "days", "expected"),
+    [
+        ("-0.001", "1", 1, 31, 31, "0.00"),  # rounds to zero: "0.00", never "-0.00"
+        ("-0.005", "1", 1, 31, 31, "-0.01"),  # half a cent, away from zero
+        ("10.01", "1", 16, 30, 30, "5.00"),  # R(10.01) - R(5.005)
+        ("1E+3", "1", 1, 30, 30, "1000.00"),  # exponent above -2 still gives two places
+    ],
+)
+def test_prorated_amount_edges(
+    price: str, quantity: str, first: int, last: int, days: int, expected: str
+) -> None:
+    fast = prorated_amount(Decimal(price), Decimal(quantity), first_day=first, last_day=last, days=days)
+    assert str(fast) == expected
+    assert same(fast, slow_prorated_amount(Decimal(price), Decimal(quantity), first, last, days))
+
+
+def test_require_decimal_returns_decimals_as_they_are() -> None:
+    value = Decimal("12.3400")
+    assert require_decimal(value) is value  # immutable, so no copy is needed
+    assert str(require_decimal(7)) == "7"
+    with pytest.raises(ValueError):
+        require_decimal(Decimal("NaN"))
+    with pytest.raises(ValueError):
+        require_decimal(Decimal("-Infinity"))
