@@ -42,7 +42,9 @@ class TrackingExecutor(ThreadPoolExecutor):
 
 
 class AppServer:
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock, psa: PsaSettings | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Clock, psa: PsaSettings | None = None
+    ) -> None:
         self.executor = TrackingExecutor()
         # Tests never pick up a developer's REBILL_PSA from the environment or .env.
         psa = psa if psa is not None else PsaSettings(_env_file=None, rebill_psa=None)  # type: ignore[call-arg]
