@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import list_currencies
 from sqlmodel import Session, select
 
-from core import audit
+from core import audit, numbering
 from core.clock import Clock
-from core.customer_validation import parse_days
+from core.customer_validation import parse_days, parse_email
 from core.errors import FieldErrors
 from models.invoices import InvoiceSeries
 from models.system import BillingSettings
@@ -127,10 +128,6 @@ def _whole(
 
 
 def validate_more(raw: dict[str, Any]) -> MoreInput:
-    from babel.numbers import list_currencies
-
-    from core.customer_validation import parse_email
-
     errors: dict[str, str] = {}
     abn = _optional(raw, "abn", 20, errors, "ABN")
     if abn and not re.fullmatch(r"[0-9 ]{9,20}", abn):
@@ -225,8 +222,6 @@ def set_next_number(db: Session, row: BillingSettings, sequence: int, *, strict:
     left off (`strict=False`: a lower number is ignored rather than refused, since the number shown
     in the form belonged to the other series).
     """
-    from core import numbering
-
     prefix = numbering.lock_series(db, settings=row)
     series = db.get(InvoiceSeries, prefix)
     assert series is not None

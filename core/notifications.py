@@ -16,6 +16,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from bot.db import session_scope
 from core.clock import Clock
@@ -58,8 +59,6 @@ def release(engine: Engine, claim_id: int) -> None:
 
 
 def claimed_at(engine: Engine, *, kind: str, subject: str, occasion: str) -> datetime | None:
-    from sqlmodel import select
-
     with session_scope(engine) as db:
         row = db.exec(
             select(Notification).where(

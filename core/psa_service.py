@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from bot.db import session_scope
 from core import customers
 from core.clock import Clock
 from core.customer_validation import MAX_LENGTHS, CustomerInput, validate_customer
@@ -72,8 +73,6 @@ def refresh_and_sync(engine: Engine, psa: PsaSettings, *, actor: str, clock: Clo
     customer from it. A failed refresh raises before any customer is touched."""
     refreshed = refresh(engine, psa, clock=clock)
     assert psa.rebill_psa is not None
-    from bot.db import session_scope
-
     with session_scope(engine) as db:
         lookup = cached_lookup(db=db, psa_kind=psa.rebill_psa)
         synced = sync_customers(
@@ -90,8 +89,6 @@ def resync_customer(
     The PSA call happens with no database transaction open: on SQLite a transaction holds the
     write lock, and a slow PSA must not stall every other request.
     """
-    from bot.db import session_scope
-
     with Session(engine) as db:
         customer = customers.get(db, customer_id)
         ref, kind, name = customer.psa_ref, customer.psa_kind, customer.company_name

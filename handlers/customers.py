@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App
 
 from core import billing_settings, customers, psa_service
-from core.customer_validation import parse_email, validate_customer
+from core.customer_validation import parse_days, parse_email, validate_customer
 from core.errors import FieldErrors
 from handlers import customer_page
 from handlers import customer_views as views
@@ -17,6 +17,7 @@ from handlers.base import Call, listener
 from handlers.commands import subcommand
 from handlers.customer_views import Ids
 from handlers.fields import metadata, submitted
+from handlers.home import publish_home
 from handlers.setup import ensure_configured, open_settings
 from models.customers import EndCustomer
 
@@ -199,8 +200,6 @@ def _refresh_parent(call: Call, origin: dict[str, Any], customer: EndCustomer) -
     if origin.get("parent"):
         call.client.views_update(view_id=origin["parent"], view=customer_modal(call, customer))
     if origin.get("home"):
-        from handlers.home import publish_home
-
         publish_home(call, call.user_id)
 
 
@@ -219,8 +218,6 @@ def terms_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
     errors: dict[str, str] = {}
-    from core.customer_validation import parse_days
-
     days = parse_days(submitted(view).get("payment_terms_days"), errors, "payment_terms_days")
     if errors:
         raise FieldErrors(errors)

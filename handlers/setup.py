@@ -12,7 +12,7 @@ from core import billing_settings, customers
 from core.errors import FieldErrors
 from handlers import blocks
 from handlers.base import Call, listener
-from handlers.commands import subcommand
+from handlers.commands import help_blocks, subcommand
 from handlers.customer_views import list_blocks
 from handlers.fields import (
     INPUT_ACTION,
@@ -196,8 +196,6 @@ def ensure_configured(call: Call) -> bool:
     """Answer with the set-up prompt (and return False) until the basics are saved."""
     if billing_settings.is_configured(call.db):
         return True
-    from handlers.commands import help_blocks
-
     call.ack(
         response_type="ephemeral",
         text="rebill-bot isn't configured yet.",
