@@ -266,5 +266,10 @@ class FakeSlack:
         files = p.get("files") or []
         return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
 
+    socket_url: str = "ws://127.0.0.1:9/unset"
+
+    def _api_apps_connections_open(self, _p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.socket_url}
+
     def _api_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": {"id": "D" + str(p.get("users", "U"))[1:]}}
