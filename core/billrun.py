@@ -39,10 +39,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from core import billing_settings, invoices, numbering
+from core import billing_settings, invoice_writing, invoices, numbering
 from core.calculation import Period
 from core.clock import Clock
-from core.invoices import ClaimConflict, Draft
+from core.invoice_writing import ClaimConflict, Draft
 from core.money import ZERO
 from models.customers import EndCustomer
 from models.system import BillingSettings
@@ -170,7 +170,7 @@ def run_bill(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     with Session(engine) as db:
-        invoices.require_configured(billing_settings.load(db))
+        invoice_writing.require_configured(billing_settings.load(db))
         total = _count_active(db)
         db.rollback()
     result = BillRunResult(period=str(period), dry_run=dry_run)
@@ -219,7 +219,7 @@ def preview_bill(*, db: Session, period: Period, batch_size: int = 500) -> BillP
     last = 0
     while ids := _page(db, after=last, limit=batch_size):
         last = ids[-1]
-        live = invoices.live_invoices(db, ids, period=period)
+        live = invoice_writing.live_invoices(db, ids, period=period)
         already += len(live)
         todo = [cid for cid in ids if cid not in live]
         for draft in _drafts(db, todo, period=period, settings=settings).values():
@@ -288,7 +288,7 @@ def _write_one(
             # Lost the (customer, period) slot to a writer outside the series lock (another prefix,
             # say): a taken slot is a skip; anything else is a real error.
             with Session(engine) as db:
-                taken = customer_id in invoices.live_invoices(db, [customer_id], period=period)
+                taken = customer_id in invoice_writing.live_invoices(db, [customer_id], period=period)
                 db.rollback()
             if taken:
                 result.skipped_existing += 1
@@ -315,9 +315,9 @@ def _batch(
     if write:
         numbering.lock_series(db, settings=settings)  # first: everything read below is then fresh
         _replan(db)
-    customers = invoices.load_customers(db, ids)
+    customers = invoice_writing.load_customers(db, ids)
     active = [cid for cid in ids if cid in customers and customers[cid].archived_at is None]
-    live = invoices.live_invoices(db, active, period=period)
+    live = invoice_writing.live_invoices(db, active, period=period)
     redo = {cid: row for cid, row in live.items() if regenerate and row.status == invoices.DRAFT}
     result.skipped_existing += len(live) - len(redo)
     todo = [cid for cid in active if cid not in live or cid in redo]
@@ -333,7 +333,7 @@ def _batch(
     empty = [cid for cid, d in drafts.items() if cid not in redo and d is None]
     result.nothing_to_bill += len(empty)
     if write:
-        for item in invoices.write_new(db, new, settings=settings, actor=actor, clock=clock):
+        for item in invoice_writing.write_new(db, new, settings=settings, actor=actor, clock=clock):
             result.add_created(item.series, item.sequence, settings.invoice_number_padding, item.total)
     else:
         result.created += len(new)
@@ -351,11 +351,11 @@ def _batch(
         result.regenerated_numbers.append(row.number)
         result.total += draft.totals.total
         if write:
-            invoices.rewrite_draft(db, row.id, draft, settings=settings, actor=actor, clock=clock)
+            invoice_writing.rewrite_draft(db, row.id, draft, settings=settings, actor=actor, clock=clock)
     if write:
         # A customer with nothing else to bill still used up its services' one-shot exclusions.
-        flagged = invoices.flagged_services(db, empty)
-        invoices.consume_exclusions(db, flagged, period=period, actor=actor, clock=clock)
+        flagged = invoice_writing.flagged_services(db, empty)
+        invoice_writing.consume_exclusions(db, flagged, period=period, actor=actor, clock=clock)
 
 
 def _replan(db: Session) -> None:
@@ -384,10 +384,10 @@ def _drafts(
     if not ids:
         return {}
     if customers is None:
-        customers = invoices.load_customers(db, ids)
-    inputs = invoices.load_inputs(db, ids, period=period, include_items_of=items_of or [])
+        customers = invoice_writing.load_customers(db, ids)
+    inputs = invoice_writing.load_inputs(db, ids, period=period, include_items_of=items_of or [])
     return {
-        cid: invoices.build_draft(customers[cid], inputs[cid], period=period, settings=settings)
+        cid: invoice_writing.build_draft(customers[cid], inputs[cid], period=period, settings=settings)
         for cid in ids
     }
 

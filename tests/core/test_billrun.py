@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.db import make_engine, session_scope
-from core import charges, customers, invoices
+from core import charges, customers, invoice_writing, invoices
 from core.billrun import preview_bill, run_bill
 from core.calculation import Period
 from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
@@ -313,17 +313,21 @@ def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine:
     with Session(engine) as db:
         settings = invoices.billing_settings.load(db)
         ids = [book.alpha, book.delta]
-        found = invoices.load_customers(db, ids)
-        inputs = invoices.load_inputs(db, ids, period=DEC)
-        drafts = [invoices.build_draft(found[c], inputs[c], period=DEC, settings=settings) for c in ids]
+        found = invoice_writing.load_customers(db, ids)
+        inputs = invoice_writing.load_inputs(db, ids, period=DEC)
+        drafts = [
+            invoice_writing.build_draft(found[c], inputs[c], period=DEC, settings=settings) for c in ids
+        ]
         assert all(d is not None and d.once_off_ids for d in drafts)
         db.rollback()
     run_bill(engine=engine, period=Period(2027, 1), actor=ACTOR, clock=clock)  # takes both items
     with session_scope(engine) as db:  # ...and gives alpha's back: now only delta's is taken
         taken = invoice_of(db, book.alpha, Period(2027, 1)).number
         invoices.void(db=db, ref=taken, actor=ACTOR, clock=clock)
-    with Session(engine) as db, pytest.raises(invoices.ClaimConflict):
-        invoices.write_new(db, drafts, settings=invoices.billing_settings.load(db), actor=ACTOR, clock=clock)  # type: ignore[arg-type]
+    with Session(engine) as db, pytest.raises(invoice_writing.ClaimConflict):
+        invoice_writing.write_new(
+            db, drafts, settings=invoices.billing_settings.load(db), actor=ACTOR, clock=clock
+        )  # type: ignore[arg-type]
     with Session(engine) as db:
         assert db.execute(select(Invoice).where(Invoice.period == "2026-12")).first() is None
         alpha_item = db.execute(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.db import session_scope
-from core import charges, invoices
+from core import charges, invoice_writing, invoices
 from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_once_off
@@ -40,7 +40,7 @@ def test_load_inputs_matches_billing_inputs(engine: Engine) -> None:
     book = build_book(engine)
     with Session(engine) as db:
         ids = [book.alpha, book.bravo, book.delta, book.golf]
-        batched = invoices.load_inputs(db, ids, period=DEC)
+        batched = invoice_writing.load_inputs(db, ids, period=DEC)
         for customer_id in ids:
             assert batched[customer_id].billing == charges.billing_inputs(db=db, customer_id=customer_id)
         assert batched[book.golf].flagged_service_ids == (book.excluded_service,)
@@ -173,17 +173,19 @@ def test_a_once_off_item_claimed_meanwhile_aborts_the_write(engine: Engine) -> N
     clock = FixedClock()
     with session_scope(engine) as db:
         settings = invoices.billing_settings.load(db)
-        customer = invoices.load_customers(db, [book.delta])[book.delta]
-        draft = invoices.build_draft(
+        customer = invoice_writing.load_customers(db, [book.delta])[book.delta]
+        draft = invoice_writing.build_draft(
             customer,
-            invoices.load_inputs(db, [book.delta], period=DEC)[book.delta],
+            invoice_writing.load_inputs(db, [book.delta], period=DEC)[book.delta],
             period=DEC,
             settings=settings,
         )
         assert draft is not None
     run_bill(engine=engine, period=Period(2027, 1), actor=ACTOR, clock=clock)  # bills the laptop first
-    with Session(engine) as db, pytest.raises(invoices.ClaimConflict):
-        invoices.write_new(db, [draft], settings=invoices.billing_settings.load(db), actor=ACTOR, clock=clock)
+    with Session(engine) as db, pytest.raises(invoice_writing.ClaimConflict):
+        invoice_writing.write_new(
+            db, [draft], settings=invoices.billing_settings.load(db), actor=ACTOR, clock=clock
+        )
     with Session(engine) as db:
         assert invoice_of(db, book.delta, Period(2027, 1)).number == "INV-00003"
         assert db.execute(select(Invoice).where(Invoice.period == "2026-12")).first() is None
