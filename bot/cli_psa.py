@@ -68,37 +68,28 @@ def psa_check() -> None:
 @psa_group.command("sync")
 def psa_sync() -> None:
     """Refresh the company cache from the PSA, then resync every linked customer."""
-    from bot.db import session_scope
+    from core import psa_service
     from core.clock import SystemClock
     from core.errors import RebillError
-    from core.psa_cache import cached_lookup, refresh_cache
-    from core.psa_sync import sync_customers
-    from integrations.config import make_client
 
-    psa = _psa()
-    engine = _engine()
-    clock = SystemClock()
-    client = make_client(psa)
-    assert client is not None and psa.rebill_psa is not None
-    counting = _Counting(client, show=sys.stdout.isatty())
+    show = sys.stdout.isatty()
+    counters: list[_Counting] = []
+
+    def counting(client: Any) -> Any:
+        counters.append(_Counting(client, show=show))
+        return counters[-1]
+
     try:
-        refreshed = refresh_cache(engine=engine, client=counting, psa_kind=psa.rebill_psa, clock=clock)  # type: ignore[arg-type]
+        report = psa_service.refresh_and_sync(
+            _engine(), _psa(), actor=_actor(), clock=SystemClock(), wrap=counting
+        )
     except RebillError as exc:
         click.echo(f"\nrefresh failed, the previous company list is kept: {exc.user_message}", err=True)
         sys.exit(1)
-    finally:
-        client.close()
-    if counting.count >= 250 and sys.stdout.isatty():
+    if show and counters and counters[0].count >= 250:
         click.echo("")
-    click.echo(f"cached {refreshed.company_count:,} active companies")
-    with session_scope(engine) as db:
-        result = sync_customers(
-            db=db,
-            psa_kind=psa.rebill_psa,
-            companies_by_ref=cached_lookup(db=db, psa_kind=psa.rebill_psa),
-            actor=_actor(),
-            clock=clock,
-        )
+    result = report.synced
+    click.echo(f"cached {report.refreshed.company_count:,} active companies")
     click.echo(
         f"synced {result.checked} linked customer(s): {result.updated} updated, {result.unchanged} unchanged, "
         f"{result.deactivated} now inactive in the PSA, {result.reactivated} active again"

@@ -4,7 +4,7 @@ customers from it, and resync linked customers. No Slack here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -41,11 +41,16 @@ def client_for(psa: PsaSettings) -> Iterator[PsaClient]:
         client.close()
 
 
-def refresh(engine: Engine, psa: PsaSettings, *, clock: Clock) -> RefreshResult:
-    """Re-read every active company into the cache; a failure leaves the old cache as it was."""
+def refresh(
+    engine: Engine, psa: PsaSettings, *, clock: Clock, wrap: Callable[[PsaClient], PsaClient] | None = None
+) -> RefreshResult:
+    """Re-read every active company into the cache; a failure leaves the old cache as it was.
+
+    `wrap` lets a caller watch the companies stream past (the CLI's progress line)."""
     with client_for(psa) as client:
         assert psa.rebill_psa is not None
-        return refresh_cache(engine=engine, client=client, psa_kind=psa.rebill_psa, clock=clock)
+        source = wrap(client) if wrap else client
+        return refresh_cache(engine=engine, client=source, psa_kind=psa.rebill_psa, clock=clock)
 
 
 def cache_empty(engine: Engine, psa_kind: str) -> bool:
@@ -68,10 +73,17 @@ class SyncReport:
     synced: SyncResult
 
 
-def refresh_and_sync(engine: Engine, psa: PsaSettings, *, actor: str, clock: Clock) -> SyncReport:
+def refresh_and_sync(
+    engine: Engine,
+    psa: PsaSettings,
+    *,
+    actor: str,
+    clock: Clock,
+    wrap: Callable[[PsaClient], PsaClient] | None = None,
+) -> SyncReport:
     """The scheduled (and `rebill-bot psa sync`) job: refresh the cache, then resync every linked
     customer from it. A failed refresh raises before any customer is touched."""
-    refreshed = refresh(engine, psa, clock=clock)
+    refreshed = refresh(engine, psa, clock=clock, wrap=wrap)
     assert psa.rebill_psa is not None
     with session_scope(engine) as db:
         lookup = cached_lookup(db=db, psa_kind=psa.rebill_psa)
