@@ -108,9 +108,33 @@ def list_invoices(
     today: date | None = None,
     customer_id: int | None = None,
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> list[Invoice]:
     """Invoices by number; `status` may be any stored status or "overdue" (needs `today`)."""
-    query = select(Invoice)
+    query = _filtered(select(Invoice), period=period, status=status, today=today, customer_id=customer_id)
+    if newest_first:
+        query = query.order_by(col(Invoice.series).desc(), col(Invoice.sequence).desc())
+    else:
+        query = query.order_by(col(Invoice.series), col(Invoice.sequence))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.execute(query).scalars())
+
+
+def count_invoices(*, db: Session, status: str | None = None, today: date | None = None) -> int:
+    """How many `list_invoices` would return, counted by the database (lists show a page of them)."""
+    query = _filtered(select(func.count()).select_from(Invoice), status=status, today=today)
+    return int(db.execute(query).scalar_one())
+
+
+def _filtered(
+    query: Any,
+    *,
+    period: Period | str | None = None,
+    status: str | None = None,
+    today: date | None = None,
+    customer_id: int | None = None,
+) -> Any:
     if period is not None:
         query = query.where(Invoice.period == str(period))
     if customer_id is not None:
@@ -124,10 +148,7 @@ def list_invoices(
             query = query.where(col(Invoice.status).in_(OWING), Invoice.due_date < today)
         else:
             query = query.where(Invoice.status == status)
-    query = query.order_by(col(Invoice.series), col(Invoice.sequence))
-    if limit is not None:
-        query = query.limit(limit)
-    return list(db.execute(query).scalars())
+    return query
 
 
 # Life cycle

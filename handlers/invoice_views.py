@@ -146,11 +146,15 @@ def invoice_modal(
     )
 
 
-def list_blocks(invoices: Sequence[Invoice], *, status: str | None, today: date) -> list[Block]:
+def list_blocks(
+    invoices: Sequence[Invoice], *, status: str | None, today: date, total: int | None = None
+) -> list[Block]:
+    """Up to LIST_ROWS rows; `total` is the full count when `invoices` is only the first page."""
+    total = len(invoices) if total is None else total
     what = f"{status} invoices" if status else "Invoices"
     if not invoices:
         return [blocks.section(f"*No {what.lower()}.*")]
-    out: list[Block] = [blocks.section(f"*{what}* ({len(invoices)})")]
+    out: list[Block] = [blocks.section(f"*{what}* ({total})")]
     for invoice in invoices[:LIST_ROWS]:
         out.append(
             blocks.section(
@@ -158,11 +162,9 @@ def list_blocks(invoices: Sequence[Invoice], *, status: str | None, today: date)
                 accessory=blocks.button("Open", Ids.OPEN, value=str(invoice.id)),
             )
         )
-    if len(invoices) > LIST_ROWS:
+    if total > LIST_ROWS:
         out.append(
-            blocks.context(
-                f"Showing {LIST_ROWS} of {len(invoices)}: `rebill-bot invoice list` shows them all."
-            )
+            blocks.context(f"Showing {LIST_ROWS} of {total}: `rebill-bot invoice list` shows them all.")
         )
     return out
 

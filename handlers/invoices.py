@@ -178,12 +178,15 @@ def list_command(call: Call, args: str) -> None:
             response_type="ephemeral", text=f"Unknown status `{status}`: use one of {', '.join(FILTERS)}."
         )
         return
-    found = invoice_service.list_invoices(db=call.db, status=status, today=call.today)
-    found.reverse()  # newest numbers first
+    # A page and a count, not every invoice ever issued, on the ack path.
+    found = invoice_service.list_invoices(
+        db=call.db, status=status, today=call.today, limit=views.LIST_ROWS, newest_first=True
+    )
+    total = invoice_service.count_invoices(db=call.db, status=status, today=call.today)
     call.ack(
         response_type="ephemeral",
-        text=f"{len(found)} invoices",
-        blocks=views.list_blocks(found, status=status, today=call.today),
+        text=f"{total} invoices",
+        blocks=views.list_blocks(found, status=status, today=call.today, total=total),
     )
 
 
@@ -212,9 +215,13 @@ def billrun_command(call: Call, args: str) -> None:
     period = _period(call, args)
     if period is None:
         return
-    preview = preview_bill(db=call.db, period=period)
+    # Working out every customer's invoice can take longer than Slack's 3 s: ack first.
     call.ack(
-        response_type="ephemeral", text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(preview)
+        response_type="ephemeral", text=f":hourglass_flowing_sand: Working out the bill run for {period}…"
+    )
+    preview = preview_bill(db=call.db, period=period)
+    call.respond(
+        replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(preview)
     )
 
 

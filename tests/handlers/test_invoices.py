@@ -57,8 +57,14 @@ def invoices(engine: Engine) -> list[Invoice]:
         return list(db.exec(select(Invoice).order_by(Invoice.id)).all())
 
 
+def billrun_preview(slack: SlackSender, fake: FakeSlack) -> dict[str, Any]:
+    """The preview arrives after the ack, through the command's response_url."""
+    assert "Working out the bill run" in slack.command("billrun 2026-12").json()["text"]
+    return fake.calls_to("response_url")[-1].params
+
+
 def run_billrun(slack: SlackSender, fake: FakeSlack) -> dict[str, Any]:
-    preview = slack.command("billrun 2026-12").json()
+    preview = billrun_preview(slack, fake)
     button = preview["blocks"][1]["elements"][0]
     slack.block_action(button["action_id"], value=button["value"])
     return fake.calls_to("response_url")[-1].params
@@ -67,7 +73,7 @@ def run_billrun(slack: SlackSender, fake: FakeSlack) -> dict[str, Any]:
 def test_billrun_preview_run_and_rerun(
     slack: SlackSender, fake_slack: FakeSlack, engine: Engine, book: dict[str, int]
 ) -> None:
-    preview = slack.command("billrun 2026-12").json()
+    preview = billrun_preview(slack, fake_slack)
     shown = texts(preview["blocks"])
     # Acme: 100.00 + 199.00 router = 299.00 + GST 29.90 = 328.90; Bravo: 250.50 + 25.05 = 275.55.
     assert "2 customers would be invoiced, $604.45 in all" in shown
@@ -79,7 +85,7 @@ def test_billrun_preview_run_and_rerun(
         ("INV-00002", Decimal("275.55"), "2026-12-15"),
     ]
     assert "nothing new to invoice (2 already invoiced)" in texts(
-        slack.command("billrun 2026-12").json()["blocks"]
+        billrun_preview(slack, fake_slack)["blocks"]
     )
     assert "is not a month" in slack.command("billrun december").json()["text"]
     slack.event({"type": "app_home_opened", "user": "U0ADMIN", "tab": "home"})
