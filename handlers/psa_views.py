@@ -96,7 +96,13 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
         blocks=[
             blocks.section("\n".join(synced), block_id="synced"),
             blocks.context(f"These come from {vendor} and stay in sync with it."),
-            text_input("email", "E-mail", hint="Invoices are e-mailed here.", max_length=254),
+            text_input(
+                "email",
+                "E-mail",
+                initial=row.email,
+                hint=f"Invoices are e-mailed here{' (from ' + vendor + ')' if row.email else ''}.",
+                max_length=254,
+            ),
             text_input(
                 "payment_terms_days",
                 "Payment terms (days)",

@@ -40,6 +40,10 @@ class FakeCompany:
     state: str | None = None
     postcode: str | None = None
     country_id: int | None = None
+    # "Customer", "Vendor", "Lead", "Prospect", ... (each fake renders it in its vendor's terms)
+    kind: str = "Customer"
+    email: str | None = None
+    status: str | None = None  # a ConnectWise status name other than "Active"/"Inactive"
 
     @property
     def country(self) -> str | None:
@@ -606,7 +610,23 @@ class FakeConnectWise(FakePsaServer):
 # HaloPSA
 # ============================================================================================
 class FakeHaloPSA(FakePsaServer):
-    """HaloPSA: client-credentials tokens, `api/Client` capped at 100 a page, `api/Site` for addresses."""
+    """HaloPSA, shaped by Halo's published OpenAPI document ("Halo API" v2, halopsa-rest
+    `generator/spec/swagger.json`; the schemas used are copied to
+    `tests/integrations/samples/halopsa_openapi_subset.json`, MIT licence beside it).
+
+    - `POST /auth/token` client credentials; `GET /api/Client` (`Area` rows: `id`, `name`,
+      `inactive`, `toplevel_id`, `main_site_id`, `main_site_name`, `accountsemailaddress`) capped at
+      `page_cap` rows a page; `GET /api/Client/{id}`;
+    - `GET /api/Site` (`Site_List` rows: `id`, `name`, `client_id` as a float, `phonenumber`,
+      `delivery_address_line1..5`, `region_code_name`, `country_code_name`), by `client_id` or paged.
+      A client's first-listed site is a "Warehouse" for every 4th client, so only `main_site_id`
+      finds the main site.
+    - *Unconfirmed* (the spec types no responses): that sites carry address fields only with
+      `includeaddress=true` (the fake leaves them out otherwise, so a client that forgets the flag
+      imports no address), that list rows carry `main_site_id` (`list_main_site_id=False` drops it),
+      and how people lay out the free-form lines (the fake alternates the two common layouts:
+      street / suburb / "STATE POSTCODE", and street / suburb / state / postcode).
+    """
 
     def __init__(
         self,
@@ -619,14 +639,17 @@ class FakeHaloPSA(FakePsaServer):
         expires_in: int = 3600,
         float_client_ids: bool = True,
         bulk_sites: bool = True,
+        list_main_site_id: bool = True,
     ) -> None:
         super().__init__()
         self.companies = companies or []
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.page_cap, self.expires_in = page_cap, expires_in
         self.float_client_ids, self.bulk_sites = float_client_ids, bulk_sites
+        self.list_main_site_id = list_main_site_id
         self.tokens: set[str] = set()
         self._ids = itertools.count(1)
+        self.address_lines: dict[int, list[str | None]] = {}  # per client id: the main site's lines
 
     @property
     def url(self) -> str:
@@ -682,36 +705,47 @@ class FakeHaloPSA(FakePsaServer):
 
         return wrapper
 
-    @staticmethod
-    def render(c: FakeCompany) -> dict[str, Any]:
-        return {"id": c.id, "name": c.name, "inactive": not c.active, "toplevel_id": 1, "colour": "#000000"}
+    def render(self, c: FakeCompany, *, listed: bool = False) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "inactive": not c.active,
+            "toplevel_id": 1,
+            "colour": "#000000",
+            "main_site_id": c.id * 10,
+            "main_site_name": "Main",
+            "accountsemailaddress": c.email or "",
+        }
+        if listed and not self.list_main_site_id:
+            del row["main_site_id"], row["main_site_name"]
+        return row
 
-    def sites_of(self, c: FakeCompany) -> list[dict[str, Any]]:
+    def lines_of(self, c: FakeCompany) -> list[str | None]:
+        if c.id in self.address_lines:
+            return self.address_lines[c.id]
+        tail = [f"{c.state} {c.postcode}"] if c.id % 2 else [c.state, c.postcode]
+        lines = [x for x in (c.address1, c.address2, c.city, *tail) if x and x.strip()]
+        return lines[:5]
+
+    def sites_of(self, c: FakeCompany, *, address: bool) -> list[dict[str, Any]]:
         client_id: Any = float(c.id) if self.float_client_ids else c.id
-        main = {
+        lines = self.lines_of(c)
+        main: dict[str, Any] = {
             "id": c.id * 10,
             "name": "Main",
             "client_id": client_id,
-            "phonenumber": c.phone,
-            "addressline1": c.address1,
-            "addressline2": c.address2,
-            "city": c.city,
-            "county": c.state,
-            "postcode": c.postcode,
-            "country": c.country,
-            "ismainsite": True,
+            "client_name": c.name,
             "inactive": False,
+            "phonenumber": c.phone,
         }
+        if address:
+            main |= {f"delivery_address_line{i + 1}": (lines[i] if i < len(lines) else "") for i in range(5)}
+            main |= {"region_code_name": None, "country_code_name": c.country}
         sites = [main]
         if c.id % 4 == 0:  # a second, non-main site listed first: must not win
-            other = {
-                **main,
-                "id": c.id * 10 + 1,
-                "name": "Warehouse",
-                "ismainsite": False,
-                "phonenumber": "000",
-                "addressline1": "1 Warehouse Rd",
-            }
+            other = {**main, "id": c.id * 10 + 1, "name": "Warehouse", "phonenumber": "000"}
+            if address:
+                other |= {"delivery_address_line1": "1 Warehouse Rd", "delivery_address_line2": "Botany"}
             sites.insert(0, other)
         return sites
 
@@ -729,7 +763,7 @@ class FakeHaloPSA(FakePsaServer):
             rows = [c for c in rows if c.active]
         if q.get("search"):
             rows = [c for c in rows if q["search"].casefold() in c.name.casefold()]
-        page, total = self._page([self.render(c) for c in rows], q)
+        page, total = self._page([self.render(c, listed=True) for c in rows], q)
         return 200, {"record_count": total, "clients": page}, {}
 
     def _client(self, request: Request) -> Response:
@@ -739,12 +773,15 @@ class FakeHaloPSA(FakePsaServer):
 
     def _sites(self, request: Request) -> Response:
         q = request.query
+        address = q.get("includeaddress", "").lower() == "true"
         if "client_id" in q:
             found = next((c for c in self.companies if c.id == int(float(q["client_id"]))), None)
-            return 200, self.sites_of(found) if found else [], {}
+            return 200, self.sites_of(found, address=address) if found else [], {}
         if not self.bulk_sites:
             return 400, {"error": "client_id is required"}, {}
-        rows = [s for c in sorted(self.companies, key=lambda c: c.id) for s in self.sites_of(c)]
+        rows = [
+            s for c in sorted(self.companies, key=lambda c: c.id) for s in self.sites_of(c, address=address)
+        ]
         page, total = self._page(rows, q)
         return 200, {"record_count": total, "sites": page}, {}
 
