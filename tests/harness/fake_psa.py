@@ -289,8 +289,30 @@ def _at_match(item: dict[str, Any], flt: dict[str, Any]) -> bool:
     raise ValueError(f"unsupported op {op}")
 
 
+AUTOTASK_COMPANY_TYPES = {
+    "Customer": 1,
+    "Lead": 2,
+    "Prospect": 3,
+    "Dead": 4,
+    "Cancellation": 6,
+    "Vendor": 7,
+    "Partner": 8,
+}
+
+
 class FakeAutotask(FakePsaServer):
-    """ATServicesRest V1.0 as documented: zones, 3 auth headers, POST queries, 500-item pages."""
+    """ATServicesRest V1.0 as documented on autotask.net/help/developerhelp ("Companies" entity,
+    "Making basic query calls", "The entityInformation REST API call", "Understanding picklists",
+    "Zone information", "Threshold information"): zones, 3 auth headers, POST queries with POSTed
+    `nextPageUrl`s, 500-item pages, `Companies/entityInformation/fields` with the `companyType`
+    picklist (`picklistValues[{value, label, isActive, ...}]`).
+
+    *Unconfirmed*: the picklist's numbers (Autotask says picklist values vary between instances;
+    the fake uses the commonly reported ones in `AUTOTASK_COMPANY_TYPES`, and the client resolves
+    names through the picklist, so it does not depend on them) and the `{"fields": [...]}` wrapper
+    of entityInformation/fields. `move_zone` makes the old API path answer 401, as a database that
+    moved zones would; `next_host` puts `nextPageUrl`s on another host.
+    """
 
     def __init__(
         self,
@@ -309,23 +331,38 @@ class FakeAutotask(FakePsaServer):
         self.threshold, self.used = threshold, used
         self._results: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self.api_path = "/atservicesrest/"
+        self.next_host: str | None = None
 
     @property
     def zone_url(self) -> str:
+        """Where zone discovery is asked (`webservices.autotask.net/atservicesrest/` in real life)."""
         return self.base_url + "/atservicesrest/"
+
+    @property
+    def api_url(self) -> str:
+        """The zone's API host, as zoneInformation answers it."""
+        return self.base_url + self.api_path
+
+    def move_zone(self, api_path: str) -> None:
+        with self._cond:
+            self.api_path = api_path
 
     def route(
         self, method: str, path: str, query: dict[str, str]
     ) -> tuple[str, Callable[[Request], Response]]:
-        rest = path.lower().removeprefix("/atservicesrest/")
-        if rest == "v1.0/zoneinformation":
+        if path.lower() == "/atservicesrest/v1.0/zoneinformation":
             return "zone", self._zone
+        if not path.lower().startswith(self.api_path.lower()):
+            return "old_zone", lambda _r: (401, b"", {})
+        rest = path.lower().removeprefix(self.api_path.lower())
         routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             "v1.0/companies/query": ("companies_query", self._query_companies),
             "v1.0/companies/query/next": ("companies_next", self._next),
             "v1.0/countries/query": ("countries_query", self._query_countries),
             "v1.0/countries/query/next": ("countries_next", self._next),
             "v1.0/thresholdinformation": ("threshold", self._threshold),
+            "v1.0/companies/entityinformation/fields": ("company_fields", self._company_fields),
         }
         name, fn = routes.get(rest, ("", not_found))
         if not name and re.fullmatch(r"v1\.0/companies/\d+", rest):
@@ -352,9 +389,29 @@ class FakeAutotask(FakePsaServer):
             return 500, {"errors": ["Zone information could not be determined"]}, {}
         return (
             200,
-            {"zoneName": "Fake Zone 5", "url": self.zone_url, "webUrl": self.base_url + "/", "ci": 5},
+            {"zoneName": "Fake Zone 5", "url": self.api_url, "webUrl": self.base_url + "/", "ci": 5},
             {},
         )
+
+    def _company_fields(self, _request: Request) -> Response:
+        picklist = [
+            {
+                "value": str(value),
+                "label": label,
+                "isDefaultValue": label == "Customer",
+                "sortOrder": i,
+                "parentValue": "",
+                "isActive": True,
+                "isSystem": True,
+            }
+            for i, (label, value) in enumerate(AUTOTASK_COMPANY_TYPES.items())
+        ]
+        fields = [
+            {"name": "id", "dataType": "long", "isPickList": False, "picklistValues": None},
+            {"name": "companyName", "dataType": "string", "isPickList": False, "picklistValues": None},
+            {"name": "companyType", "dataType": "integer", "isPickList": True, "picklistValues": picklist},
+        ]
+        return 200, {"fields": fields}, {}
 
     def _threshold(self, _request: Request) -> Response:
         return (
@@ -373,7 +430,7 @@ class FakeAutotask(FakePsaServer):
             "id": c.id,
             "companyName": c.name,
             "companyNumber": f"C{c.id}",
-            "companyType": 1,
+            "companyType": AUTOTASK_COMPANY_TYPES[c.kind],
             "isActive": c.active,
             "phone": c.phone or "",
             "alternatePhone1": "",
@@ -432,8 +489,11 @@ class FakeAutotask(FakePsaServer):
         items = rows[offset : offset + size]
         more = offset + size < len(rows)
         token = base64.urlsafe_b64encode(json.dumps([key, offset + size, size]).encode()).decode()
-        next_url = f"{self.zone_url}V1.0/{entity}/query/next?paging={token}" if more else None
-        prev_url = f"{self.zone_url}V1.0/{entity}/query/prev" if offset else None
+        base = self.api_url
+        if self.next_host:
+            base = base.replace("127.0.0.1", self.next_host)
+        next_url = f"{base}V1.0/{entity}/query/next?paging={token}" if more else None
+        prev_url = f"{base}V1.0/{entity}/query/prev" if offset else None
         details = {
             "count": len(items),
             "requestCount": size,
@@ -458,8 +518,29 @@ class FakeAutotask(FakePsaServer):
 CW_PREFIX = "/v4_6_release/apis/3.0/"
 
 
+CW_TYPES = {
+    "Customer": {"id": 1, "name": "Client"},
+    "Vendor": {"id": 5, "name": "Vendor"},
+    "Lead": {"id": 3, "name": "Prospect"},
+    "Prospect": {"id": 3, "name": "Prospect"},
+    "Partner": {"id": 4, "name": "Partner"},
+    "Dead": {"id": 6, "name": "Former Client"},
+}
+
+
 class FakeConnectWise(FakePsaServer):
-    """ConnectWise PSA REST 3.0: Basic auth + clientId, pageSize 25 by default (max 1000), Link paging."""
+    """ConnectWise PSA REST 3.0, shaped by ConnectWise's published OpenAPI document
+    (developer.connectwise.com; read through its generated model docs, e.g. Jetbuilt/connect_wise
+    `docs/Company.md`, `CompanyStatus.md`, `CompanyTypeReference.md`): Basic auth + clientId,
+    pageSize 25 by default (max 1000), `Link` paging and forward-only paging (`pageId`);
+    `company/companies` rows with `status {id, name}`, `types [{id, name}]`, `deletedFlag`;
+    `company/companies/statuses` with `inactiveFlag` ("Active", the inactive status, "Credit Hold",
+    "Former Client"; only the inactive one is flagged).
+
+    *Unconfirmed*: the type names (ConnectWise ships "Client", "Prospect", "Vendor", "Partner";
+    each MSP can rename them) and that the MSP's own company is the one whose `identifier` is the
+    login company id (the fake lists one, `own`).
+    """
 
     def __init__(
         self,
@@ -483,6 +564,14 @@ class FakeConnectWise(FakePsaServer):
         self.deleted_every = deleted_every
         self.inactive_status = inactive_status
         self.company_access = True
+        self.status_access = True
+        self.own = FakeCompany(id=1_000_000, name="Acme MSP (our own company)")
+        self.statuses = [
+            {"id": 1, "name": "Active", "defaultFlag": True, "inactiveFlag": False},
+            {"id": 2, "name": inactive_status, "defaultFlag": False, "inactiveFlag": True},
+            {"id": 3, "name": "Credit Hold", "defaultFlag": False, "inactiveFlag": False},
+            {"id": 4, "name": "Former Client", "defaultFlag": False, "inactiveFlag": False},
+        ]
 
     def route(
         self, method: str, path: str, query: dict[str, str]
@@ -490,6 +579,8 @@ class FakeConnectWise(FakePsaServer):
         rest = path.removeprefix(CW_PREFIX)
         if rest == "company/companies":
             return "companies", self._authed(self._list)
+        if rest == "company/companies/statuses":
+            return "statuses", self._authed(self._statuses)
         if re.fullmatch(r"company/companies/\d+", rest):
             return "company_get", self._authed(self._get)
         if rest == "system/info":
@@ -528,11 +619,24 @@ class FakeConnectWise(FakePsaServer):
     def is_deleted(self, c: FakeCompany) -> bool:
         return bool(self.deleted_every) and c.id % self.deleted_every == 0
 
+    def _statuses(self, request: Request) -> Response:
+        if not self.status_access:
+            return 403, {"code": "Forbidden", "message": "No access to company statuses", "errors": []}, {}
+        fields = [f for f in request.query.get("fields", "").split(",") if f]
+        rows = [{k: v for k, v in r.items() if not fields or k in fields} for r in self.statuses]
+        return 200, rows, {}
+
     def render(self, c: FakeCompany) -> dict[str, Any]:
-        status = {"id": 1, "name": "Active"} if c.active else {"id": 2, "name": self.inactive_status}
+        if c.status:
+            status = next(
+                ({"id": r["id"], "name": r["name"]} for r in self.statuses if r["name"] == c.status),
+                {"id": 99, "name": c.status},
+            )
+        else:
+            status = {"id": 1, "name": "Active"} if c.active else {"id": 2, "name": self.inactive_status}
         return {
             "id": c.id,
-            "identifier": f"Co{c.id}",
+            "identifier": self.company_id if c is self.own else f"Co{c.id}",
             "name": c.name,
             "status": status,
             "addressLine1": c.address1,
@@ -544,7 +648,9 @@ class FakeConnectWise(FakePsaServer):
             "phoneNumber": c.phone,
             "website": None,
             "deletedFlag": self.is_deleted(c),
-            "types": [{"id": 1, "name": "Client"}],
+            "types": [CW_TYPES[c.kind]],
+            "leadFlag": c.kind == "Lead",
+            "isVendorFlag": c.kind == "Vendor",
             "_info": {"lastUpdated": "2026-01-01T00:00:00Z"},
         }
 
@@ -576,8 +682,12 @@ class FakeConnectWise(FakePsaServer):
         except ValueError as exc:
             return 400, {"code": "InvalidObject", "message": f"Invalid condition: {exc}", "errors": []}, {}
         size = max(1, min(int(q.get("pageSize") or 25), 1000))
-        rows = [r for r in (self.render(c) for c in sorted(self.companies, key=lambda c: c.id)) if keep(r)]
+        book = sorted([*self.companies, self.own], key=lambda c: c.id)
+        rows = [r for r in (self.render(c) for c in book) if keep(r)]
         forward = request.headers.get("pagination-type", "").lower() == "forward-only"
+        if forward and q.get("orderBy"):
+            # *unconfirmed* that the real server refuses it; forward-only is keyed by id regardless
+            return 400, {"code": "InvalidObject", "message": "orderBy is not supported with forward-only"}, {}
         if forward:
             after = int(q.get("pageId") or 0)
             rows = [r for r in rows if r["id"] > after]
@@ -596,7 +706,7 @@ class FakeConnectWise(FakePsaServer):
 
     def _get(self, request: Request) -> Response:
         wanted = int(request.path.rsplit("/", 1)[1])
-        found = next((c for c in self.companies if c.id == wanted), None)
+        found = next((c for c in [*self.companies, self.own] if c.id == wanted), None)
         if not found:
             return (
                 404,
