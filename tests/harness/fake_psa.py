@@ -731,11 +731,13 @@ class FakeHaloPSA(FakePsaServer):
       `delivery_address_line1..5`, `region_code_name`, `country_code_name`), by `client_id` or paged.
       A client's first-listed site is a "Warehouse" for every 4th client, so only `main_site_id`
       finds the main site.
-    - *Unconfirmed* (the spec types no responses): that sites carry address fields only with
-      `includeaddress=true` (the fake leaves them out otherwise, so a client that forgets the flag
-      imports no address), that list rows carry `main_site_id` (`list_main_site_id=False` drops it),
-      and how people lay out the free-form lines (the fake alternates the two common layouts:
-      street / suburb / "STATE POSTCODE", and street / suburb / state / postcode).
+    - Sites carry their address only with `includeaddress=true` (the spec's parameter: "Include
+      site address in the response"); the fake leaves it out otherwise, so a client that forgets
+      the flag imports no address.
+    - *Unconfirmed* (the spec types no responses): that list rows carry `main_site_id`
+      (`list_main_site_id=False` drops it), and how people lay out the free-form lines (the fake
+      alternates the two common layouts: street / suburb / "STATE POSTCODE" for odd ids, and
+      street / suburb / state / postcode for even ids).
     """
 
     def __init__(
