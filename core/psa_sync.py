@@ -20,7 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
-from core.customer_validation import parse_email
+from core.customer_validation import LABELS, parse_email
 from core.psa_cache import column_limits, fit, name_key
 from integrations.base import Company
 from models.customers import EndCustomer
@@ -50,6 +50,20 @@ class CustomerChange:
     customer_id: int
     name: str
     fields: dict[str, Any]
+
+    def describe(self) -> list[str]:
+        """One line per field, "Suburb / city: Sydney → Parramatta", for summaries and alerts."""
+        out = []
+        for name, (old, new) in self.fields.items():
+            if name == "psa_inactive":
+                out.append("now inactive in the PSA" if new else "active in the PSA again")
+            else:
+                out.append(f"{LABELS.get(name, name)}: {_shown(old)} → {_shown(new)}")
+        return out
+
+
+def _shown(value: object) -> str:
+    return "(empty)" if value in (None, "") else str(value)
 
 
 @dataclass

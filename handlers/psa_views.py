@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.psa_sync import SyncResult
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.fields import encode_metadata, modal, option, text_input
@@ -112,3 +113,11 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
         ],
         private_metadata=encode_metadata(psa_ref=row.psa_id),
     )
+
+
+def resync_note(vendor: str, result: SyncResult) -> Block:
+    """What the Resync button changed, shown on the customer page it refreshes."""
+    lines = [line for change in result.changes for line in change.describe()]
+    if not lines:
+        return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: nothing changed.")
+    return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: " + esc("; ".join(lines)))

@@ -203,6 +203,9 @@ def test_manual_customer_must_be_linked_and_resync_applies_psa_changes(
     psa_slack.block_action("psa_resync", value=str(customer.id), view=view)
     refreshed = fake_slack.calls_to("views.update")[-1].params["view"]
     assert refreshed["blocks"][0]["text"]["text"] == "Coastal Motor Group"
+    note = texts(refreshed["blocks"][1:2])
+    assert "Company name: Coastal Motors Pty → Coastal Motor Group" in note
+    assert "Suburb / city: Sydney → Gold Coast" in note
     with Session(engine) as db:
         customer = db.exec(select(EndCustomer)).one()
         audit = db.exec(select(AuditLog).where(AuditLog.action == "psa_sync")).one()
