@@ -259,7 +259,9 @@ class HaloPsaClient(HttpClientBase):
         main = _int_id(row.get("main_site_id"), default=-1)
         site = None
         if main > 0:
-            site = (sites if sites is not None else self._client_sites(ref)).get(main)
+            site = sites.get(main) if sites is not None else None
+            if site is None:  # not in the bulk list (or no bulk list): ask for this client's sites
+                site = self._client_sites(ref).get(main)
         return to_company(row, site)
 
 

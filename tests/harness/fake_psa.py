@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -719,11 +720,20 @@ class FakeConnectWise(FakePsaServer):
 # ============================================================================================
 # HaloPSA
 # ============================================================================================
+HALO_SPEC = Path(__file__).resolve().parents[1] / "integrations" / "samples" / "halopsa_openapi_subset.json"
+HALO_PARAMETERS: dict[str, set[str]] = {
+    path: {p["name"] for p in operation["get"].get("parameters", [])}
+    for path, operation in json.loads(HALO_SPEC.read_text(encoding="utf-8"))["paths"].items()
+}
+
+
 class FakeHaloPSA(FakePsaServer):
     """HaloPSA, shaped by Halo's published OpenAPI document ("Halo API" v2, halopsa-rest
     `generator/spec/swagger.json`; the schemas used are copied to
     `tests/integrations/samples/halopsa_openapi_subset.json`, MIT licence beside it).
 
+    - Query parameters are checked against the document's parameters of `GET /Client`,
+      `/Client/{id}` and `/Site`: an undocumented one is a 400 (Halo would silently ignore it).
     - `POST /auth/token` client credentials; `GET /api/Client` (`Area` rows: `id`, `name`,
       `inactive`, `toplevel_id`, `main_site_id`, `main_site_name`, `accountsemailaddress`) capped at
       `page_cap` rows a page; `GET /api/Client/{id}`;
@@ -776,6 +786,14 @@ class FakeHaloPSA(FakePsaServer):
     ) -> tuple[str, Callable[[Request], Response]]:
         if path == "/auth/token" and method == "POST":
             return "token", self._token
+        documented = "/Client/{id}" if re.fullmatch(r"/api/Client/\d+", path) else path.removeprefix("/api")
+        unknown = set(query) - HALO_PARAMETERS.get(documented, set(query))
+        if unknown:  # the published document names every parameter: a typo would be ignored by Halo
+            return "undocumented", lambda _r: (
+                400,
+                {"error": f"undocumented parameters {sorted(unknown)}"},
+                {},
+            )
         if path == "/api/Client":
             return "clients", self._authed(self._clients)
         if re.fullmatch(r"/api/Client/\d+", path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from integrations.base import PsaAuthError, PsaError, PsaUnavailable
@@ -174,3 +175,18 @@ def test_persistent_outage_and_malformed_json(fake_halo: FakeHaloPSA) -> None:
     fake_halo.fail_next("clients", status=200, body="<html>")
     with halopsa_client(fake_halo) as client, pytest.raises(PsaError, match="malformed"):
         list(client.iter_companies())
+
+
+def test_the_fake_refuses_parameters_the_published_document_lacks(fake_halo: FakeHaloPSA) -> None:
+    response = httpx.get(fake_halo.url + "/api/Site", params={"includeaddres": "true"})
+    assert response.status_code == 400 and "includeaddres" in response.text
+
+
+def test_a_main_site_missing_from_the_bulk_list_is_asked_for(fake_halo: FakeHaloPSA) -> None:
+    with halopsa_client(fake_halo) as client:
+        sites = client._all_sites()
+        assert sites is not None
+        del sites[80]  # client 8's main site
+        company = client._with_main_site(fake_halo.render(fake_halo.companies[7]), sites)
+    assert company.address_line1 == "8 Example Street"
+    assert [r.query["client_id"] for r in fake_halo.requests_to("sites") if "client_id" in r.query] == ["8"]
