@@ -1,5 +1,10 @@
 """Fake Autotask, ConnectWise and HaloPSA servers: real HTTP on 127.0.0.1, shaped like the vendors.
 
+Each fake's docstring names the vendor document its shapes come from and marks what that document
+does not settle as *unconfirmed*; `tests/integrations/samples/` holds a documented response per
+vendor, and `tests/integrations/test_samples.py` checks the Halo fake against Halo's published
+schemas, so the fakes cannot drift into field names the vendors do not send.
+
 Each fake holds a list of `FakeCompany` (see `make_companies`), records every request, and injects
 the failures the real services produce: 429 + Retry-After, 503, malformed JSON, credential errors,
 and responses held past the client's timeout. Holding is event-based: a held response waits on an
