@@ -94,6 +94,8 @@ def psa_sync() -> None:
         f"synced {result.checked} linked customer(s): {result.updated} updated, {result.unchanged} unchanged, "
         f"{result.deactivated} now inactive in the PSA, {result.reactivated} active again"
     )
+    for change in result.changes:
+        click.echo(f"  customer {change.customer_id} {change.name}: {'; '.join(change.describe())}")
     for customer_id in result.name_conflicts:
         click.echo(
             f"  customer {customer_id}: the PSA's new name is taken by another customer; kept the old one"

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from bot.poster import Poster
+from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications, psa_service
 from core import invoices as invoice_service
@@ -271,7 +272,17 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     notifications.complete(ctx.engine, claim, clock=ctx.clock)
     return (
         f"cached {report.refreshed.company_count} companies; synced {report.synced.checked} customers "
-        f"({report.synced.updated} updated)"
+        f"({report.synced.updated} updated); "
+        + post_psa_changes(
+            ctx.engine,
+            ctx.poster,
+            _alert_channel(ctx),
+            kind,
+            slot,
+            report.synced.changes,
+            clock=ctx.clock,
+            worker=ctx.worker,
+        )
     )
 
 

@@ -39,7 +39,7 @@ BATCH_SIZE = 1000
 STALE_STAGING = timedelta(days=1)
 ERROR_LENGTH = 1000
 TABLE = PsaCompany.__table__  # type: ignore[attr-defined]
-COPIED = ("name", "phone", "address_line1", "address_line2", "city", "state", "postcode", "country")
+COPIED = ("name", "phone", "address_line1", "address_line2", "city", "state", "postcode", "country", "email")
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,9 @@ def _row(company: Company, staging: str, refreshed_at: Any) -> tuple[Any, ...]:
     c = company
     row = (
         staging, c.ref, name_key(c.name), refreshed_at,
-        c.name, c.phone, c.address_line1, c.address_line2, c.city, c.state, c.postcode, c.country,
+        c.name, c.phone, c.address_line1, c.address_line2, c.city, c.state, c.postcode, c.country, c.email,
     )  # fmt: skip
-    _, id_, key, _, name, phone, line1, line2, city, state, postcode, country = TEXT_LIMITS
+    _, id_, key, _, name, phone, line1, line2, city, state, postcode, country, email = TEXT_LIMITS
     if (
         len(c.ref) > id_ or len(row[2]) > key or len(c.name) > name
         or (c.phone is not None and len(c.phone) > phone)
@@ -117,12 +117,13 @@ def _row(company: Company, staging: str, refreshed_at: Any) -> tuple[Any, ...]:
         or (c.state is not None and len(c.state) > state)
         or (c.postcode is not None and len(c.postcode) > postcode)
         or (c.country is not None and len(c.country) > country)
+        or (c.email is not None and len(c.email) > email)
     ):  # fmt: skip
         row = tuple(v[:n] if n and type(v) is str else v for v, n in zip(row, TEXT_LIMITS, strict=True))
     return row
 
 
-ROWS_PER_STATEMENT = 80  # x 12 columns = 960 parameters: under SQLite's oldest limit of 999
+ROWS_PER_STATEMENT = 76  # x 13 columns = 988 parameters: under SQLite's oldest limit of 999
 
 
 def _insert_sql(dialect: Dialect, rows: int) -> str:
@@ -131,7 +132,7 @@ def _insert_sql(dialect: Dialect, rows: int) -> str:
     Why not `session.add_all` or SQLAlchemy's executemany: at 50,000 rows their per-row parameter
     processing cost as much as all the PSA's HTTP round trips. Here each value is a plain string
     except `refreshed_at`, converted once by `_stage` with the column type's own bind processor,
-    and 80 rows share one statement, so the driver's per-statement work is paid once per 80 rows.
+    and 76 rows share one statement, so the driver's per-statement work is paid once per 76 rows.
     ON CONFLICT keeps the first copy of a company that a page-number paginator returned twice;
     SQLite >= 3.24 and PostgreSQL share the syntax. Table, columns and limits are our constants.
     """

@@ -148,7 +148,12 @@ def check_not_imported(db: Session, psa_kind: str, ref: str, *, field: str = "ps
 
 
 def import_input(row: PsaCompany, *, email: object, payment_terms_days: object) -> CustomerInput:
-    """The four synced fields from the PSA, plus what only we know: e-mail and payment terms."""
+    """The four synced fields from the PSA, plus what only we know: e-mail and payment terms.
+
+    An e-mail left blank is taken from the PSA's billing e-mail when it has one (HaloPSA's
+    `accountsemailaddress`), so a Halo import does not start with the missing-e-mail banner."""
+    if (email is None or not str(email).strip()) and row.email:
+        email = row.email
     synced = {
         "company_name": row.name,
         "contact_number": re.sub(r"[^0-9+()\-. ]", "", row.phone or "").strip() or None,

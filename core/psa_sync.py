@@ -1,5 +1,11 @@
 """Re-apply the PSA's view of each linked end customer: the four synced fields, and whether it is
-still active there. Email and payment terms are ours alone and are never touched.
+still active there. Payment terms are ours alone; the e-mail is ours too, except that an empty one
+is filled from the PSA's billing e-mail (HaloPSA's `accountsemailaddress`) when it has one.
+
+A resync never erases: a field the PSA sends empty keeps what rebill-bot holds (someone may have
+typed the address in by hand because the PSA has none). Every change is audited with old and new
+values and listed in `SyncResult.changes`, which the CLI, the Slack resync and the scheduled
+refresh's alert show.
 
 The caller owns the transaction (a Slack request's session, the CLI's, or the nightly job's): we only
 flush, so a failure part-way leaves nothing applied.
@@ -14,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
+from core.customer_validation import LABELS, parse_email
 from core.psa_cache import column_limits, fit, name_key
 from integrations.base import Company
 from models.customers import EndCustomer
@@ -36,6 +43,29 @@ SYNCED = {
 BATCH_SIZE = 500
 
 
+@dataclass(frozen=True)
+class CustomerChange:
+    """What one resync changed on one customer: field -> [old, new], as in its audit row."""
+
+    customer_id: int
+    name: str
+    fields: dict[str, Any]
+
+    def describe(self) -> list[str]:
+        """One line per field, "Suburb / city: Sydney → Parramatta", for summaries and alerts."""
+        out = []
+        for name, (old, new) in self.fields.items():
+            if name == "psa_inactive":
+                out.append("now inactive in the PSA" if new else "active in the PSA again")
+            else:
+                out.append(f"{LABELS.get(name, name)}: {_shown(old)} → {_shown(new)}")
+        return out
+
+
+def _shown(value: object) -> str:
+    return "(empty)" if value in (None, "") else str(value)
+
+
 @dataclass
 class SyncResult:
     checked: int = 0
@@ -44,6 +74,7 @@ class SyncResult:
     deactivated: int = 0
     reactivated: int = 0
     name_conflicts: list[int] = field(default_factory=list)
+    changes: list[CustomerChange] = field(default_factory=list)
 
 
 def _lookup_fn(companies_by_ref: CompanyLookup) -> Callable[[str], Company | None]:
@@ -125,6 +156,7 @@ def sync_customers(
                     )
                 )
                 result.updated += 1
+                result.changes.append(CustomerChange(customer.id, customer.company_name, changes))
             else:
                 result.unchanged += 1
             if company is not None:  # "synced" means the PSA answered for this company
@@ -149,7 +181,7 @@ def _apply(db: Session, customer: EndCustomer, company: Company | None, result: 
     for ours, theirs in SYNCED.items():
         new = fit(getattr(company, theirs), LIMITS.get(ours))
         old = getattr(customer, ours)
-        if new == old:
+        if new is None or not new.strip() or new == old:  # empty in the PSA: keep ours, never erase
             continue
         if ours == "company_name":
             assert new is not None
@@ -161,4 +193,9 @@ def _apply(db: Session, customer: EndCustomer, company: Company | None, result: 
             customer.name_key = key
         changes[ours] = [old, new]
         setattr(customer, ours, new)
+    if customer.email is None and company.email:
+        email = parse_email(company.email, {})  # an invalid PSA address is left out, not stored
+        if email is not None:
+            changes["email"] = [None, email]
+            customer.email = email
     return changes

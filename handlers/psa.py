@@ -111,12 +111,13 @@ def save_import(call: Call) -> None:
 def resync(call: Call) -> None:
     call.ack()
     customer_id = int(call.body["actions"][0]["value"])
-    psa_service.resync_customer(
+    result = psa_service.resync_customer(
         call.deps.engine, call.deps.psa, customer_id, actor=call.user_id, clock=call.deps.clock
     )
-    call.client.views_update(
-        view_id=call.body["view"]["id"], view=customer_page.render(call, customers.get(call.db, customer_id))
-    )
+    view = customer_page.render(call, customers.get(call.db, customer_id))
+    header = next((i for i, b in enumerate(view["blocks"]) if b.get("type") == "header"), -1)
+    view["blocks"].insert(header + 1, views.resync_note(psa_service.vendor_name(_kind(call)) or "", result))
+    call.client.views_update(view_id=call.body["view"]["id"], view=view)
 
 
 def register(app: App) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.psa_sync import SyncResult
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.fields import encode_metadata, modal, option, text_input
@@ -96,7 +97,13 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
         blocks=[
             blocks.section("\n".join(synced), block_id="synced"),
             blocks.context(f"These come from {vendor} and stay in sync with it."),
-            text_input("email", "E-mail", hint="Invoices are e-mailed here.", max_length=254),
+            text_input(
+                "email",
+                "E-mail",
+                initial=row.email,
+                hint=f"Invoices are e-mailed here{' (from ' + vendor + ')' if row.email else ''}.",
+                max_length=254,
+            ),
             text_input(
                 "payment_terms_days",
                 "Payment terms (days)",
@@ -106,3 +113,11 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
         ],
         private_metadata=encode_metadata(psa_ref=row.psa_id),
     )
+
+
+def resync_note(vendor: str, result: SyncResult) -> Block:
+    """What the Resync button changed, shown on the customer page it refreshes."""
+    lines = [line for change in result.changes for line in change.describe()]
+    if not lines:
+        return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: nothing changed.")
+    return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: " + esc("; ".join(lines)))

@@ -1,7 +1,17 @@
 """Autotask PSA (ATServicesRest V1.0).
 
+Built from Autotask's REST API documentation (autotask.net/help/developerhelp: "Companies" entity,
+"Making basic query calls", "The entityInformation REST API call", "Understanding picklists",
+"Zone information", "API thresholds"); Autotask publishes no OpenAPI file we could vendor.
+
 Quirks handled here, all from Autotask's docs and issue trackers:
-- the API host depends on the customer's zone: ask `zoneInformation?user=` once (or use a base URL);
+- the API host depends on the customer's zone: ask `zoneInformation?user=` once (or use a base URL),
+  and ask again once after a 401 (a database moved to another zone) before giving up. The credential
+  headers go only to the zone's API host: zone discovery goes without them, and a `nextPageUrl` on
+  any other host is refused rather than followed;
+- only customers by default: `companyType` is a picklist whose values differ between Autotask
+  instances, so the wanted types are named (`AUTOTASK_COMPANY_TYPES`, default "Customer") and
+  turned into values with `Companies/entityInformation/fields` (`picklistValues[{value, label}]`);
 - a bad username or integration code is an HTTP 500, a bad secret a 401, and errors come as
   `{"errors": ["..."]}` (strings);
 - after a POST query, `nextPageUrl` must be POSTed with the same body (a GET gets 405);
@@ -14,17 +24,26 @@ Quirks handled here, all from Autotask's docs and issue trackers:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, PsaUnavailable, clean
+from integrations.base import (
+    Company,
+    HttpClientBase,
+    PsaAuthError,
+    PsaConfigError,
+    PsaError,
+    PsaUnavailable,
+    clean,
+)
 from integrations.http import (
     DEFAULT_TIMEOUT,
     Page,
@@ -45,6 +64,7 @@ MAX_CONCURRENCY = 3
 COMPANY_FIELDS = [
     "id",
     "companyName",
+    "companyType",
     "isActive",
     "phone",
     "address1",
@@ -59,6 +79,8 @@ ACTIVE_CUSTOMERS = [
     {"op": "gt", "field": "id", "value": 0},
 ]
 # Autotask words its credential failures differently across versions; any of these means "fix settings".
+DEFAULT_COMPANY_TYPES = ("Customer",)
+ALL_TYPES = "*"
 AUTH_WORDS = re.compile(r"user|integration ?code|authenticat|credential|unauthori|impersonat", re.IGNORECASE)
 
 
@@ -109,14 +131,18 @@ class AutotaskClient(HttpClientBase):
         threshold: ThresholdPolicy | None = None,
         page_size: int = MAX_PAGE,
         max_concurrency: int = MAX_CONCURRENCY,
+        company_types: Sequence[str] = DEFAULT_COMPANY_TYPES,
     ) -> None:
         self.username = username
         headers = {"ApiIntegrationCode": integration_code, "UserName": username, "Secret": secret}
         if impersonation_resource_id:
             headers["ImpersonationResourceId"] = impersonation_resource_id
-        self._http = make_http_client(base_url="", timeout=timeout, transport=transport, headers=headers)
+        # Sent per request, and only to the zone's API host (see `_call`), never as client defaults.
+        self._credentials = headers
+        self._http = make_http_client(base_url="", timeout=timeout, transport=transport)
         self._zone_url = ensure_slash(zone_url)
         self._base_url = ensure_slash(base_url) if base_url else None
+        self._discovered = False
         self._zone_name: str | None = None
         if self._base_url:
             self._http.base_url = httpx.URL(self._base_url)
@@ -131,13 +157,16 @@ class AutotaskClient(HttpClientBase):
         self._delay = 0.0
         self.last_threshold: ThresholdInfo | None = None
         self._countries: dict[int, str] | None = None
+        self._wanted_types = tuple(t.strip() for t in company_types if t.strip()) or DEFAULT_COMPANY_TYPES
+        self._type_values: frozenset[int] | None = None
+        self._types_resolved = False
 
     # -- protocol --------------------------------------------------------------------------
     def iter_companies(self) -> Iterator[Company]:
         body = {
             "MaxRecords": self._page_size,
             "IncludeFields": COMPANY_FIELDS,
-            "Filter": [{"op": "and", "items": ACTIVE_CUSTOMERS}],
+            "Filter": [{"op": "and", "items": self._wanted_filter()}],
         }
         countries = self._country_names()
         for item in self._query("V1.0/Companies/query", body):
@@ -153,7 +182,7 @@ class AutotaskClient(HttpClientBase):
         return self._to_company(item) if item else None
 
     def search(self, text: str, limit: int = 25) -> list[Company]:
-        items = [*ACTIVE_CUSTOMERS, {"op": "contains", "field": "companyName", "value": text}]
+        items = [*self._wanted_filter(), {"op": "contains", "field": "companyName", "value": text}]
         body = {
             "MaxRecords": max(1, min(limit, MAX_PAGE)),
             "IncludeFields": COMPANY_FIELDS,
@@ -179,6 +208,59 @@ class AutotaskClient(HttpClientBase):
             f"Autotask {zone} at {self._base_url}: API user {self.username} can read companies; "
             f"{info.used}/{info.threshold} requests used in the last {info.timeframe_minutes} min"
         )
+
+    # -- company types ---------------------------------------------------------------------
+    def company_type_values(self) -> frozenset[int] | None:
+        """The `companyType` picklist values wanted (None = every type), read once per client.
+
+        Numbers in the setting are taken as values; names are matched (case-insensitively) to the
+        picklist's labels, which is what a person sees in Autotask. A name the picklist lacks is a
+        settings error that lists the names it has, rather than an import of nobody.
+        """
+        if self._types_resolved:
+            return self._type_values
+        wanted = self._wanted_types
+        if ALL_TYPES in wanted:
+            values = None
+        else:
+            numbers = {int(t) for t in wanted if t.isdigit()}
+            names = [t for t in wanted if not t.isdigit()]
+            if names:
+                labels = self._company_type_labels()
+                unknown = [n for n in names if n.casefold() not in labels]
+                if unknown:
+                    raise PsaConfigError(
+                        f"AUTOTASK_COMPANY_TYPES names {', '.join(unknown)}, which Autotask's company "
+                        f"types do not include; they are: {', '.join(sorted(v[0] for v in labels.values()))}."
+                    )
+                numbers |= {labels[n.casefold()][1] for n in names}
+            values = frozenset(numbers)
+        with self._lock:
+            self._type_values, self._types_resolved = values, True
+        return values
+
+    def _company_type_labels(self) -> dict[str, tuple[str, int]]:
+        """casefolded label -> (label, value) of the `companyType` picklist."""
+        payload = self._call("GET", "V1.0/Companies/entityInformation/fields")
+        fields = payload.get("fields") if isinstance(payload, dict) else payload
+        for field in fields if isinstance(fields, list) else []:
+            if isinstance(field, dict) and str(field.get("name", "")).casefold() == "companytype":
+                labels: dict[str, tuple[str, int]] = {}
+                for option in field.get("picklistValues") or []:
+                    with contextlib.suppress(KeyError, TypeError, ValueError):
+                        label = str(option["label"]).strip()
+                        labels[label.casefold()] = (label, int(option["value"]))
+                if labels:
+                    return labels
+        raise PsaError(
+            f"{VENDOR} did not list the companyType picklist in Companies/entityInformation/fields."
+        )
+
+    def _wanted_filter(self) -> list[dict[str, Any]]:
+        values = self.company_type_values()
+        if values is None:
+            return list(ACTIVE_CUSTOMERS)
+        return [*ACTIVE_CUSTOMERS, {"op": "in", "field": "companyType", "value": sorted(values)}]
 
     # -- threshold -------------------------------------------------------------------------
     def threshold_info(self) -> ThresholdInfo:
@@ -217,11 +299,14 @@ class AutotaskClient(HttpClientBase):
             self._sleep(self._delay)
 
     # -- wire ------------------------------------------------------------------------------
-    def _ensure_zone(self) -> None:
-        """Discover the zone's API host once, on first use (construction does no I/O)."""
-        if self._base_url is not None:
+    def _ensure_zone(self, *, again: bool = False) -> None:
+        """Discover the zone's API host once, on first use (construction does no I/O); `again`
+        forgets a discovered zone first (a 401 can mean the database moved zones)."""
+        if self._base_url is not None and not again:
             return
         with self._lock:
+            if again and self._discovered:
+                self._base_url = None
             if self._base_url is None:
                 url = self._zone_url + "v1.0/zoneInformation"
                 response = call_with_retry(
@@ -242,6 +327,7 @@ class AutotaskClient(HttpClientBase):
                 self._zone_name = payload.get("zoneName")
                 self._http.base_url = httpx.URL(ensure_slash(str(zone)))
                 self._base_url = ensure_slash(str(zone))
+                self._discovered = True
 
     def _call(
         self, method: str, url: str, *, json: Any = None, missing_ok: bool = False, throttle: bool = True
@@ -249,19 +335,10 @@ class AutotaskClient(HttpClientBase):
         self._ensure_zone()
         if throttle:
             self._throttle()
-
-        def send() -> httpx.Response:
-            with self._semaphore:
-                return self._http.request(method, url, json=json)
-
-        response = call_with_retry(
-            send,
-            vendor=VENDOR,
-            policy=self._retry,
-            sleep=self._sleep,
-            rng=self._rng,
-            should_retry=_should_retry,
-        )
+        response = self._send(method, url, json)
+        if response.status_code == 401 and self._discovered:
+            self._ensure_zone(again=True)
+            response = self._send(method, url, json)
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code == 401:
@@ -279,6 +356,28 @@ class AutotaskClient(HttpClientBase):
                 f"{errors or response.text[:120]}"
             )
         return json_body(response, VENDOR)
+
+    def _send(self, method: str, url: str, json: Any) -> httpx.Response:
+        target = self._http.build_request(method, url).url
+        api = httpx.URL(self._base_url or "")
+        if (target.scheme, target.host, target.port) != (api.scheme, api.host, api.port):
+            raise PsaError(
+                f"{VENDOR} sent a link to {target.scheme}://{target.host}, not its API host {api.host}; "
+                "not following it (our credentials go only to the zone's API host)."
+            )
+
+        def send() -> httpx.Response:
+            with self._semaphore:
+                return self._http.request(method, url, json=json, headers=self._credentials)
+
+        return call_with_retry(
+            send,
+            vendor=VENDOR,
+            policy=self._retry,
+            sleep=self._sleep,
+            rng=self._rng,
+            should_retry=_should_retry,
+        )
 
     def _query(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """POST a query and POST each `nextPageUrl` with the same body (Autotask answers a GET with 405)."""
@@ -330,8 +429,18 @@ class AutotaskClient(HttpClientBase):
             clean(get("state")),
             clean(get("postalCode")),
             clean(country),
-            bool(get("isActive", True)),
+            bool(get("isActive", True)) and self._wanted_type(get("companyType")),
         )
+
+    def _wanted_type(self, value: Any) -> bool:
+        """A company of a type outside AUTOTASK_COMPANY_TYPES is not a customer to rebill."""
+        values = self.company_type_values()
+        if values is None:
+            return True
+        try:
+            return int(value) in values
+        except (TypeError, ValueError):
+            return False
 
 
 def _should_retry(response: httpx.Response, policy: RetryPolicy) -> bool:

@@ -30,6 +30,8 @@ class Company:
     postcode: str | None = None
     country: str | None = None
     active: bool = True
+    # The PSA's billing e-mail (HaloPSA's `accountsemailaddress`), used only where we have none.
+    email: str | None = None
 
 
 @runtime_checkable

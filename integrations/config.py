@@ -7,14 +7,14 @@ client from the same place, and so a missing PSA variable is reported by name be
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from integrations.autotask import DEFAULT_ZONE_URL, AutotaskClient
+from integrations.autotask import DEFAULT_COMPANY_TYPES, DEFAULT_ZONE_URL, AutotaskClient
 from integrations.base import PsaClient, PsaConfigError
-from integrations.connectwise import ConnectWiseClient
+from integrations.connectwise import CONNECTWISE_DEFAULT_TYPES, ConnectWiseClient
 from integrations.halopsa import HaloPsaClient
 
 PsaKind = Literal["autotask", "connectwise", "halopsa"]
@@ -45,7 +45,13 @@ HINTS: dict[str, str] = {
     "HALOPSA_URL": "your Halo resource server, e.g. https://acme.halopsa.com",
     "HALOPSA_CLIENT_ID": "the client id of a Client ID and Secret (Services) API application",
     "HALOPSA_CLIENT_SECRET": "that application's client secret",
+    "AUTOTASK_COMPANY_TYPES": "comma-separated company type names or numbers, or * for all",
+    "CONNECTWISE_COMPANY_TYPES": "comma-separated company type names or ids, or * for all",
+    "CONNECTWISE_INACTIVE_STATUSES": "comma-separated company status names or ids",
 }
+
+# A comma-separated list in the environment ("Customer, Vendor"), not pydantic-settings' JSON.
+NameList = Annotated[tuple[str, ...], NoDecode]
 
 
 class PsaSettings(BaseSettings):
@@ -59,12 +65,15 @@ class PsaSettings(BaseSettings):
     autotask_integration_code: SecretStr | None = None
     autotask_base_url: str | None = None
     autotask_zone_url: str = DEFAULT_ZONE_URL
+    autotask_company_types: NameList = DEFAULT_COMPANY_TYPES
 
     connectwise_site: str | None = None
     connectwise_company_id: str | None = None
     connectwise_public_key: str | None = None
     connectwise_private_key: SecretStr | None = None
     connectwise_client_id: str | None = None
+    connectwise_company_types: NameList = CONNECTWISE_DEFAULT_TYPES
+    connectwise_inactive_statuses: NameList = ()
 
     halopsa_url: str | None = None
     halopsa_auth_url: str | None = None
@@ -79,6 +88,25 @@ class PsaSettings(BaseSettings):
             value = value.strip().lower()
             return None if value in ("", "none", "off") else value
         return value
+
+    @field_validator(
+        "autotask_company_types", "connectwise_company_types", "connectwise_inactive_statuses", mode="before"
+    )
+    @classmethod
+    def _names(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(n for n in (" ".join(str(v).split()) for v in value) if n)
+        return value
+
+    @field_validator("autotask_company_types", "connectwise_company_types")
+    @classmethod
+    def _types_default(cls, value: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        """An empty list would import nobody: empty means the default (customers only)."""
+        if value:
+            return value
+        return DEFAULT_COMPANY_TYPES if info.field_name.startswith("autotask") else CONNECTWISE_DEFAULT_TYPES
 
     @field_validator("autotask_base_url", "halopsa_url", "halopsa_auth_url", "autotask_zone_url")
     @classmethod
@@ -167,6 +195,7 @@ def make_client(psa_settings: PsaSettings, **overrides: Any) -> PsaClient | None
             integration_code=_secret(s.autotask_integration_code),
             base_url=overrides.pop("base_url", None) or s.autotask_base_url,
             zone_url=s.autotask_zone_url or DEFAULT_ZONE_URL,
+            company_types=s.autotask_company_types,
         )
     if s.rebill_psa == "connectwise":
         return build(
@@ -176,6 +205,8 @@ def make_client(psa_settings: PsaSettings, **overrides: Any) -> PsaClient | None
             public_key=s.connectwise_public_key or "",
             private_key=_secret(s.connectwise_private_key),
             client_id=s.connectwise_client_id or "",
+            company_types=s.connectwise_company_types,
+            inactive_statuses=s.connectwise_inactive_statuses,
         )
     if s.rebill_psa == "halopsa":
         return build(

@@ -1,14 +1,28 @@
 """ConnectWise PSA (Manage) REST 3.0.
 
+Built from ConnectWise's published OpenAPI document for REST 3.0 (developer.connectwise.com; read
+through its generated model docs, e.g. Jetbuilt/connect_wise `docs/Company.md`, `CompanyStatus.md`,
+`CompanyType.md`): `Company` has `status` (`CompanyStatusReference {id, name}`), `types`
+(`CompanyTypeReference[] {id, name}`), `deletedFlag`, `leadFlag`, `isVendorFlag`; `CompanyStatus`
+(`company/companies/statuses`) has `inactiveFlag`.
+
 Quirks handled here:
 - `pageSize` defaults to 25 (a classic cause of "only 25 customers imported"): we always send 1000,
   the documented maximum, and follow the `Link: <...>; rel="next"` header rather than counting pages;
 - we ask for forward-only paging (`pagination-type: forward-only`, keyed by the last id), which does
   not skip or repeat rows when companies are added mid-sync; a server that ignores the header still
   sends a page-number `Link`, which we follow just the same;
-- deleted companies are filtered server-side (`deletedFlag=false`); inactive ones by status name,
-  which each MSP can rename, so by default any status whose name contains "inactive" counts
-  (override with `inactive_statuses`);
+- forward-only paging is ordered by id already, so no `orderBy` is sent with it;
+- deleted companies are filtered server-side (`deletedFlag=false`). A company is inactive when its
+  status has `inactiveFlag` set (the statuses are read once per client, since a company's status
+  reference carries only id and name) or when its status is named in `inactive_statuses`
+  (CONNECTWISE_INACTIVE_STATUSES: names or ids, e.g. "Credit Hold"). If the statuses cannot be
+  read, a status whose name contains "inactive" counts, as before;
+- only customers by default: a company is offered when one of its `types` is named (or numbered)
+  in `company_types` (CONNECTWISE_COMPANY_TYPES, default "Client", ConnectWise's own customer type;
+  "*" = every type), so vendors, prospects and competitors are left out. The MSP's own company
+  (its `identifier` is the company id you log in with; *unconfirmed* beyond ConnectWise's own
+  setup guides) is always left out;
 - 403 means the API member's security role lacks Company Maintenance: say so.
 """
 
@@ -22,7 +36,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, clean
+from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, PsaUnavailable, clean
 from integrations.http import (
     DEFAULT_TIMEOUT,
     Page,
@@ -39,7 +53,11 @@ KIND = "connectwise"
 VENDOR = "ConnectWise"
 API_PATH = "v4_6_release/apis/3.0/"
 MAX_PAGE = 1000
-FIELDS = "id,name,status,addressLine1,addressLine2,city,state,zip,country,phoneNumber,deletedFlag"
+FIELDS = (
+    "id,identifier,name,status,types,addressLine1,addressLine2,city,state,zip,country,phoneNumber,deletedFlag"
+)
+CONNECTWISE_DEFAULT_TYPES = ("Client",)
+ALL_TYPES = "*"
 
 
 def connectwise_base_url(site: str) -> str:
@@ -68,7 +86,8 @@ class ConnectWiseClient(HttpClientBase):
         rng: random.Random | None = None,
         page_size: int = MAX_PAGE,
         forward_only: bool = True,
-        inactive_statuses: Iterable[str] | None = None,
+        inactive_statuses: Iterable[str] = (),
+        company_types: Iterable[str] = CONNECTWISE_DEFAULT_TYPES,
     ) -> None:
         self.base_url = connectwise_base_url(site)
         self._http = make_http_client(
@@ -83,18 +102,24 @@ class ConnectWiseClient(HttpClientBase):
         self._rng = rng or random.Random()
         self._page_size = max(1, min(page_size, MAX_PAGE))
         self._forward_only = forward_only
-        self._inactive = {s.casefold() for s in inactive_statuses} if inactive_statuses is not None else None
+        self._own_identifier = company_id.strip().casefold()
+        self._inactive_named = {s.strip().casefold() for s in inactive_statuses if s.strip()}
+        types = {t.strip().casefold() for t in company_types if t.strip()} or {
+            t.casefold() for t in CONNECTWISE_DEFAULT_TYPES
+        }
+        self._types = None if ALL_TYPES in types else types
+        self._inactive_ids: frozenset[int] | None = None
+        self._statuses_read = False
 
     # -- protocol --------------------------------------------------------------------------
     def iter_companies(self) -> Iterator[Company]:
-        params = {
+        params: dict[str, Any] = {
             "conditions": "deletedFlag=false",
-            "orderBy": "id asc",
             "pageSize": self._page_size,
             "fields": FIELDS,
         }
         if not self._forward_only:
-            params["page"] = 1
+            params |= {"orderBy": "id asc", "page": 1}
         headers = {"pagination-type": "forward-only"} if self._forward_only else {}
 
         def fetch(url: str) -> Page[dict[str, Any], str]:
@@ -169,8 +194,6 @@ class ConnectWiseClient(HttpClientBase):
     def _to_company(self, row: dict[str, Any]) -> Company:
         if not isinstance(row, dict) or row.get("id") is None:
             raise PsaError(f"{VENDOR} sent a company without an id: {str(row)[:120]}")
-        status = row.get("status") or {}
-        status_name = str(status.get("name") or "") if isinstance(status, dict) else str(status)
         country = row.get("country")
         return Company(
             psa_kind=KIND,
@@ -183,14 +206,57 @@ class ConnectWiseClient(HttpClientBase):
             state=clean(row.get("state")),
             postcode=clean(row.get("zip")),
             country=clean(country.get("name") if isinstance(country, dict) else country),
-            active=not row.get("deletedFlag") and not self._status_inactive(status_name),
+            active=not row.get("deletedFlag") and not self._inactive(row) and self._wanted(row),
         )
 
-    def _status_inactive(self, name: str) -> bool:
-        key = name.strip().casefold()
-        if self._inactive is not None:
-            return key in self._inactive
-        return "inactive" in key
+    def _inactive(self, row: dict[str, Any]) -> bool:
+        status = row.get("status")
+        status = status if isinstance(status, dict) else {"name": status}
+        name = str(status.get("name") or "").strip().casefold()
+        status_id = _int(status.get("id"))
+        if name in self._inactive_named or (status_id is not None and str(status_id) in self._inactive_named):
+            return True
+        flagged = self._inactive_status_ids()
+        if flagged is None:  # statuses unreadable: the old rule
+            return "inactive" in name
+        return status_id in flagged
+
+    def _inactive_status_ids(self) -> frozenset[int] | None:
+        """Ids of the statuses with `inactiveFlag`, read once; None if this API member cannot read them."""
+        if not self._statuses_read:
+            params = {"pageSize": MAX_PAGE, "fields": "id,name,inactiveFlag"}
+            try:
+                rows = _rows(json_body(self._get("company/companies/statuses", params=params), VENDOR))
+                ids: frozenset[int] | None = frozenset(
+                    i for r in rows if r.get("inactiveFlag") and (i := _int(r.get("id"))) is not None
+                )
+            except PsaUnavailable:
+                raise
+            except PsaError:
+                ids = None
+            self._inactive_ids, self._statuses_read = ids, True
+        return self._inactive_ids
+
+    def _wanted(self, row: dict[str, Any]) -> bool:
+        """A customer to rebill: one of the wanted types, and not the MSP's own company."""
+        if str(row.get("identifier") or "").strip().casefold() == self._own_identifier:
+            return False
+        if self._types is None:
+            return True
+        for kind in row.get("types") or []:
+            if isinstance(kind, dict) and (
+                str(kind.get("name") or "").strip().casefold() in self._types
+                or str(kind.get("id")) in self._types
+            ):
+                return True
+        return False
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _rows(payload: Any) -> list[dict[str, Any]]:

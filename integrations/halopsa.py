@@ -1,17 +1,31 @@
 """HaloPSA.
 
+Built from Halo's published OpenAPI document (halopsa-rest `generator/spec/swagger.json`, "Halo API"
+v2: schemas `Area` = client, `Site_List`, `Site`, `AddressStore`; parameters of `GET /Client` and
+`GET /Site`). The fields we read are listed in `tests/integrations/samples/README.md` with the
+sample responses that pin them.
+
 Quirks handled here:
 - OAuth2 client credentials at `{auth_url}/token[?tenant=]` (auth_url defaults to `{url}/auth`); the
   token is cached until shortly before `expires_in` (the clock is injected), and a 401 from the
   resource server forces exactly one new token and one retry (tokens can be revoked early);
 - `api/Client` may cap pages at 100 whatever `page_size` says, so we page until a short or empty
   page; `record_count` is only trusted to say "there is more", never to stop early;
-- phone and address live on the client's main site, and `client_id` may arrive as `21.0`;
+- phone and address live on the client's **main site**, the site whose id is the client's
+  `main_site_id` (Halo has no "is main site" flag; the first site listed may be a warehouse).
+  Sites carry their address only with `includeaddress=true`, as free-form
+  `delivery_address_line1..5` plus `region_code_name`/`country_code_name`, mapped by the rule in
+  `integrations.address_lines`; `client_id` may arrive as `21.0`;
+- the spec's `Area` has `main_site_id`, but Halo's list responses are not typed in the spec, so a
+  client row without `main_site_id` (*unconfirmed* whether list rows always carry it) costs one
+  `api/Client/{id}` call to learn it rather than a guess;
+- the client's `accountsemailaddress` (the accounts contact's e-mail) is imported as the
+  customer's invoice e-mail when the customer has none;
 - to avoid one `api/Site` call per client on a big sync, we first page through *all* sites
-  (`api/Site?pageinate=true`) and keep only each client's best site in a dict (memory grows with the
-  number of clients, about 300 bytes each: fine for the tens of thousands a Halo instance holds). If
-  the server refuses paged sites we fall back to one `api/Site?client_id=` per client (N+1, slower
-  but correct).
+  (`api/Site?pageinate=true&includeaddress=true`) and keep each site's mapped fields in a dict by
+  site id (about 300 bytes a site: fine for the tens of thousands a Halo instance holds). If the
+  server refuses paged sites we fall back to one `api/Site?client_id=` per client (N+1, slower but
+  correct).
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ from typing import Any
 import httpx
 
 from core.clock import Clock, SystemClock
+from integrations.address_lines import split_address
 from integrations.base import Company, HttpClientBase, PsaAuthError, PsaError, PsaUnavailable, clean
 from integrations.http import (
     DEFAULT_TIMEOUT,
@@ -89,13 +104,11 @@ class HaloPsaClient(HttpClientBase):
 
     # -- protocol --------------------------------------------------------------------------
     def iter_companies(self) -> Iterator[Company]:
-        sites = self._all_main_sites() if self._bulk_sites else None
+        sites = self._all_sites() if self._bulk_sites else None
         for row in self._paged("api/Client", "clients", {"includeinactive": "false"}):
             if _truthy(row.get("inactive")):
                 continue
-            ref = _int_id(row.get("id"))
-            site = sites.get(ref) if sites is not None else self._main_site(ref)
-            yield self._to_company(row, site)
+            yield self._with_main_site(row, sites)
 
     def get_company(self, ref: str) -> Company | None:
         if not ref.isdigit():
@@ -106,7 +119,7 @@ class HaloPsaClient(HttpClientBase):
         row = json_body(response, VENDOR)
         if not isinstance(row, dict) or row.get("id") is None:
             return None
-        return self._to_company(row, self._main_site(int(ref)))
+        return self._with_main_site(row, None, full=True)
 
     def search(self, text: str, limit: int = 25) -> list[Company]:
         params = {
@@ -118,7 +131,7 @@ class HaloPsaClient(HttpClientBase):
         }
         payload = json_body(self._get("api/Client", params=params), VENDOR)
         rows = [r for r in _list(payload, "clients") if not _truthy(r.get("inactive"))][:limit]
-        return [self._to_company(r, self._main_site(_int_id(r.get("id")))) for r in rows]
+        return [self._with_main_site(r, None) for r in rows]
 
     def check(self) -> str:
         params = {"pageinate": "true", "page_size": 1, "page_no": 1, "includeinactive": "false"}
@@ -209,72 +222,86 @@ class HaloPsaClient(HttpClientBase):
 
         return paginate(1, fetch, vendor=VENDOR)
 
-    def _all_main_sites(self) -> dict[int, dict[str, Any]] | None:
-        """Every client's best site from paged `api/Site`, or None if the server will not page sites."""
-        best: dict[int, dict[str, Any]] = {}
+    def _all_sites(self) -> dict[int, dict[str, Any]] | None:
+        """Every site's mapped fields by site id, from paged `api/Site`; None if the server refuses."""
+        sites: dict[int, dict[str, Any]] = {}
         try:
-            for site in self._paged("api/Site", "sites", {}):
-                client = _int_id(site.get("client_id"))
-                if _site_rank(site) > _site_rank(best.get(client)):
-                    best[client] = _slim_site(site)
+            for site in self._paged("api/Site", "sites", {"includeaddress": "true"}):
+                site_id = _int_id(site.get("id"), default=-1)
+                if site_id >= 0:
+                    sites[site_id] = site_fields(site)
         except (PsaAuthError, PsaUnavailable):
             raise
         except PsaError:
             return None
-        return best
+        return sites
 
-    def _main_site(self, client_id: int) -> dict[str, Any] | None:
-        payload = json_body(self._get("api/Site", params={"client_id": client_id}), VENDOR)
-        sites = payload if isinstance(payload, list) else _list(payload, "sites")
-        mine = [s for s in sites if _int_id(s.get("client_id"), default=client_id) == client_id]
-        best = max(mine, key=_site_rank, default=None)
-        return _slim_site(best) if best and _site_rank(best) > 0 else None
+    def _client_sites(self, client_id: int) -> dict[int, dict[str, Any]]:
+        params = {"client_id": client_id, "includeaddress": "true"}
+        payload = json_body(self._get("api/Site", params=params), VENDOR)
+        rows = payload if isinstance(payload, list) else _list(payload, "sites")
+        return {
+            _int_id(s.get("id")): site_fields(s)
+            for s in rows
+            if isinstance(s, dict) and _int_id(s.get("client_id"), default=client_id) == client_id
+        }
 
-    @staticmethod
-    def _to_company(row: dict[str, Any], site: dict[str, Any] | None) -> Company:
+    def _with_main_site(
+        self, row: dict[str, Any], sites: dict[int, dict[str, Any]] | None, *, full: bool = False
+    ) -> Company:
+        """The client with its main site's phone and address (none rather than another site's)."""
         ref = _int_id(row.get("id"))
-        site = site or {}
-        return Company(
-            psa_kind=KIND,
-            ref=str(ref),
-            name=clean(row.get("name")) or f"HaloPSA client {ref}",
-            phone=clean(site.get("phonenumber")),
-            address_line1=clean(site.get("addressline1")),
-            address_line2=clean(site.get("addressline2")),
-            city=clean(site.get("city")),
-            state=clean(site.get("county") or site.get("state")),
-            postcode=clean(site.get("postcode")),
-            country=clean(site.get("country")),
-            active=not _truthy(row.get("inactive")),
-        )
+        if "main_site_id" not in row and not full:
+            response = self._get(f"api/Client/{ref}", missing_ok=True)
+            detail = json_body(response, VENDOR) if response is not None else None
+            if isinstance(detail, dict):
+                row = {**detail, **{k: v for k, v in row.items() if v is not None}}
+        main = _int_id(row.get("main_site_id"), default=-1)
+        site = None
+        if main > 0:
+            site = sites.get(main) if sites is not None else None
+            if site is None:  # not in the bulk list (or no bulk list): ask for this client's sites
+                site = self._client_sites(ref).get(main)
+        return to_company(row, site)
 
 
-SITE_FIELDS = (
-    "phonenumber",
-    "addressline1",
-    "addressline2",
-    "city",
-    "county",
-    "state",
-    "postcode",
-    "country",
-    "ismainsite",
-    "inactive",
-)
+SITE_FIELDS = ("phone", "address_line1", "address_line2", "city", "state", "postcode", "country")
 
 
-def _slim_site(site: dict[str, Any]) -> dict[str, Any]:
-    """Keep only what we map, so the all-sites dict stays small."""
-    return {k: site.get(k) for k in SITE_FIELDS}
+def site_fields(site: dict[str, Any]) -> dict[str, Any]:
+    """A `Site_List` (or full `Site`) row reduced to our fields, by the documented address rule."""
+    full = site.get("delivery_address")
+    if isinstance(full, dict) and not any(site.get(f"delivery_address_line{i}") for i in range(1, 6)):
+        lines: list[Any] = [full.get(f"line{i}") for i in range(1, 5)]
+        postcode = full.get("postcode")
+    else:
+        lines = [site.get(f"delivery_address_line{i}") for i in range(1, 6)]
+        postcode = None
+    country = site.get("country_code_name")
+    address = split_address(lines, postcode=postcode, region=site.get("region_code_name"), country=country)
+    return {
+        "phone": clean(site.get("phonenumber")),
+        "address_line1": address.address_line1,
+        "address_line2": address.address_line2,
+        "city": address.city,
+        "state": address.state,
+        "postcode": address.postcode,
+        "country": clean(country),
+    }
 
 
-def _site_rank(site: dict[str, Any] | None) -> int:
-    """Main active site > any active site > an inactive site > none."""
-    if site is None:
-        return 0
-    if _truthy(site.get("inactive")):
-        return 1
-    return 3 if _truthy(site.get("ismainsite")) else 2
+def to_company(row: dict[str, Any], site: dict[str, Any] | None) -> Company:
+    """A Halo client (`Area`) and its main site's mapped fields as a `Company`."""
+    ref = _int_id(row.get("id"))
+    site = site or {}
+    return Company(
+        psa_kind=KIND,
+        ref=str(ref),
+        name=clean(row.get("name")) or f"HaloPSA client {ref}",
+        active=not _truthy(row.get("inactive")),
+        email=clean(row.get("accountsemailaddress")),
+        **{field: site.get(field) for field in SITE_FIELDS},
+    )
 
 
 def _int_id(value: Any, *, default: int | None = None) -> int:

@@ -31,6 +31,7 @@ class PsaCompany(SQLModel, table=True):
     state: str | None = Field(default=None, max_length=100)
     postcode: str | None = Field(default=None, max_length=20)
     country: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254, description="the PSA's billing e-mail")
     refreshed_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -11,16 +11,18 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.db import session_scope
+from bot.db import make_engine, session_scope
 from bot.jobs import find
+from bot.psa_alerts import post_psa_changes
 from bot.scheduler import job_context
 from bot.settings import Settings
 from core import billing_settings
+from core.psa_sync import CustomerChange
 from models.customers import EndCustomer
 from models.psa import PsaCompany
 from tests import factories
 from tests.bot.test_cli import CLI, app_env, clean_env
-from tests.bot.test_jobs import SYDNEY_0930
+from tests.bot.test_jobs import NO_PSA, SYDNEY_0930
 from tests.handlers.test_customers import texts
 from tests.handlers.test_psa_import import psa_settings
 from tests.harness.clock import FixedClock
@@ -59,8 +61,20 @@ def test_psa_cli(autotask: FakeAutotask, tmp_path: Path) -> None:
         and "Company 000012 Pty Ltd" in found.stdout
         and "Company 000010" not in found.stdout
     )
+    engine = make_engine(env["DATABASE_URL"])
+    linked = factories.customer(engine, "Typed Name", city="Typed City")
+    with session_scope(engine) as db:
+        customer = db.get(EndCustomer, linked.id)
+        customer.psa_kind, customer.psa_ref = "autotask", "7"
+    autotask.companies[7].city = None  # empty in the PSA: the typed city stays
+    engine.dispose()
     synced = run(["psa", "sync"], env, tmp_path)
     assert "cached 27 active companies" in synced.stdout  # 30, less every 10th (inactive)
+    assert "synced 1 linked customer(s): 1 updated" in synced.stdout
+    assert f"customer {linked.id} Company 000007 Pty Ltd: Company name: Typed Name → Company 000007" in (
+        synced.stdout
+    )
+    assert "Typed City" not in synced.stdout
     bad = run(["psa", "check"], env | {"AUTOTASK_SECRET": "wrong"}, tmp_path)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     missing = run(
@@ -82,16 +96,23 @@ def test_scheduled_refresh_syncs_and_reports_a_failure_once(
     ctx = job_context(settings, engine, FixedClock(SYDNEY_0930), psa_settings("autotask", autotask))
     spec = find("psa_refresh")
     assert spec is not None
-    assert spec.run(ctx, SYDNEY_0930).startswith("cached 27 companies; synced 1 customers (1 updated)")
+    summary = spec.run(ctx, SYDNEY_0930)
+    assert summary.startswith("cached 27 companies; synced 1 customers (1 updated)")
+    assert summary.endswith("changes posted for 1 customer(s)")
     assert spec.run(ctx, SYDNEY_0930).startswith("already done")
     with Session(engine) as db:
         assert db.get(EndCustomer, linked.id).company_name == "Company 000007 Pty Ltd"
+    [changed] = fake_slack.calls_to("chat.postMessage")
+    shown = texts(changed.params["blocks"])
+    assert changed.params["channel"] == "C0ALERTS"
+    assert "The Autotask resync changed 1 customer" in shown
+    assert "Company name: Old Name → Company 000007 Pty Ltd" in shown
 
     autotask.fail_next("*", status=401, body='{"errors": ["bad secret"]}', times=20)
     later = SYDNEY_0930 + timedelta(hours=6)
     assert spec.run(ctx, later).startswith("refresh failed")
     assert spec.run(ctx, later).startswith("already done")
-    [alert] = fake_slack.calls_to("chat.postMessage")
+    [_, alert] = fake_slack.calls_to("chat.postMessage")
     assert "the previous list is kept" in texts(alert.params["blocks"])
     with Session(engine) as db:
         assert len(db.exec(select(PsaCompany)).all()) == 27
@@ -105,3 +126,18 @@ def test_serve_refuses_a_half_configured_psa(tmp_path: Path, fake_slack: FakeSla
         and "HALOPSA_URL is not set" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_the_changes_alert_is_claimed_once_per_slot(
+    engine: Engine, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    ctx = job_context(settings, engine, FixedClock(SYDNEY_0930), NO_PSA)
+    changes = [CustomerChange(7, "<!here> Acme", {"city": ["Sydney", None], "psa_inactive": [False, True]})]
+    args = (ctx.engine, ctx.poster, "C0ALERTS", "autotask", "2026-12-02T09", changes)
+    assert post_psa_changes(*args, clock=ctx.clock, worker="replica-1") == "changes posted for 1 customer(s)"
+    assert post_psa_changes(*args, clock=ctx.clock, worker="replica-2") == "changes already posted"
+    [message] = fake_slack.calls_to("chat.postMessage")
+    shown = texts(message.params["blocks"])
+    assert "&lt;!here&gt; Acme" in shown and "<!here>" not in shown
+    assert "Suburb / city: Sydney → (empty)" in shown and "now inactive in the PSA" in shown
+    assert post_psa_changes(*args[:-1], [], clock=ctx.clock, worker="x") == "no changes"

@@ -203,3 +203,48 @@ def test_resync_applies_a_psa_side_change_end_to_end(engine: Engine, db: Session
     changes = {a.entity_id: a.changes for a in audits(db)}
     assert changes[str(renamed.id)]["company_name"] == ["Company 000005 Pty Ltd", "Five Star IT"]
     assert changes[str(dropped.id)] == {"psa_inactive": [False, True]}
+
+
+def test_an_empty_psa_field_keeps_the_typed_value(db: Session, clock: FixedClock) -> None:
+    """The Halo bug: a PSA that sends no address must not wipe an address typed in by hand."""
+    typed = {"address_line1": "5 Typed St", "city": "Hobart", "state": "TAS", "postcode": "7000"}
+    customer = add_customer(db, clock, "Typed", "11", contact_number="03 6000 0000", **typed)
+    result = sync_customers(
+        db=db,
+        psa_kind="autotask",
+        companies_by_ref={"11": psa("11", "Typed", phone="03 6111 1111", city="", state=None)},
+        actor=ACTOR,
+        clock=clock,
+    )
+    db.commit()
+    db.refresh(customer)
+    assert (customer.address_line1, customer.city, customer.state, customer.postcode) == (
+        "5 Typed St",
+        "Hobart",
+        "TAS",
+        "7000",
+    )
+    assert customer.contact_number == "03 6111 1111"
+    [change] = result.changes
+    assert (change.customer_id, change.name) == (customer.id, "Typed")
+    assert change.fields == {"contact_number": ["03 6000 0000", "03 6111 1111"]}
+    assert [a.changes for a in audits(db)] == [change.fields]
+
+
+def test_the_psa_billing_email_fills_only_an_empty_email(db: Session, clock: FixedClock) -> None:
+    empty = add_customer(db, clock, "Empty", "21")
+    kept = add_customer(db, clock, "Kept", "22", email="mine@kept.example")
+    bad = add_customer(db, clock, "Bad", "23")
+    companies = {
+        "21": psa("21", "Empty", email="accounts@empty.example"),
+        "22": psa("22", "Kept", email="accounts@kept.example"),
+        "23": psa("23", "Bad", email="not an address"),
+    }
+    result = sync_customers(db=db, psa_kind="autotask", companies_by_ref=companies, actor=ACTOR, clock=clock)
+    db.commit()
+    for customer in (empty, kept, bad):
+        db.refresh(customer)
+    assert (empty.email, kept.email, bad.email) == ("accounts@empty.example", "mine@kept.example", None)
+    assert [(c.customer_id, c.fields) for c in result.changes] == [
+        (empty.id, {"email": [None, "accounts@empty.example"]})
+    ]

@@ -203,6 +203,9 @@ def test_manual_customer_must_be_linked_and_resync_applies_psa_changes(
     psa_slack.block_action("psa_resync", value=str(customer.id), view=view)
     refreshed = fake_slack.calls_to("views.update")[-1].params["view"]
     assert refreshed["blocks"][0]["text"]["text"] == "Coastal Motor Group"
+    note = texts(refreshed["blocks"][1:2])
+    assert "Company name: Coastal Motors Pty → Coastal Motor Group" in note
+    assert "Suburb / city: Sydney → Gold Coast" in note
     with Session(engine) as db:
         customer = db.exec(select(EndCustomer)).one()
         audit = db.exec(select(AuditLog).where(AuditLog.action == "psa_sync")).one()
@@ -218,6 +221,27 @@ def test_manual_customer_must_be_linked_and_resync_applies_psa_changes(
     assert "(inactive in the PSA)" in texts(fake_slack.calls_to("views.update")[-1].params["view"]["blocks"])
     with Session(engine) as db:
         assert db.exec(select(EndCustomer)).one().archived_at is None  # flagged, not archived
+
+
+def test_halo_accounts_email_fills_a_blank_email(
+    psa_slack: SlackSender, fake_slack: FakeSlack, engine: Engine, psa: tuple[str, Any]
+) -> None:
+    """Only HaloPSA sends a billing e-mail (`accountsemailaddress`); the others leave it to us."""
+    kind, fake = psa
+    next(c for c in fake.companies if c.id == 101).email = "accounts@harbourdental.example"
+    picker = choose_import(psa_slack, fake_slack)
+    details = psa_slack.view_submission(picker, picked("101")).json()
+    email_box = next(b for b in details["view"]["blocks"] if b.get("block_id") == "email")
+    from_halo = "accounts@harbourdental.example" if kind == "halopsa" else None
+    assert email_box["element"].get("initial_value") == from_halo
+    form = details["view"] | {"id": "V0IMPORT"}
+    saved = psa_slack.view_submission(
+        form, {"email": {"value": text_value("")}, "payment_terms_days": {"value": text_value("")}}
+    ).json()
+    shown = texts(saved["view"]["blocks"])
+    assert ("No e-mail address" in shown) is (from_halo is None)
+    with Session(engine) as db:
+        assert db.exec(select(EndCustomer)).one().email == from_halo
 
 
 def test_failed_refresh_keeps_the_old_cache(

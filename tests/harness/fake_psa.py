@@ -1,5 +1,10 @@
 """Fake Autotask, ConnectWise and HaloPSA servers: real HTTP on 127.0.0.1, shaped like the vendors.
 
+Each fake's docstring names the vendor document its shapes come from and marks what that document
+does not settle as *unconfirmed*; `tests/integrations/samples/` holds a documented response per
+vendor, and `tests/integrations/test_samples.py` checks the Halo fake against Halo's published
+schemas, so the fakes cannot drift into field names the vendors do not send.
+
 Each fake holds a list of `FakeCompany` (see `make_companies`), records every request, and injects
 the failures the real services produce: 429 + Retry-After, 503, malformed JSON, credential errors,
 and responses held past the client's timeout. Holding is event-based: a held response waits on an
@@ -16,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -40,6 +46,10 @@ class FakeCompany:
     state: str | None = None
     postcode: str | None = None
     country_id: int | None = None
+    # "Customer", "Vendor", "Lead", "Prospect", ... (each fake renders it in its vendor's terms)
+    kind: str = "Customer"
+    email: str | None = None
+    status: str | None = None  # a ConnectWise status name other than "Active"/"Inactive"
 
     @property
     def country(self) -> str | None:
@@ -285,8 +295,30 @@ def _at_match(item: dict[str, Any], flt: dict[str, Any]) -> bool:
     raise ValueError(f"unsupported op {op}")
 
 
+AUTOTASK_COMPANY_TYPES = {
+    "Customer": 1,
+    "Lead": 2,
+    "Prospect": 3,
+    "Dead": 4,
+    "Cancellation": 6,
+    "Vendor": 7,
+    "Partner": 8,
+}
+
+
 class FakeAutotask(FakePsaServer):
-    """ATServicesRest V1.0 as documented: zones, 3 auth headers, POST queries, 500-item pages."""
+    """ATServicesRest V1.0 as documented on autotask.net/help/developerhelp ("Companies" entity,
+    "Making basic query calls", "The entityInformation REST API call", "Understanding picklists",
+    "Zone information", "Threshold information"): zones, 3 auth headers, POST queries with POSTed
+    `nextPageUrl`s, 500-item pages, `Companies/entityInformation/fields` with the `companyType`
+    picklist (`picklistValues[{value, label, isActive, ...}]`).
+
+    *Unconfirmed*: the picklist's numbers (Autotask says picklist values vary between instances;
+    the fake uses the commonly reported ones in `AUTOTASK_COMPANY_TYPES`, and the client resolves
+    names through the picklist, so it does not depend on them) and the `{"fields": [...]}` wrapper
+    of entityInformation/fields. `move_zone` makes the old API path answer 401, as a database that
+    moved zones would; `next_host` puts `nextPageUrl`s on another host.
+    """
 
     def __init__(
         self,
@@ -305,23 +337,38 @@ class FakeAutotask(FakePsaServer):
         self.threshold, self.used = threshold, used
         self._results: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self.api_path = "/atservicesrest/"
+        self.next_host: str | None = None
 
     @property
     def zone_url(self) -> str:
+        """Where zone discovery is asked (`webservices.autotask.net/atservicesrest/` in real life)."""
         return self.base_url + "/atservicesrest/"
+
+    @property
+    def api_url(self) -> str:
+        """The zone's API host, as zoneInformation answers it."""
+        return self.base_url + self.api_path
+
+    def move_zone(self, api_path: str) -> None:
+        with self._cond:
+            self.api_path = api_path
 
     def route(
         self, method: str, path: str, query: dict[str, str]
     ) -> tuple[str, Callable[[Request], Response]]:
-        rest = path.lower().removeprefix("/atservicesrest/")
-        if rest == "v1.0/zoneinformation":
+        if path.lower() == "/atservicesrest/v1.0/zoneinformation":
             return "zone", self._zone
+        if not path.lower().startswith(self.api_path.lower()):
+            return "old_zone", lambda _r: (401, b"", {})
+        rest = path.lower().removeprefix(self.api_path.lower())
         routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             "v1.0/companies/query": ("companies_query", self._query_companies),
             "v1.0/companies/query/next": ("companies_next", self._next),
             "v1.0/countries/query": ("countries_query", self._query_countries),
             "v1.0/countries/query/next": ("countries_next", self._next),
             "v1.0/thresholdinformation": ("threshold", self._threshold),
+            "v1.0/companies/entityinformation/fields": ("company_fields", self._company_fields),
         }
         name, fn = routes.get(rest, ("", not_found))
         if not name and re.fullmatch(r"v1\.0/companies/\d+", rest):
@@ -348,9 +395,29 @@ class FakeAutotask(FakePsaServer):
             return 500, {"errors": ["Zone information could not be determined"]}, {}
         return (
             200,
-            {"zoneName": "Fake Zone 5", "url": self.zone_url, "webUrl": self.base_url + "/", "ci": 5},
+            {"zoneName": "Fake Zone 5", "url": self.api_url, "webUrl": self.base_url + "/", "ci": 5},
             {},
         )
+
+    def _company_fields(self, _request: Request) -> Response:
+        picklist = [
+            {
+                "value": str(value),
+                "label": label,
+                "isDefaultValue": label == "Customer",
+                "sortOrder": i,
+                "parentValue": "",
+                "isActive": True,
+                "isSystem": True,
+            }
+            for i, (label, value) in enumerate(AUTOTASK_COMPANY_TYPES.items())
+        ]
+        fields = [
+            {"name": "id", "dataType": "long", "isPickList": False, "picklistValues": None},
+            {"name": "companyName", "dataType": "string", "isPickList": False, "picklistValues": None},
+            {"name": "companyType", "dataType": "integer", "isPickList": True, "picklistValues": picklist},
+        ]
+        return 200, {"fields": fields}, {}
 
     def _threshold(self, _request: Request) -> Response:
         return (
@@ -369,7 +436,7 @@ class FakeAutotask(FakePsaServer):
             "id": c.id,
             "companyName": c.name,
             "companyNumber": f"C{c.id}",
-            "companyType": 1,
+            "companyType": AUTOTASK_COMPANY_TYPES[c.kind],
             "isActive": c.active,
             "phone": c.phone or "",
             "alternatePhone1": "",
@@ -428,8 +495,11 @@ class FakeAutotask(FakePsaServer):
         items = rows[offset : offset + size]
         more = offset + size < len(rows)
         token = base64.urlsafe_b64encode(json.dumps([key, offset + size, size]).encode()).decode()
-        next_url = f"{self.zone_url}V1.0/{entity}/query/next?paging={token}" if more else None
-        prev_url = f"{self.zone_url}V1.0/{entity}/query/prev" if offset else None
+        base = self.api_url
+        if self.next_host:
+            base = base.replace("127.0.0.1", self.next_host)
+        next_url = f"{base}V1.0/{entity}/query/next?paging={token}" if more else None
+        prev_url = f"{base}V1.0/{entity}/query/prev" if offset else None
         details = {
             "count": len(items),
             "requestCount": size,
@@ -454,8 +524,29 @@ class FakeAutotask(FakePsaServer):
 CW_PREFIX = "/v4_6_release/apis/3.0/"
 
 
+CW_TYPES = {
+    "Customer": {"id": 1, "name": "Client"},
+    "Vendor": {"id": 5, "name": "Vendor"},
+    "Lead": {"id": 3, "name": "Prospect"},
+    "Prospect": {"id": 3, "name": "Prospect"},
+    "Partner": {"id": 4, "name": "Partner"},
+    "Dead": {"id": 6, "name": "Former Client"},
+}
+
+
 class FakeConnectWise(FakePsaServer):
-    """ConnectWise PSA REST 3.0: Basic auth + clientId, pageSize 25 by default (max 1000), Link paging."""
+    """ConnectWise PSA REST 3.0, shaped by ConnectWise's published OpenAPI document
+    (developer.connectwise.com; read through its generated model docs, e.g. Jetbuilt/connect_wise
+    `docs/Company.md`, `CompanyStatus.md`, `CompanyTypeReference.md`): Basic auth + clientId,
+    pageSize 25 by default (max 1000), `Link` paging and forward-only paging (`pageId`);
+    `company/companies` rows with `status {id, name}`, `types [{id, name}]`, `deletedFlag`;
+    `company/companies/statuses` with `inactiveFlag` ("Active", the inactive status, "Credit Hold",
+    "Former Client"; only the inactive one is flagged).
+
+    *Unconfirmed*: the type names (ConnectWise ships "Client", "Prospect", "Vendor", "Partner";
+    each MSP can rename them) and that the MSP's own company is the one whose `identifier` is the
+    login company id (the fake lists one, `own`).
+    """
 
     def __init__(
         self,
@@ -479,6 +570,14 @@ class FakeConnectWise(FakePsaServer):
         self.deleted_every = deleted_every
         self.inactive_status = inactive_status
         self.company_access = True
+        self.status_access = True
+        self.own = FakeCompany(id=1_000_000, name="Acme MSP (our own company)")
+        self.statuses = [
+            {"id": 1, "name": "Active", "defaultFlag": True, "inactiveFlag": False},
+            {"id": 2, "name": inactive_status, "defaultFlag": False, "inactiveFlag": True},
+            {"id": 3, "name": "Credit Hold", "defaultFlag": False, "inactiveFlag": False},
+            {"id": 4, "name": "Former Client", "defaultFlag": False, "inactiveFlag": False},
+        ]
 
     def route(
         self, method: str, path: str, query: dict[str, str]
@@ -486,6 +585,8 @@ class FakeConnectWise(FakePsaServer):
         rest = path.removeprefix(CW_PREFIX)
         if rest == "company/companies":
             return "companies", self._authed(self._list)
+        if rest == "company/companies/statuses":
+            return "statuses", self._authed(self._statuses)
         if re.fullmatch(r"company/companies/\d+", rest):
             return "company_get", self._authed(self._get)
         if rest == "system/info":
@@ -524,11 +625,24 @@ class FakeConnectWise(FakePsaServer):
     def is_deleted(self, c: FakeCompany) -> bool:
         return bool(self.deleted_every) and c.id % self.deleted_every == 0
 
+    def _statuses(self, request: Request) -> Response:
+        if not self.status_access:
+            return 403, {"code": "Forbidden", "message": "No access to company statuses", "errors": []}, {}
+        fields = [f for f in request.query.get("fields", "").split(",") if f]
+        rows = [{k: v for k, v in r.items() if not fields or k in fields} for r in self.statuses]
+        return 200, rows, {}
+
     def render(self, c: FakeCompany) -> dict[str, Any]:
-        status = {"id": 1, "name": "Active"} if c.active else {"id": 2, "name": self.inactive_status}
+        if c.status:
+            status = next(
+                ({"id": r["id"], "name": r["name"]} for r in self.statuses if r["name"] == c.status),
+                {"id": 99, "name": c.status},
+            )
+        else:
+            status = {"id": 1, "name": "Active"} if c.active else {"id": 2, "name": self.inactive_status}
         return {
             "id": c.id,
-            "identifier": f"Co{c.id}",
+            "identifier": self.company_id if c is self.own else f"Co{c.id}",
             "name": c.name,
             "status": status,
             "addressLine1": c.address1,
@@ -540,7 +654,9 @@ class FakeConnectWise(FakePsaServer):
             "phoneNumber": c.phone,
             "website": None,
             "deletedFlag": self.is_deleted(c),
-            "types": [{"id": 1, "name": "Client"}],
+            "types": [CW_TYPES[c.kind]],
+            "leadFlag": c.kind == "Lead",
+            "isVendorFlag": c.kind == "Vendor",
             "_info": {"lastUpdated": "2026-01-01T00:00:00Z"},
         }
 
@@ -572,8 +688,12 @@ class FakeConnectWise(FakePsaServer):
         except ValueError as exc:
             return 400, {"code": "InvalidObject", "message": f"Invalid condition: {exc}", "errors": []}, {}
         size = max(1, min(int(q.get("pageSize") or 25), 1000))
-        rows = [r for r in (self.render(c) for c in sorted(self.companies, key=lambda c: c.id)) if keep(r)]
+        book = sorted([*self.companies, self.own], key=lambda c: c.id)
+        rows = [r for r in (self.render(c) for c in book) if keep(r)]
         forward = request.headers.get("pagination-type", "").lower() == "forward-only"
+        if forward and q.get("orderBy"):
+            # *unconfirmed* that the real server refuses it; forward-only is keyed by id regardless
+            return 400, {"code": "InvalidObject", "message": "orderBy is not supported with forward-only"}, {}
         if forward:
             after = int(q.get("pageId") or 0)
             rows = [r for r in rows if r["id"] > after]
@@ -592,7 +712,7 @@ class FakeConnectWise(FakePsaServer):
 
     def _get(self, request: Request) -> Response:
         wanted = int(request.path.rsplit("/", 1)[1])
-        found = next((c for c in self.companies if c.id == wanted), None)
+        found = next((c for c in [*self.companies, self.own] if c.id == wanted), None)
         if not found:
             return (
                 404,
@@ -605,8 +725,35 @@ class FakeConnectWise(FakePsaServer):
 # ============================================================================================
 # HaloPSA
 # ============================================================================================
+HALO_SPEC = Path(__file__).resolve().parents[1] / "integrations" / "samples" / "halopsa_openapi_subset.json"
+HALO_PARAMETERS: dict[str, set[str]] = {
+    path: {p["name"] for p in operation["get"].get("parameters", [])}
+    for path, operation in json.loads(HALO_SPEC.read_text(encoding="utf-8"))["paths"].items()
+}
+
+
 class FakeHaloPSA(FakePsaServer):
-    """HaloPSA: client-credentials tokens, `api/Client` capped at 100 a page, `api/Site` for addresses."""
+    """HaloPSA, shaped by Halo's published OpenAPI document ("Halo API" v2, halopsa-rest
+    `generator/spec/swagger.json`; the schemas used are copied to
+    `tests/integrations/samples/halopsa_openapi_subset.json`, MIT licence beside it).
+
+    - Query parameters are checked against the document's parameters of `GET /Client`,
+      `/Client/{id}` and `/Site`: an undocumented one is a 400 (Halo would silently ignore it).
+    - `POST /auth/token` client credentials; `GET /api/Client` (`Area` rows: `id`, `name`,
+      `inactive`, `toplevel_id`, `main_site_id`, `main_site_name`, `accountsemailaddress`) capped at
+      `page_cap` rows a page; `GET /api/Client/{id}`;
+    - `GET /api/Site` (`Site_List` rows: `id`, `name`, `client_id` as a float, `phonenumber`,
+      `delivery_address_line1..5`, `region_code_name`, `country_code_name`), by `client_id` or paged.
+      A client's first-listed site is a "Warehouse" for every 4th client, so only `main_site_id`
+      finds the main site.
+    - Sites carry their address only with `includeaddress=true` (the spec's parameter: "Include
+      site address in the response"); the fake leaves it out otherwise, so a client that forgets
+      the flag imports no address.
+    - *Unconfirmed* (the spec types no responses): that list rows carry `main_site_id`
+      (`list_main_site_id=False` drops it), and how people lay out the free-form lines (the fake
+      alternates the two common layouts: street / suburb / "STATE POSTCODE" for odd ids, and
+      street / suburb / state / postcode for even ids).
+    """
 
     def __init__(
         self,
@@ -619,14 +766,17 @@ class FakeHaloPSA(FakePsaServer):
         expires_in: int = 3600,
         float_client_ids: bool = True,
         bulk_sites: bool = True,
+        list_main_site_id: bool = True,
     ) -> None:
         super().__init__()
         self.companies = companies or []
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.page_cap, self.expires_in = page_cap, expires_in
         self.float_client_ids, self.bulk_sites = float_client_ids, bulk_sites
+        self.list_main_site_id = list_main_site_id
         self.tokens: set[str] = set()
         self._ids = itertools.count(1)
+        self.address_lines: dict[int, list[str | None]] = {}  # per client id: the main site's lines
 
     @property
     def url(self) -> str:
@@ -641,6 +791,14 @@ class FakeHaloPSA(FakePsaServer):
     ) -> tuple[str, Callable[[Request], Response]]:
         if path == "/auth/token" and method == "POST":
             return "token", self._token
+        documented = "/Client/{id}" if re.fullmatch(r"/api/Client/\d+", path) else path.removeprefix("/api")
+        unknown = set(query) - HALO_PARAMETERS.get(documented, set(query))
+        if unknown:  # the published document names every parameter: a typo would be ignored by Halo
+            return "undocumented", lambda _r: (
+                400,
+                {"error": f"undocumented parameters {sorted(unknown)}"},
+                {},
+            )
         if path == "/api/Client":
             return "clients", self._authed(self._clients)
         if re.fullmatch(r"/api/Client/\d+", path):
@@ -682,36 +840,47 @@ class FakeHaloPSA(FakePsaServer):
 
         return wrapper
 
-    @staticmethod
-    def render(c: FakeCompany) -> dict[str, Any]:
-        return {"id": c.id, "name": c.name, "inactive": not c.active, "toplevel_id": 1, "colour": "#000000"}
+    def render(self, c: FakeCompany, *, listed: bool = False) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "inactive": not c.active,
+            "toplevel_id": 1,
+            "colour": "#000000",
+            "main_site_id": c.id * 10,
+            "main_site_name": "Main",
+            "accountsemailaddress": c.email or "",
+        }
+        if listed and not self.list_main_site_id:
+            del row["main_site_id"], row["main_site_name"]
+        return row
 
-    def sites_of(self, c: FakeCompany) -> list[dict[str, Any]]:
+    def lines_of(self, c: FakeCompany) -> list[str | None]:
+        if c.id in self.address_lines:
+            return self.address_lines[c.id]
+        tail = [f"{c.state} {c.postcode}"] if c.id % 2 else [c.state, c.postcode]
+        lines = [x for x in (c.address1, c.address2, c.city, *tail) if x and x.strip()]
+        return lines[:5]
+
+    def sites_of(self, c: FakeCompany, *, address: bool) -> list[dict[str, Any]]:
         client_id: Any = float(c.id) if self.float_client_ids else c.id
-        main = {
+        lines = self.lines_of(c)
+        main: dict[str, Any] = {
             "id": c.id * 10,
             "name": "Main",
             "client_id": client_id,
-            "phonenumber": c.phone,
-            "addressline1": c.address1,
-            "addressline2": c.address2,
-            "city": c.city,
-            "county": c.state,
-            "postcode": c.postcode,
-            "country": c.country,
-            "ismainsite": True,
+            "client_name": c.name,
             "inactive": False,
+            "phonenumber": c.phone,
         }
+        if address:
+            main |= {f"delivery_address_line{i + 1}": (lines[i] if i < len(lines) else "") for i in range(5)}
+            main |= {"region_code_name": None, "country_code_name": c.country}
         sites = [main]
         if c.id % 4 == 0:  # a second, non-main site listed first: must not win
-            other = {
-                **main,
-                "id": c.id * 10 + 1,
-                "name": "Warehouse",
-                "ismainsite": False,
-                "phonenumber": "000",
-                "addressline1": "1 Warehouse Rd",
-            }
+            other = {**main, "id": c.id * 10 + 1, "name": "Warehouse", "phonenumber": "000"}
+            if address:
+                other |= {"delivery_address_line1": "1 Warehouse Rd", "delivery_address_line2": "Botany"}
             sites.insert(0, other)
         return sites
 
@@ -729,7 +898,7 @@ class FakeHaloPSA(FakePsaServer):
             rows = [c for c in rows if c.active]
         if q.get("search"):
             rows = [c for c in rows if q["search"].casefold() in c.name.casefold()]
-        page, total = self._page([self.render(c) for c in rows], q)
+        page, total = self._page([self.render(c, listed=True) for c in rows], q)
         return 200, {"record_count": total, "clients": page}, {}
 
     def _client(self, request: Request) -> Response:
@@ -739,12 +908,15 @@ class FakeHaloPSA(FakePsaServer):
 
     def _sites(self, request: Request) -> Response:
         q = request.query
+        address = q.get("includeaddress", "").lower() == "true"
         if "client_id" in q:
             found = next((c for c in self.companies if c.id == int(float(q["client_id"]))), None)
-            return 200, self.sites_of(found) if found else [], {}
+            return 200, self.sites_of(found, address=address) if found else [], {}
         if not self.bulk_sites:
             return 400, {"error": "client_id is required"}, {}
-        rows = [s for c in sorted(self.companies, key=lambda c: c.id) for s in self.sites_of(c)]
+        rows = [
+            s for c in sorted(self.companies, key=lambda c: c.id) for s in self.sites_of(c, address=address)
+        ]
         page, total = self._page(rows, q)
         return 200, {"record_count": total, "sites": page}, {}
 

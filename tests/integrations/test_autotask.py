@@ -9,8 +9,15 @@ import httpx
 import pytest
 
 from integrations.autotask import ThresholdPolicy
-from integrations.base import PsaAuthError, PsaError, PsaUnavailable
-from tests.harness.fake_psa import FakeAutotask, RecordingSleep, active_count, autotask_client, make_companies
+from integrations.base import PsaAuthError, PsaConfigError, PsaError, PsaUnavailable
+from tests.harness.fake_psa import (
+    FakeAutotask,
+    FakeCompany,
+    RecordingSleep,
+    active_count,
+    autotask_client,
+    make_companies,
+)
 
 
 @pytest.fixture
@@ -221,7 +228,7 @@ def test_slows_down_near_the_hourly_threshold(big_autotask: FakeAutotask) -> Non
     requests = len(big_autotask.requests_to("companies_query")) + len(
         big_autotask.requests_to("companies_next")
     )
-    throttled = requests + 1  # plus the Countries query
+    throttled = requests + 2  # plus the company-type picklist and the Countries query
     assert len(sleep.waits) == throttled
     assert sleep.waits[0] == pytest.approx(3600 / 1000, rel=0.01)
     # it keeps checking (every 2 requests) and the spacing grows as the budget shrinks
@@ -244,3 +251,67 @@ def test_stops_when_the_threshold_is_used_up(fake_autotask: FakeAutotask) -> Non
         pytest.raises(PsaUnavailable, match="threshold is used up"),
     ):
         list(client.iter_companies())
+
+
+def typed_book() -> list[FakeCompany]:
+    kinds = ["Customer", "Vendor", "Lead", "Prospect", "Customer", "Partner", "Dead"]
+    return [FakeCompany(id=i, name=f"{kind} {i}", kind=kind) for i, kind in enumerate(kinds, start=1)]
+
+
+def test_only_customers_by_default_and_the_setting_widens_it() -> None:
+    with FakeAutotask(typed_book()) as fake:
+        with autotask_client(fake) as client:
+            assert [c.name for c in client.iter_companies()] == ["Customer 1", "Customer 5"]
+            assert [c.name for c in client.search("", 10)] == ["Customer 1", "Customer 5"]
+            vendor = client.get_company("2")
+            assert vendor is not None and not vendor.active  # a vendor is not a customer to rebill
+        query = fake.requests_to("companies_query")[0].json()
+        assert {"op": "in", "field": "companyType", "value": [1]} in query["Filter"][0]["items"]
+        assert len(fake.requests_to("company_fields")) == 1  # the picklist is read once per client
+        with autotask_client(fake, company_types=["customer", "VENDOR", "8"]) as client:
+            names = [c.name for c in client.iter_companies()]
+        assert names == ["Customer 1", "Vendor 2", "Customer 5", "Partner 6"]
+        fake.requests.clear()
+        with autotask_client(fake, company_types=["*"]) as client:
+            assert len(list(client.iter_companies())) == 7
+        assert fake.requests_to("company_fields") == []
+
+
+def test_an_unknown_company_type_name_is_a_settings_error() -> None:
+    with (
+        FakeAutotask(typed_book()) as fake,
+        autotask_client(fake, company_types=["Clients"]) as client,
+        pytest.raises(PsaConfigError) as err,
+    ):
+        list(client.iter_companies())
+    message = err.value.user_message
+    assert "AUTOTASK_COMPANY_TYPES names Clients" in message and "Customer, Dead, Lead" in message
+
+
+def test_a_next_page_on_another_host_is_refused(big_autotask: FakeAutotask) -> None:
+    big_autotask.next_host = "localhost"  # same machine, another host name: credentials must not go
+    with autotask_client(big_autotask) as client, pytest.raises(PsaError, match="not following it"):
+        list(client.iter_companies())
+    assert big_autotask.requests_to("companies_next") == []
+    hosts = {r.headers["host"].split(":")[0] for r in big_autotask.requests if "secret" in r.headers}
+    assert hosts == {"127.0.0.1"}
+
+
+def test_zone_discovery_carries_no_credentials(fake_autotask: FakeAutotask) -> None:
+    with autotask_client(fake_autotask) as client:
+        client.get_company("1")
+    [zone] = fake_autotask.requests_to("zone")
+    assert not {"secret", "apiintegrationcode"} & set(zone.headers)
+    assert fake_autotask.requests_to("company_get")[0].headers["secret"] == fake_autotask.secret
+
+
+def test_a_401_rediscovers_the_zone_once(fake_autotask: FakeAutotask) -> None:
+    with autotask_client(fake_autotask) as client:
+        assert client.get_company("1") is not None
+        fake_autotask.move_zone("/zone7/atservicesrest/")
+        assert client.get_company("2") is not None
+        assert len(fake_autotask.requests_to("zone")) == 2
+        assert fake_autotask.requests_to("company_get")[-1].path.startswith("/zone7/")
+    with autotask_client(fake_autotask, secret="wrong") as client, pytest.raises(PsaAuthError):
+        client.get_company("1")
+    assert len(fake_autotask.requests_to("zone")) == 4  # first discovery, then once more only

@@ -7,7 +7,7 @@ import pytest
 from integrations.autotask import AutotaskClient
 from integrations.base import PsaClient, PsaConfigError
 from integrations.config import PsaSettings, load_psa_settings, make_client
-from tests.harness.fake_psa import FakeAutotask, FakeConnectWise, FakeHaloPSA, RecordingSleep
+from tests.harness.fake_psa import FakeAutotask, FakeCompany, FakeConnectWise, FakeHaloPSA, RecordingSleep
 
 
 def settings(**values: object) -> PsaSettings:
@@ -105,3 +105,52 @@ def test_make_client_connectwise_and_halo() -> None:
 def test_make_client_rejects_unknown_overrides() -> None:
     with pytest.raises(TypeError, match="tranport"):
         make_client(settings(), tranport=None)
+
+
+def test_type_and_status_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_psa_settings(_env_file=None)
+    assert loaded.autotask_company_types == ("Customer",)
+    assert loaded.connectwise_company_types == ("Client",)
+    assert loaded.connectwise_inactive_statuses == ()
+    monkeypatch.setenv("AUTOTASK_COMPANY_TYPES", " Customer ,Vendor,, 8 ")
+    monkeypatch.setenv("CONNECTWISE_COMPANY_TYPES", "")
+    monkeypatch.setenv("CONNECTWISE_INACTIVE_STATUSES", "Credit Hold, Former  Client,17")
+    loaded = load_psa_settings(_env_file=None)
+    assert loaded.autotask_company_types == ("Customer", "Vendor", "8")
+    assert loaded.connectwise_company_types == ("Client",)  # empty would import nobody
+    assert loaded.connectwise_inactive_statuses == ("Credit Hold", "Former Client", "17")
+
+
+def test_make_client_passes_types_and_statuses_on() -> None:
+    book = [FakeCompany(id=1, name="Client 1"), FakeCompany(id=2, name="Vendor 2", kind="Vendor")]
+    book.append(FakeCompany(id=3, name="Held 3", status="Credit Hold"))
+    with FakeConnectWise(book, deleted_every=0) as cw:
+        values = {
+            "rebill_psa": "connectwise",
+            "connectwise_site": cw.base_url,
+            "connectwise_company_id": cw.company_id,
+            "connectwise_public_key": cw.public_key,
+            "connectwise_private_key": cw.private_key,
+            "connectwise_client_id": cw.client_id,
+        }
+        with make_client(settings(**values)) as client:  # type: ignore[union-attr]
+            assert [c.ref for c in client.iter_companies()] == ["1", "3"]
+        widened = settings(
+            **values, connectwise_company_types="Client,Vendor", connectwise_inactive_statuses="Credit Hold"
+        )
+        with make_client(widened) as client:  # type: ignore[union-attr]
+            assert [c.ref for c in client.iter_companies()] == ["1", "2"]
+    with FakeAutotask([FakeCompany(id=5, name="V", kind="Vendor")]) as at:
+        values = {
+            "rebill_psa": "autotask",
+            "autotask_username": at.username,
+            "autotask_secret": at.secret,
+            "autotask_integration_code": at.integration_code,
+            "autotask_zone_url": at.zone_url,
+        }
+        with make_client(settings(**values), sleep=RecordingSleep()) as client:  # type: ignore[union-attr]
+            assert list(client.iter_companies()) == []
+        with make_client(
+            settings(**values, autotask_company_types="Vendor"), sleep=RecordingSleep()
+        ) as client:  # type: ignore[union-attr]
+            assert [c.ref for c in client.iter_companies()] == ["5"]

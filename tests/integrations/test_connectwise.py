@@ -12,6 +12,7 @@ from integrations.base import PsaAuthError, PsaError, PsaUnavailable
 from integrations.connectwise import connectwise_base_url
 from tests.harness.fake_psa import (
     CW_PREFIX,
+    FakeCompany,
     FakeConnectWise,
     RecordingSleep,
     connectwise_client,
@@ -40,7 +41,8 @@ def test_iterates_every_active_company_once(big_connectwise: FakeConnectWise, fo
     first = pages[0].query
     assert first["pageSize"] == "1000"
     assert first["conditions"] == "deletedFlag=false"
-    assert first["orderBy"] == "id asc"
+    # forward-only pages are ordered by id already: orderBy only with page numbers
+    assert first.get("orderBy") == (None if forward_only else "id asc")
     assert ("pageId" in pages[1].query) is forward_only
     assert (pages[0].headers.get("pagination-type") == "forward-only") is forward_only
 
@@ -86,13 +88,55 @@ def test_maps_fields_and_flags_inactive_and_deleted(fake_connectwise: FakeConnec
     assert missing is None
 
 
-def test_any_status_named_inactive_is_excluded() -> None:
+def test_the_status_inactive_flag_decides_whatever_the_name() -> None:
+    with FakeConnectWise(make_companies(30), inactive_status="Gone Away") as fake:
+        with connectwise_client(fake) as client:
+            refs = {c.ref for c in client.iter_companies()}
+            assert refs == expected_refs(fake) and not {"10", "20"} & refs
+            client.get_company("1")
+        assert len(fake.requests_to("statuses")) == 1  # read once per client
+        assert fake.requests_to("statuses")[0].query["fields"] == "id,name,inactiveFlag"
+
+
+def test_credit_hold_is_excluded_when_listed() -> None:
+    book = make_companies(6, inactive_every=0)
+    book[1].status, book[2].status = "Credit Hold", "Former Client"
+    with FakeConnectWise(book, deleted_every=0) as fake:
+        with connectwise_client(fake) as client:
+            assert [c.ref for c in client.iter_companies()] == ["1", "2", "3", "4", "5", "6"]
+        with connectwise_client(fake, inactive_statuses=["credit hold", "4"]) as client:
+            assert [c.ref for c in client.iter_companies()] == ["1", "4", "5", "6"]
+            held = client.get_company("2")
+        assert held is not None and not held.active
+
+
+def test_without_access_to_statuses_a_name_with_inactive_counts() -> None:
     with FakeConnectWise(make_companies(30), inactive_status="Inactive - Do Not Use") as fake:
+        fake.status_access = False
         with connectwise_client(fake) as client:
             refs = {c.ref for c in client.iter_companies()}
         assert refs == expected_refs(fake)
-        with connectwise_client(fake, inactive_statuses=["Gone"]) as client:
-            assert {"10", "20"} <= {c.ref for c in client.iter_companies()}
+
+
+def test_only_clients_by_default_never_the_msp_and_the_setting_widens_it() -> None:
+    kinds = ["Customer", "Vendor", "Lead", "Customer", "Partner", "Dead"]
+    book = [FakeCompany(id=i, name=f"{k} {i}", kind=k) for i, k in enumerate(kinds, start=1)]
+    with FakeConnectWise(book, deleted_every=0) as fake:
+        with connectwise_client(fake) as client:
+            assert [c.name for c in client.iter_companies()] == ["Customer 1", "Customer 4"]
+            assert [c.name for c in client.search("", 10)] == ["Customer 1", "Customer 4"]
+            own = client.get_company(str(fake.own.id))
+            assert own is not None and not own.active
+        with connectwise_client(fake, company_types=["client", "VENDOR", "4"]) as client:
+            assert [c.name for c in client.iter_companies()] == [
+                "Customer 1",
+                "Vendor 2",
+                "Customer 4",
+                "Partner 5",
+            ]
+        with connectwise_client(fake, company_types=["*"]) as client:
+            names = [c.name for c in client.iter_companies()]
+        assert len(names) == 6 and fake.own.name not in names
 
 
 def test_search_uses_a_like_condition(fake_connectwise: FakeConnectWise) -> None:

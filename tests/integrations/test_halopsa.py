@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from integrations.base import PsaAuthError, PsaError, PsaUnavailable
@@ -33,18 +34,64 @@ def test_pages_through_every_active_client_despite_the_cap(big_halo: FakeHaloPSA
     assert len(big_halo.requests_to("token")) == 1
 
 
-def test_uses_the_main_site_and_tolerates_float_client_ids(fake_halo: FakeHaloPSA) -> None:
+def test_a_warehouse_listed_first_does_not_win_over_the_main_site(fake_halo: FakeHaloPSA) -> None:
+    eight = fake_halo.companies[7]
+    first = fake_halo.sites_of(eight, address=True)[0]
+    assert first["name"] == "Warehouse" and first["id"] != 80  # listed before the main site
     with halopsa_client(fake_halo) as client:
         by_ref = {c.ref: c for c in client.iter_companies()}
         single = client.get_company("8")
-    company = by_ref["8"]  # id 8 has a warehouse site listed before its main site
-    assert (company.phone, company.address_line1, company.state, company.country) == (
-        "+61 2 90000008",
-        "8 Example Street",
-        "VIC",
-        "Australia",
-    )
-    assert single == company
+        found = client.search("Company 000008", 1)
+    company = by_ref["8"]
+    expected = ("+61 2 90000008", "8 Example Street", None, "Melbourne", "VIC", "2008", "Australia")
+    assert (
+        company.phone,
+        company.address_line1,
+        company.address_line2,
+        company.city,
+        company.state,
+        company.postcode,
+        company.country,
+    ) == expected
+    assert single == company == found[0]
+    assert all(r.query.get("includeaddress") == "true" for r in fake_halo.requests_to("sites"))
+
+
+def test_both_common_layouts_come_back_as_they_went_in(fake_halo: FakeHaloPSA) -> None:
+    with halopsa_client(fake_halo) as client:
+        by_ref = {c.ref: c for c in client.iter_companies()}
+    for c in fake_halo.companies:
+        if c.active:  # odd ids: "STATE POSTCODE" on one line; even ids: state and postcode apart
+            got = by_ref[str(c.id)]
+            assert (got.address_line1, got.address_line2, got.city, got.state, got.postcode) == (
+                c.address1,
+                c.address2,
+                c.city,
+                c.state,
+                c.postcode,
+            )
+
+
+def test_list_rows_without_main_site_id_ask_for_the_client() -> None:
+    with FakeHaloPSA(make_companies(12), list_main_site_id=False) as fake, halopsa_client(fake) as client:
+        companies = list(client.iter_companies())
+        assert {c.ref: c.address_line1 for c in companies}["8"] == "8 Example Street"
+        assert len(fake.requests_to("client_get")) == len(companies)
+
+
+def test_the_accounts_email_is_imported() -> None:
+    book = make_companies(3)
+    book[0].email = "accounts@one.example"
+    with FakeHaloPSA(book) as fake, halopsa_client(fake) as client:
+        emails = {c.ref: c.email for c in client.iter_companies()}
+        assert client.get_company("1").email == "accounts@one.example"  # type: ignore[union-attr]
+    assert emails == {"1": "accounts@one.example", "2": None, "3": None}
+
+
+def test_without_includeaddress_halo_sends_no_address(fake_halo: FakeHaloPSA) -> None:
+    """The fake keeps Halo's documented contract, so a client that forgot the flag would fail."""
+    [site] = fake_halo.sites_of(fake_halo.companies[0], address=False)
+    assert not any(key.startswith("delivery_address") for key in site)
 
 
 def test_falls_back_to_per_client_sites() -> None:
@@ -128,3 +175,18 @@ def test_persistent_outage_and_malformed_json(fake_halo: FakeHaloPSA) -> None:
     fake_halo.fail_next("clients", status=200, body="<html>")
     with halopsa_client(fake_halo) as client, pytest.raises(PsaError, match="malformed"):
         list(client.iter_companies())
+
+
+def test_the_fake_refuses_parameters_the_published_document_lacks(fake_halo: FakeHaloPSA) -> None:
+    response = httpx.get(fake_halo.url + "/api/Site", params={"includeaddres": "true"})
+    assert response.status_code == 400 and "includeaddres" in response.text
+
+
+def test_a_main_site_missing_from_the_bulk_list_is_asked_for(fake_halo: FakeHaloPSA) -> None:
+    with halopsa_client(fake_halo) as client:
+        sites = client._all_sites()
+        assert sites is not None
+        del sites[80]  # client 8's main site
+        company = client._with_main_site(fake_halo.render(fake_halo.companies[7]), sites)
+    assert company.address_line1 == "8 Example Street"
+    assert [r.query["client_id"] for r in fake_halo.requests_to("sites") if "client_id" in r.query] == ["8"]

@@ -1,0 +1,47 @@
+"""The scheduled PSA refresh's alert: the customers its resync changed, posted once per slot.
+
+Claimed in the notification table (kind `psa_changes`, the PSA, the slot) like every other alert,
+so two replicas running the same refresh slot post it once; a failed post releases the claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Engine
+
+from bot.poster import Poster
+from core import notifications, psa_service
+from core.clock import Clock
+from core.psa_sync import CustomerChange
+from handlers.psa_alert_views import psa_changes_alert
+
+
+def post_psa_changes(
+    engine: Engine,
+    poster: Poster,
+    channel: str | None,
+    kind: str,
+    slot: str,
+    changes: Sequence[CustomerChange],
+    *,
+    clock: Clock,
+    worker: str,
+) -> str:
+    if not changes:
+        return "no changes"
+    if channel is None:
+        return "no alerts channel set: changes not posted"
+    claim = notifications.claim(
+        engine, kind="psa_changes", subject=kind, occasion=slot, claimed_by=worker, clock=clock
+    )
+    if claim is None:
+        return "changes already posted"
+    try:
+        text, blocks = psa_changes_alert(psa_service.vendor_name(kind) or kind, changes)
+        ts = poster.post(channel, text, blocks)
+    except Exception:
+        notifications.release(engine, claim)
+        raise
+    notifications.complete(engine, claim, clock=clock, channel=channel, message_ts=ts)
+    return f"changes posted for {len(changes)} customer(s)"
