@@ -20,6 +20,8 @@ Formatting
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import logging
 import mimetypes
 from collections.abc import Mapping, Sequence
@@ -37,6 +39,7 @@ from sqlmodel import Session
 
 from core import billing_settings
 from core import invoices as invoice_service
+from core.errors import RebillError
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -197,9 +200,37 @@ def render_email(env: Environment, context: Mapping[str, Any]) -> RenderedEmail:
     )
 
 
+PDF_LIBRARIES_HELP: Final = (
+    "Install them and try again: on Debian/Ubuntu `sudo apt install libpango-1.0-0 libpangoft2-1.0-0 "
+    "libharfbuzz-subset0 fonts-dejavu-core`, on macOS `brew install pango` (see README.md, Set-up)."
+)
+
+
+class PdfUnavailable(RebillError):
+    """WeasyPrint is installed but the system libraries it lays text out with (Pango) are not."""
+
+
+def _weasyprint() -> Any:
+    """Import WeasyPrint, turning a missing Pango into a message a person can act on.
+
+    WeasyPrint loads Pango, HarfBuzz and fontconfig with `dlopen` at import time and raises OSError
+    when one is missing (after printing its own banner to stdout, kept out of our output here).
+    """
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import weasyprint
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PdfUnavailable(
+            f"PDF invoices can't be made: WeasyPrint needs the Pango text library, which isn't "
+            f"installed ({first}). {PDF_LIBRARIES_HELP}"
+        ) from None
+    return weasyprint
+
+
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """The invoice HTML as PDF bytes (WeasyPrint; only data: and file: URLs are fetched)."""
-    from weasyprint import HTML
+    HTML = _weasyprint().HTML  # noqa: N806
 
     pdf = HTML(
         string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher()
