@@ -230,11 +230,11 @@ def _weasyprint() -> Any:
 
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """The invoice HTML as PDF bytes (WeasyPrint; only data: and file: URLs are fetched)."""
-    HTML = _weasyprint().HTML  # noqa: N806
-
-    pdf = HTML(
-        string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher()
-    ).write_pdf()
+    pdf = (
+        _weasyprint()
+        .HTML(string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher())
+        .write_pdf()
+    )
     assert pdf is not None
     return bytes(pdf)
 
