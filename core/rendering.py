@@ -112,6 +112,20 @@ def format_day(value: date | datetime, *, tz: ZoneInfo, fmt: str = "d MMM y") ->
     return format_date(value, fmt, locale=LOCALE)
 
 
+def document_title(*, status: str, tax_rate: Decimal) -> str:
+    """What the document calls itself. A draft is not a tax invoice yet: it may still change, so it
+    says DRAFT (and carries a watermark) and never "Tax invoice"."""
+    if status == invoice_service.DRAFT:
+        return "DRAFT invoice"
+    return "Tax invoice" if tax_rate else "Invoice"
+
+
+def period_name(period: str) -> str:
+    """ "2026-12" as "December 2026", like the other dates on the invoice."""
+    year, month = (int(part) for part in period.split("-"))
+    return format_date(date(year, month, 1), "MMMM y", locale=LOCALE)
+
+
 def invoice_context(
     *,
     invoice: Invoice,
@@ -141,7 +155,10 @@ def invoice_context(
             "status": invoice.status,
             "is_void": invoice.status == invoice_service.VOID,
             "is_paid": invoice.status == invoice_service.PAID,
+            "is_draft": invoice.status == invoice_service.DRAFT,
+            "title": document_title(status=invoice.status, tax_rate=invoice.tax_rate),
             "period": invoice.period,
+            "period_name": period_name(invoice.period),
             "issue_date": invoice.issue_date,
             "due_date": invoice.due_date,
             "payment_terms_days": invoice.payment_terms_days,
