@@ -41,6 +41,7 @@ def _configure_logging(settings: Settings) -> None:
 
 
 @click.group()
+@click.version_option(package_name="rebill-bot", prog_name="rebill-bot")
 def main() -> None:
     """rebill-bot: rebill your end customers from Slack."""
 
