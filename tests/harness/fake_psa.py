@@ -619,9 +619,11 @@ class FakeHaloPSA(FakePsaServer):
         expires_in: int = 3600,
         float_client_ids: bool = True,
         bulk_sites: bool = True,
+        auth_path: str = "/auth",  # where the authorisation server lives (hosted tenants: elsewhere)
     ) -> None:
         super().__init__()
         self.companies = companies or []
+        self.auth_path = auth_path
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.page_cap, self.expires_in = page_cap, expires_in
         self.float_client_ids, self.bulk_sites = float_client_ids, bulk_sites
@@ -639,7 +641,7 @@ class FakeHaloPSA(FakePsaServer):
     def route(
         self, method: str, path: str, query: dict[str, str]
     ) -> tuple[str, Callable[[Request], Response]]:
-        if path == "/auth/token" and method == "POST":
+        if path == f"{self.auth_path}/token" and method == "POST":
             return "token", self._token
         if path == "/api/Client":
             return "clients", self._authed(self._clients)
