@@ -92,7 +92,12 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            handler.connect()
+            try:
+                handler.connect()
+            except Exception as exc:  # refused token, Slack down: one line, then exit for a restart
+                problem, code = startup.socket_mode_problem(exc)
+                click.echo(problem, err=True)
+                sys.exit(code)
             click.echo("rebill-bot connected to Slack via Socket Mode")
             threading.Event().wait()
         else:

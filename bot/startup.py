@@ -59,3 +59,22 @@ def verify_slack(settings: Settings) -> str:
             f"slack: WARNING: not reachable, starting anyway ({auth.detail}); `rebill-bot check` retests it"
         )
     return f"slack: {auth.detail.removeprefix('auth.test ok: ')}"
+
+
+def socket_mode_problem(exc: Exception) -> tuple[str, int]:
+    """Why Socket Mode could not connect, and the exit code: 2 for a token to fix, 1 to retry."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.checks import TOKEN_ERRORS
+
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in TOKEN_ERRORS:
+            return (
+                f"Slack refused SLACK_APP_TOKEN (apps.connections.open failed: {error}): set it to "
+                f"{HINTS['SLACK_APP_TOKEN']}, or leave it empty to serve HTTP.",
+                2,
+            )
+        return f"Socket Mode could not connect (apps.connections.open failed: {error}); try again.", 1
+    reason = getattr(exc, "reason", None) or exc
+    return f"Socket Mode could not connect: Slack not reachable ({reason}); try again.", 1

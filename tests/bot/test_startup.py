@@ -121,3 +121,14 @@ def test_check_gives_up_on_a_silent_slack_in_seconds(tmp_path: Path, fake_slack:
     assert result.returncode == 1
     assert f"✗ slack: cannot reach http://127.0.0.1:{port}/api/ (timed out)" in result.stdout
     assert "✓ database" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_socket_mode_says_when_slack_refuses_the_app_token(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("apps.connections.open", error="invalid_auth")
+    env = app_env(fake_slack, f"sqlite:///{tmp_path / 'r.db'}", SLACK_APP_TOKEN="xapp-1-revoked")
+    result = subprocess.run(
+        [*CLI, "serve", "--no-scheduler"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Slack refused SLACK_APP_TOKEN (apps.connections.open failed: invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr and "xapp-1-revoked" not in result.stderr + result.stdout
