@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -23,9 +25,12 @@ TOKEN = "xoxb-bench"
 
 
 def database_url(postgres: str | None) -> str:
+    """The given PostgreSQL URL, or a SQLite file in a folder of its own, removed when we exit."""
     if postgres:
         return postgres
-    return f"sqlite:///{tempfile.mkdtemp(prefix='rebill-bench-')}/bench.db"
+    folder = tempfile.mkdtemp(prefix="rebill-bench-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return f"sqlite:///{folder}/bench.db"
 
 
 def fresh_engine(url: str):  # type: ignore[no-untyped-def]

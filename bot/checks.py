@@ -1,13 +1,38 @@
-"""What `rebill-bot check` verifies. Each check says what works, or what to fix."""
+"""What `rebill-bot check` verifies. Each check says what works, or what to fix.
+
+Every check is bounded by CHECK_TIMEOUT seconds and tries once: a person waiting at a terminal
+wants "unreachable" in seconds, not after the retries a running bot rightly makes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
 
 from bot.settings import Settings
+
+CHECK_TIMEOUT = 5.0
+_SILENT = logging.getLogger("bot.checks.auth_test")
+_SILENT.addHandler(logging.NullHandler())
+_SILENT.propagate = False
+# auth.test errors that mean the token itself is wrong: a person must fix SLACK_BOT_TOKEN.
+TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +46,10 @@ def check_database(settings: Settings) -> CheckResult:
     from bot import migrate
     from bot.db import make_engine
 
-    engine = make_engine(settings.database_url)
+    bounded = {"connect_args": {"connect_timeout": int(CHECK_TIMEOUT)}}
+    engine = make_engine(
+        settings.database_url, **({} if settings.database_url.startswith("sqlite") else bounded)
+    )
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -40,26 +68,51 @@ def check_database(settings: Settings) -> CheckResult:
     return CheckResult("database", True, f"{where} (schema {current}, up to date)")
 
 
-def check_slack(settings: Settings) -> CheckResult:
-    from bot.app import make_web_client
+@dataclass(frozen=True)
+class SlackAuth:
+    """auth.test's answer: `ok`, `refused` (the token is wrong) or `unreachable` (try again later)."""
 
-    try:
-        response = make_web_client(settings).auth_test()
-    except SlackApiError as exc:
-        return CheckResult("slack", False, f"auth.test failed: {exc.response.get('error')}")
-    except OSError as exc:
-        return CheckResult("slack", False, f"cannot reach {settings.slack_api_url}: {exc}")
-    return CheckResult(
-        "slack", True, f"auth.test ok: bot {response.get('user')} in team {response.get('team')}"
+    outcome: Literal["ok", "refused", "unreachable"]
+    detail: str
+
+
+def slack_auth(settings: Settings, *, timeout: float = CHECK_TIMEOUT) -> SlackAuth:
+    """Ask Slack who our token is, once, within `timeout` seconds (used by `check` and `serve`)."""
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[],  # one try: the answer is for a person waiting
+        logger=_SILENT,  # the outcome is reported by the caller, not as slack_sdk's ERROR lines
     )
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in TOKEN_ERRORS:
+            return SlackAuth("refused", f"auth.test failed: {error}")
+        return SlackAuth("unreachable", f"auth.test failed: {error}")
+    except OSError as exc:  # refused, DNS, TLS, timed out (URLError and TimeoutError are OSErrors)
+        reason = getattr(exc, "reason", None) or exc
+        return SlackAuth("unreachable", f"cannot reach {settings.slack_api_url} ({reason})")
+    return SlackAuth(
+        "ok",
+        f"auth.test ok: bot {response.get('user')} in team {response.get('team')}",
+    )
+
+
+def check_slack(settings: Settings) -> CheckResult:
+    auth = slack_auth(settings)
+    return CheckResult("slack", auth.outcome == "ok", auth.detail)
 
 
 def check_psa() -> CheckResult:
     from integrations.base import PsaError
     from integrations.config import load_psa_settings, make_client
+    from integrations.http import RetryPolicy
 
     try:
-        client = make_client(load_psa_settings())
+        client = make_client(load_psa_settings(), timeout=CHECK_TIMEOUT, retry=RetryPolicy(max_attempts=1))
     except PsaError as exc:
         return CheckResult("psa", False, exc.user_message)
     if client is None:
@@ -79,6 +132,8 @@ def check_smtp(settings: Settings) -> CheckResult:
     from core.mailer import MailError, check
 
     config = settings.smtp
+    if config is not None:
+        config = dataclasses.replace(config, timeout=min(config.timeout, CHECK_TIMEOUT))
     if config is None:
         return CheckResult("smtp", True, "e-mail not configured (SMTP_HOST unset): invoices can't be sent")
     try:
@@ -87,5 +142,27 @@ def check_smtp(settings: Settings) -> CheckResult:
         return CheckResult("smtp", False, exc.user_message)
 
 
+def check_pdf() -> CheckResult:
+    """WeasyPrint needs Pango (a system library) to lay out text: say so here, not at the first PDF."""
+    from core.rendering import PdfUnavailable, render_pdf
+
+    try:
+        render_pdf("<p>rebill-bot</p>")
+    except PdfUnavailable as exc:
+        return CheckResult("pdf", False, exc.user_message)
+    return CheckResult("pdf", True, "WeasyPrint renders PDF invoices")
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    return [check_database(settings), check_slack(settings), check_psa(), check_smtp(settings)]
+    """Every check at once (each waits on a different service), reported in a fixed order: the
+    answer takes as long as the slowest check, not the sum of them."""
+    checks = (
+        lambda: check_database(settings),
+        lambda: check_slack(settings),
+        check_psa,
+        lambda: check_smtp(settings),
+        check_pdf,
+    )
+    with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="check") as pool:
+        futures = [pool.submit(check) for check in checks]
+        return [future.result() for future in futures]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -35,10 +35,13 @@ def _psa_settings():  # type: ignore[no-untyped-def]
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.startup import configure_logging
+
+    configure_logging(settings)
 
 
 @click.group()
+@click.version_option(package_name="rebill-bot", prog_name="rebill-bot")
 def main() -> None:
     """rebill-bot: rebill your end customers from Slack."""
 
@@ -51,16 +54,23 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
     """Run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)."""
     settings = _settings()
     _configure_logging(settings)
-    from bot import migrate
+    from bot import migrate, startup
     from bot.app import create_app
     from bot.db import make_engine
     from core.clock import SystemClock
 
     psa = _psa_settings()
+    try:
+        slack_line = startup.verify_slack(settings)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     engine = make_engine(settings.database_url)
     before, after = migrate.upgrade(engine)
-    if before != after:
-        click.echo(f"database migrated from {before or 'empty'} to {after}")
+    where = engine.url.render_as_string(hide_password=True)
+    migrated = f" (migrated from {before or 'empty'})" if before != after else ""
+    click.echo(f"database: {where} at revision {after}{migrated}")
+    click.echo(slack_line, err="WARNING" in slack_line)
     app = create_app(settings, engine=engine, psa=psa)
     scheduler = None
     if not no_scheduler:
@@ -72,20 +82,31 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
         ctx = job_context(settings, engine, SystemClock(), psa)
         scheduler = configure(BackgroundScheduler(), ctx)
         scheduler.start()
+        click.echo(f"scheduler: {len(scheduler.get_jobs())} jobs (`rebill-bot jobs list` shows when)")
         # Missed runs are made up in the background; their claims keep replicas from doubling them.
         scheduler.add_job(catch_up, args=[ctx], id="catch_up", name="Make up missed runs")
+    else:
+        click.echo("scheduler: off (--no-scheduler)")
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            click.echo("rebill-bot connecting to Slack in Socket Mode")
-            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+            handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            try:
+                handler.connect()
+            except Exception as exc:  # refused token, Slack down: one line, then exit for a restart
+                problem, code = startup.socket_mode_problem(exc)
+                click.echo(problem, err=True)
+                sys.exit(code)
+            click.echo("rebill-bot connected to Slack via Socket Mode")
+            threading.Event().wait()
         else:
             from bot.server import build_asgi, listen, uvicorn_server
 
-            sock = listen(host, port or settings.port)
+            sock = listen(host, settings.port if port is None else port)
             click.echo(f"rebill-bot listening on http://{host}:{sock.getsockname()[1]}/slack/events")
-            uvicorn_server(build_asgi(app, engine), log_level=settings.log_level).run(sockets=[sock])
+            asgi = build_asgi(app, engine)
+            uvicorn_server(asgi, log_level=startup.library_log_level(settings)).run(sockets=[sock])
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

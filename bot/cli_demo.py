@@ -106,7 +106,7 @@ def demo(folder: str, count: int) -> None:
     from core.clock import SystemClock
     from core.customer_validation import validate_customer
     from core.invoices import list_invoices
-    from core.rendering import environment, load_context, render_invoice_html, render_pdf
+    from core.rendering import PdfUnavailable, environment, load_context, render_invoice_html, render_pdf
     from handlers.alert_views import invoice_ready_digest, invoice_thread_messages, missing_email_digest
     from models.customers import EndCustomer
 
@@ -138,7 +138,7 @@ def demo(folder: str, count: int) -> None:
                 "business_address": "Level 3, 100 George St\nSydney NSW 2000",
                 "business_email": "accounts@acme-msp.example",
                 "business_phone": "02 9000 0000",
-                "payment_instructions": "EFT to BSB 062-000, account 1234 5678 (Acme Managed Services).\nQuote the invoice number.",
+                "payment_instructions": "EFT to BSB 062-000, account 1234 5678 (Acme Managed Services).",
                 "tax_rate": "10",
                 "currency": "AUD",
                 "billing_mode": "advance",
@@ -224,22 +224,31 @@ def demo(folder: str, count: int) -> None:
     click.echo(f"Bill run for {period}: {result.created} invoices, ${result.total:,.2f} including GST")
 
     env = environment(timezone="Australia/Sydney")
+    pdf_problem = None
     with session_scope(engine) as db:
         made = list_invoices(db=db, period=period)
         for invoice in made:
             html = render_invoice_html(env, load_context(db=db, invoice=invoice))
             (out / "invoices" / f"{invoice.number}.html").write_text(html, encoding="utf-8")
-            (out / "invoices" / f"{invoice.number}.pdf").write_bytes(render_pdf(html))
+            if pdf_problem is None:
+                try:
+                    (out / "invoices" / f"{invoice.number}.pdf").write_bytes(render_pdf(html))
+                except PdfUnavailable as exc:  # the HTML still shows the invoices
+                    pdf_problem = exc.user_message
         emails = {c.id: c.email for c in db.exec(select(EndCustomer)).all()}
         lacking = list(missing_email_with_work(db, today=today))
-    click.echo(f"Wrote {len(made)} invoices as HTML and PDF to {out / 'invoices'}")
+    kinds = "HTML only" if pdf_problem else "HTML and PDF"
+    click.echo(f"Wrote {len(made)} invoices as {kinds} to {out / 'invoices'}")
+    if pdf_problem:
+        click.echo(pdf_problem, err=True)
 
     click.echo("\nThe Slack messages rebill-bot would post in your alerts channel:")
     text, blocks = invoice_ready_digest(str(period), made)
     _print_message(text, blocks)
     for thread_text, thread_blocks in invoice_thread_messages(made, emails)[:1]:
-        _print_message(f"(in the thread) {thread_text}", thread_blocks[:10])
+        _print_message(f"(in the thread) {thread_text}", thread_blocks)
     if lacking:
         text, blocks = missing_email_digest(lacking)
         _print_message(text, blocks)
-    click.echo(f"\nOpen {out / 'invoices' / (made[0].number + '.pdf')} to see an invoice." if made else "")
+    suffix = ".html" if pdf_problem else ".pdf"
+    click.echo(f"\nOpen {out / 'invoices' / (made[0].number + suffix)} to see an invoice." if made else "")

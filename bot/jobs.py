@@ -32,6 +32,7 @@ from core.clock import Clock
 from core.delivery import send_many
 from core.errors import RebillError
 from core.reminders import newly_overdue, overdue_alert_key, send_reminders
+from core.settings_keys import hint
 from handlers import alert_views
 from handlers.alert_views import SendOutcome
 from integrations.config import PsaSettings
@@ -80,7 +81,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     day = scheduled_for.astimezone(ctx.tz).date()
     channel = _alert_channel(ctx)
     if channel is None:
-        return "no alerts channel set (/rebill settings): skipped"
+        return f"no alerts channel set ({hint('alert_channel_id')}): skipped"
     claim = notifications.claim(
         ctx.engine,
         kind="missing_email_digest",
@@ -110,7 +111,7 @@ def post_invoice_digest(ctx: JobContext, period: str, outcomes: Sequence[SendOut
     """One digest per period in the alerts channel, with per-invoice detail in its thread."""
     channel = _alert_channel(ctx)
     if channel is None:
-        return "no alerts channel set (/rebill settings): digest skipped"
+        return f"no alerts channel set ({hint('alert_channel_id')}): digest skipped"
     with session_scope(ctx.engine) as db:
         ready = [i for i in invoice_service.list_invoices(db=db, period=period) if i.status != "void"]
         emails = customer_emails(db, {i.customer_id for i in ready})
@@ -185,7 +186,7 @@ def payment_reminders(ctx: JobContext, scheduled_for: datetime) -> str:
     with session_scope(ctx.engine) as db:
         enabled = billing_settings.load(db).reminders_enabled
     if not enabled:
-        return "reminders are off (/rebill settings)"
+        return f"reminders are off ({hint('reminders')})"
     if ctx.settings.smtp is None:
         return "e-mail is not configured (SMTP_HOST): no reminders sent"
     results = send_reminders(
@@ -204,7 +205,7 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     """Each invoice that became overdue is announced once, in one message per day."""
     channel = _alert_channel(ctx)
     if channel is None:
-        return "no alerts channel set (/rebill settings): skipped"
+        return f"no alerts channel set ({hint('alert_channel_id')}): skipped"
     today = scheduled_for.astimezone(ctx.tz).date()
     with session_scope(ctx.engine) as db:
         overdue = newly_overdue(db, today=today)

@@ -43,6 +43,21 @@ HINTS: dict[str, str] = {
 }
 
 
+# The example values in .env.example: a copy left unedited must stop the bot by name, not start it
+# with credentials that can only fail later (tests/bot/test_startup.py keeps the two in step).
+PLACEHOLDERS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "xoxb-your-bot-token",
+    "SLACK_SIGNING_SECRET": "your-signing-secret",
+    "REBILL_ADMINS": "U0123ABCD,S0456EFGH",
+}
+PLACEHOLDER_PROBLEM = "is still the example value from .env.example"
+
+
+def _not_placeholder(name: str, value: str) -> None:
+    if value.strip() == PLACEHOLDERS[name]:
+        raise ValueError(PLACEHOLDER_PROBLEM)
+
+
 def normalise_database_url(value: str) -> str:
     if value.startswith("postgresql://") or value.startswith("postgres://"):
         # psycopg 3 is the driver we ship; the bare scheme would ask SQLAlchemy for psycopg2.
@@ -150,6 +165,7 @@ class Settings(SmtpSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
+        _not_placeholder("SLACK_BOT_TOKEN", value.get_secret_value())
         if not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
@@ -157,6 +173,7 @@ class Settings(SmtpSettings):
     @field_validator("slack_signing_secret")
     @classmethod
     def _signing_secret(cls, value: SecretStr) -> SecretStr:
+        _not_placeholder("SLACK_SIGNING_SECRET", value.get_secret_value())
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
         return value
@@ -185,6 +202,8 @@ class Settings(SmtpSettings):
     @field_validator("rebill_admins", mode="before")
     @classmethod
     def _admins(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            _not_placeholder("REBILL_ADMINS", value)
         items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
         ids = tuple(str(item).strip() for item in items if str(item).strip())
         if not ids:

@@ -185,6 +185,25 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     )
 
 
+def validate_form(values: dict[str, Any]) -> tuple[BasicsInput, MoreInput | None]:
+    """The settings form as submitted (Slack's modal, or `rebill-bot settings set`), every field
+    checked, every error reported at once. The first-time form has only the basics (no `tax_rate`)."""
+    errors: dict[str, str] = {}
+    basics = more = None
+    try:
+        basics = validate_basics(values)
+    except FieldErrors as exc:
+        errors |= exc.errors
+    if "tax_rate" in values:
+        try:
+            more = validate_more(values)
+        except FieldErrors as exc:
+            errors |= exc.errors
+    if errors or basics is None:
+        raise FieldErrors(errors)
+    return basics, more
+
+
 def save_all(
     db: Session, basics: BasicsInput, more: MoreInput | None, *, actor: str, clock: Clock
 ) -> BillingSettings:

@@ -51,7 +51,10 @@ def find(db: Session, ref: str) -> EndCustomer:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise NotFound(f"No end customer matches “{ref}”. Try `/rebill customers {ref}`.")
+        raise NotFound(
+            f"No end customer matches “{ref}”. Search with `/rebill customers {ref}` in Slack, or "
+            f"`rebill-bot customers list {ref}` on the command line."
+        )
     names = ", ".join(m.company_name for m in matches[:5])
     raise NotFound(f"“{ref}” matches several customers ({names}). Be more specific, or use the id.")
 

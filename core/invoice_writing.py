@@ -131,7 +131,10 @@ def require_configured(settings: BillingSettings) -> None:
     missing = billing_settings.missing(settings)
     if missing:
         names = ", ".join(billing_settings.REQUIRED[name] for name in missing)
-        raise NotAllowed(f"Billing isn't set up yet ({names} missing): finish the set-up first.")
+        raise NotAllowed(
+            f"Billing isn't set up yet ({names} missing): finish the set-up with `/rebill settings` in "
+            "Slack, or `rebill-bot settings set` on the command line."
+        )
 
 
 def load_customers(db: Session, customer_ids: Sequence[int]) -> dict[int, Row[Any]]:

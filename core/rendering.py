@@ -20,6 +20,8 @@ Formatting
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import logging
 import mimetypes
 from collections.abc import Mapping, Sequence
@@ -37,6 +39,7 @@ from sqlmodel import Session
 
 from core import billing_settings
 from core import invoices as invoice_service
+from core.errors import RebillError
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -109,6 +112,20 @@ def format_day(value: date | datetime, *, tz: ZoneInfo, fmt: str = "d MMM y") ->
     return format_date(value, fmt, locale=LOCALE)
 
 
+def document_title(*, status: str, tax_rate: Decimal) -> str:
+    """What the document calls itself. A draft is not a tax invoice yet: it may still change, so it
+    says DRAFT (and carries a watermark) and never "Tax invoice"."""
+    if status == invoice_service.DRAFT:
+        return "DRAFT invoice"
+    return "Tax invoice" if tax_rate else "Invoice"
+
+
+def period_name(period: str) -> str:
+    """ "2026-12" as "December 2026", like the other dates on the invoice."""
+    year, month = (int(part) for part in period.split("-"))
+    return format_date(date(year, month, 1), "MMMM y", locale=LOCALE)
+
+
 def invoice_context(
     *,
     invoice: Invoice,
@@ -138,7 +155,10 @@ def invoice_context(
             "status": invoice.status,
             "is_void": invoice.status == invoice_service.VOID,
             "is_paid": invoice.status == invoice_service.PAID,
+            "is_draft": invoice.status == invoice_service.DRAFT,
+            "title": document_title(status=invoice.status, tax_rate=invoice.tax_rate),
             "period": invoice.period,
+            "period_name": period_name(invoice.period),
             "issue_date": invoice.issue_date,
             "due_date": invoice.due_date,
             "payment_terms_days": invoice.payment_terms_days,
@@ -197,13 +217,41 @@ def render_email(env: Environment, context: Mapping[str, Any]) -> RenderedEmail:
     )
 
 
+PDF_LIBRARIES_HELP: Final = (
+    "Install them and try again: on Debian/Ubuntu `sudo apt install libpango-1.0-0 libpangoft2-1.0-0 "
+    "libharfbuzz-subset0 fonts-dejavu-core`, on macOS `brew install pango` (see README.md, Set-up)."
+)
+
+
+class PdfUnavailable(RebillError):
+    """WeasyPrint is installed but the system libraries it lays text out with (Pango) are not."""
+
+
+def _weasyprint() -> Any:
+    """Import WeasyPrint, turning a missing Pango into a message a person can act on.
+
+    WeasyPrint loads Pango, HarfBuzz and fontconfig with `dlopen` at import time and raises OSError
+    when one is missing (after printing its own banner to stdout, kept out of our output here).
+    """
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import weasyprint
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PdfUnavailable(
+            f"PDF invoices can't be made: WeasyPrint needs the Pango text library, which isn't "
+            f"installed ({first}). {PDF_LIBRARIES_HELP}"
+        ) from None
+    return weasyprint
+
+
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """The invoice HTML as PDF bytes (WeasyPrint; only data: and file: URLs are fetched)."""
-    from weasyprint import HTML
-
-    pdf = HTML(
-        string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher()
-    ).write_pdf()
+    pdf = (
+        _weasyprint()
+        .HTML(string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher())
+        .write_pdf()
+    )
     assert pdf is not None
     return bytes(pdf)
 

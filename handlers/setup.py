@@ -9,7 +9,6 @@ from slack_bolt import App
 from slack_sdk.webhook import WebhookClient
 
 from core import billing_settings, customers
-from core.errors import FieldErrors
 from handlers import blocks
 from handlers.base import Call, listener
 from handlers.commands import help_blocks, subcommand
@@ -227,20 +226,7 @@ def open_settings(call: Call, origin: dict[str, Any]) -> None:
 
 def save_setup(call: Call) -> None:
     view = call.body["view"]
-    values = submitted(view)
-    errors: dict[str, str] = {}
-    basics = more = None
-    try:
-        basics = billing_settings.validate_basics(values)
-    except FieldErrors as exc:
-        errors |= exc.errors
-    if "tax_rate" in values:  # the full settings modal, not the first-time one
-        try:
-            more = billing_settings.validate_more(values)
-        except FieldErrors as exc:
-            errors |= exc.errors
-    if errors or basics is None:
-        raise FieldErrors(errors)
+    basics, more = billing_settings.validate_form(submitted(view))
     first_time = not billing_settings.is_configured(call.db)
     billing_settings.save_all(call.db, basics, more, actor=call.user_id, clock=call.deps.clock)
     call.ack()

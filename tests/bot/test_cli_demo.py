@@ -8,6 +8,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from tests.bot.test_cli import CLI, clean_env
+from tests.conftest import REPO
 
 
 def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:
@@ -28,7 +29,11 @@ def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:
     pdfs = sorted((tmp_path / "demo" / "invoices").glob("*.pdf"))
     assert len(pdfs) == 6 and len(list((tmp_path / "demo" / "invoices").glob("*.html"))) == 6
     first = PdfReader(pdfs[0]).pages[0].extract_text()
-    assert "ACME-01001" in first and "Tax invoice" in first
+    assert "ACME-01001" in first and "DRAFT" in first and "Tax invoice" not in first  # bill runs make drafts
+    thread = result.stdout.split("(in the thread)", 1)[1]
+    assert all(pdf.stem in thread for pdf in pdfs)  # the whole first thread message, every invoice in it
+    html = (tmp_path / "demo" / "invoices" / "ACME-01001.html").read_text()
+    assert html.lower().count("quote") == 1
     again = subprocess.run(
         [*CLI, "demo", "--dir", str(tmp_path / "demo")],
         env=clean_env(),
@@ -38,3 +43,11 @@ def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:
         timeout=60,
     )
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_the_demo_folder_is_git_ignored() -> None:
+    from bot.cli_demo import demo
+
+    folder = next(p.default for p in demo.params if p.name == "folder")
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert f"{folder}/" in ignored or f"/{folder}/" in ignored

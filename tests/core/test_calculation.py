@@ -136,6 +136,9 @@ def test_tax_is_rounded_once_per_invoice_not_per_line() -> None:
 def test_totals_refuse_floats_and_silly_rates() -> None:
     with pytest.raises(TypeError):
         totals([], 0.1)  # type: ignore[arg-type]
+    # totals' own gate, not one further down: a float is refused as a float before its value is looked at
+    with pytest.raises(TypeError, match="tax_rate must be a Decimal"):
+        totals([], 10.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         totals([], Decimal("10"))  # 10 means 1000%: someone typed a percentage
 

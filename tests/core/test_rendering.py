@@ -124,3 +124,27 @@ def test_settings_accept_a_templates_dir(tmp_path: Path) -> None:
 def test_missing_logo_file_is_left_off(tmp_path: Path) -> None:
     assert rendering.logo_data_uri(str(tmp_path / "gone.png")) is None
     assert rendering.logo_data_uri(None) is None
+
+
+def pdf_text(engine: Engine, number: str) -> str:
+    with Session(engine) as db:
+        pdf = rendering.invoice_pdf(db=db, invoice=invoices.find(db=db, ref=number))
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_only_a_draft_says_draft_and_a_draft_never_says_tax_invoice(billed: Engine) -> None:
+    with session_scope(billed) as db:
+        assert invoices.find(db=db, ref="INV-00001").status == "draft"
+        invoices.approve(db=db, ref="INV-00002", actor=ACTOR, clock=FixedClock())
+    draft, approved = pdf_text(billed, "INV-00001"), pdf_text(billed, "INV-00002")
+    assert "DRAFT" in draft and "Tax invoice" not in draft
+    assert "Tax invoice" in approved and "DRAFT" not in approved
+    html = rendering.render_invoice_html(rendering.environment(), context_of(billed, "INV-00001"))
+    assert "<title>DRAFT invoice INV-00001</title>" in html and 'class="watermark">DRAFT<' in html
+
+
+def test_billing_period_reads_as_a_month_and_the_number_is_quoted_once(billed: Engine) -> None:
+    html = rendering.render_invoice_html(rendering.environment(), context_of(billed, "INV-00002"))
+    assert "<td>December 2026</td>" in html and "2026-12" not in html
+    assert html.lower().count("quote") == 1
+    assert rendering.period_name("2027-01") == "January 2027"

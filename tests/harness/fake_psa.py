@@ -767,9 +767,11 @@ class FakeHaloPSA(FakePsaServer):
         float_client_ids: bool = True,
         bulk_sites: bool = True,
         list_main_site_id: bool = True,
+        auth_path: str = "/auth",  # where the authorisation server lives (hosted tenants: elsewhere)
     ) -> None:
         super().__init__()
         self.companies = companies or []
+        self.auth_path = auth_path
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.page_cap, self.expires_in = page_cap, expires_in
         self.float_client_ids, self.bulk_sites = float_client_ids, bulk_sites
@@ -789,7 +791,7 @@ class FakeHaloPSA(FakePsaServer):
     def route(
         self, method: str, path: str, query: dict[str, str]
     ) -> tuple[str, Callable[[Request], Response]]:
-        if path == "/auth/token" and method == "POST":
+        if path == f"{self.auth_path}/token" and method == "POST":
             return "token", self._token
         documented = "/Client/{id}" if re.fullmatch(r"/api/Client/\d+", path) else path.removeprefix("/api")
         unknown = set(query) - HALO_PARAMETERS.get(documented, set(query))

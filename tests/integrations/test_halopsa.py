@@ -152,9 +152,14 @@ def test_bad_secret_is_a_token_error(fake_halo: FakeHaloPSA) -> None:
     assert err.value.user_message.startswith("HaloPSA: token request failed (HTTP 401: invalid_client)")
 
 
-def test_custom_auth_url(fake_halo: FakeHaloPSA) -> None:
-    with halopsa_client(fake_halo, auth_url=fake_halo.url + "/auth") as client:
-        assert client.get_company("1") is not None
+def test_custom_auth_url() -> None:
+    """A hosted tenant's token endpoint is not under the resource server's /auth: HALOPSA_AUTH_URL wins."""
+    with FakeHaloPSA(make_companies(3), auth_path="/hosted/auth") as fake:
+        with halopsa_client(fake, auth_url=fake.url + "/hosted/auth") as client:
+            assert client.get_company("1") is not None
+        assert [r.path for r in fake.requests_to("token")] == ["/hosted/auth/token"]
+        with halopsa_client(fake) as client, pytest.raises(PsaError):  # the default URL is not it
+            client.get_company("1")
 
 
 def test_recovers_from_rate_limits_and_timeouts(big_halo: FakeHaloPSA) -> None:
