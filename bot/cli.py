@@ -85,7 +85,10 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
 
             sock = listen(host, port or settings.port)
             click.echo(f"rebill-bot listening on http://{host}:{sock.getsockname()[1]}/slack/events")
-            uvicorn_server(build_asgi(app, engine), log_level=settings.log_level).run(sockets=[sock])
+            uvicorn_server(
+                build_asgi(app, engine, signing_secret=settings.slack_signing_secret.get_secret_value()),
+                log_level=settings.log_level,
+            ).run(sockets=[sock])
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
