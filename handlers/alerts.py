@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slack_bolt import App
 from sqlmodel import Session
 
+from bot.workpool import interactive_timeout
 from core import invoices as invoice_service
 from core.delivery import send_many
 from core.errors import RebillError
@@ -26,6 +29,10 @@ def _thread(call: Call) -> tuple[str, str]:
 def send_all(call: Call) -> None:
     """E-mail every unsent invoice of the period, then redraw the digest with what happened."""
     call.ack()
+    call.later(_send_all)
+
+
+def _send_all(call: Call) -> None:
     period = call.body["actions"][0]["value"]
     smtp = call.settings.smtp
     if smtp is None:
@@ -37,7 +44,7 @@ def send_all(call: Call) -> None:
         names = {i.number: i.customer_name for i in todo}
     results = send_many(
         engine=call.deps.engine,
-        smtp=smtp,
+        smtp=replace(smtp, timeout=interactive_timeout(smtp.timeout)),
         refs=list(names),
         actor=call.user_id,
         clock=call.deps.clock,
@@ -71,6 +78,10 @@ def review(call: Call) -> None:
 def send_one(call: Call) -> None:
     """Send from the digest's thread; the outcome is posted in the thread for the team to see."""
     call.ack()
+    call.later(_send_one)
+
+
+def _send_one(call: Call) -> None:
     invoice_id = int(call.body["actions"][0]["value"])
     channel, ts = _thread(call)
     try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.workpool import interactive_timeout
 from core import customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill, run_bill
@@ -82,6 +84,10 @@ def mark_paid(call: Call) -> None:
 def send(call: Call) -> None:
     """E-mail the invoice; explain (and offer Add e-mail) when it can't go, show SMTP errors inline."""
     call.ack()
+    call.later(_send)
+
+
+def _send(call: Call) -> None:
     invoice_id = _invoice_id(call)
     view = call.body.get("view") or {}
     try:
@@ -112,7 +118,7 @@ def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
         )
     return send_invoice(
         engine=call.deps.engine,
-        smtp=smtp,
+        smtp=replace(smtp, timeout=interactive_timeout(smtp.timeout)),
         invoice_ref=ref,
         actor=call.user_id,
         clock=call.deps.clock,
@@ -147,6 +153,10 @@ def upload_pdf(
 
 def download_pdf(call: Call) -> None:
     call.ack()
+    call.later(_upload_pdf)
+
+
+def _upload_pdf(call: Call) -> None:
     invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
     env = environment(call.settings.rebill_templates_dir, timezone=call.settings.rebill_timezone)
     content = invoice_pdf(db=call.db, invoice=invoice, env=env)
@@ -219,16 +229,25 @@ def billrun_command(call: Call, args: str) -> None:
     call.ack(
         response_type="ephemeral", text=f":hourglass_flowing_sand: Working out the bill run for {period}…"
     )
-    preview = preview_bill(db=call.db, period=period)
-    call.respond(
-        replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(preview)
-    )
+
+    def preview(call: Call) -> None:
+        found = preview_bill(db=call.db, period=period)
+        call.respond(
+            replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(found)
+        )
+
+    call.later(preview)
 
 
 def billrun_run(call: Call) -> None:
     call.ack()
     period = Period.parse(call.body["actions"][0]["value"])
     call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
+    call.later(_run_bill)
+
+
+def _run_bill(call: Call) -> None:
+    period = Period.parse(call.body["actions"][0]["value"])
     # run_bill commits batch by batch on its own connections; this request's session stays unused
     # so that on SQLite it holds no lock the run would wait for.
     try:

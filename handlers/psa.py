@@ -36,6 +36,10 @@ def _pick_view(call: Call, error: str | None = None) -> dict:
 def start_import(call: Call) -> None:
     """ "Import from integration": the picker, after a live load if the cache is still empty."""
     call.ack()
+    call.later(_start_import)
+
+
+def _start_import(call: Call) -> None:
     kind = _kind(call)
     view_id = call.body["view"]["id"]
     vendor = psa_service.vendor_name(kind) or kind
@@ -52,6 +56,10 @@ def start_import(call: Call) -> None:
 
 def refresh_companies(call: Call) -> None:
     call.ack()
+    call.later(_refresh_companies)
+
+
+def _refresh_companies(call: Call) -> None:
     error = None
     try:
         psa_service.refresh(call.deps.engine, call.deps.psa, clock=call.deps.clock)
@@ -110,6 +118,10 @@ def save_import(call: Call) -> None:
 
 def resync(call: Call) -> None:
     call.ack()
+    call.later(_resync)
+
+
+def _resync(call: Call) -> None:
     customer_id = int(call.body["actions"][0]["value"])
     psa_service.resync_customer(
         call.deps.engine, call.deps.psa, customer_id, actor=call.user_id, clock=call.deps.clock
