@@ -43,7 +43,7 @@ from typing import Any, Final
 from core.errors import Busy
 
 LISTENER_THREADS: Final = 16
-SLOW_THREADS: Final = 8
+SLOW_THREADS: Final = 16  # mostly waiting on sockets (SMTP, PSA, Slack uploads)
 SLOW_QUEUE: Final = 200  # running + waiting; beyond this a click is refused as busy
 INTERACTIVE_TIMEOUT_S: Final = 15.0
 

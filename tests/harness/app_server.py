@@ -51,7 +51,7 @@ class AppExecutors:
 
     def __init__(self) -> None:
         self.listeners = TrackingExecutor("listener")
-        self.slow = TrackingExecutor("slow")
+        self.slow = TrackingExecutor("slow", workers=16)
 
     def wait_idle(self, timeout: float = 15.0) -> None:
         # A listener may hand work to the slow pool as it finishes; a slow job never starts listeners.
