@@ -81,22 +81,23 @@ class Call:
             return "command"
         return str(self.body.get("type", ""))
 
-    def later(self, work: Handler) -> None:
+    def later(self, work: Handler, *, writes: bool = True) -> None:
         """Run `work(call)` on the slow pool (bot.workpool) after the ack, with its own session.
 
         For anything that waits on someone else: SMTP, PDF rendering, bill runs, PSA calls.
         `work` reports its own result (view update, respond, ephemeral); an error it raises
         reaches the user through handlers.errors. Raises Busy when the pool's queue is full.
+        `writes=False` gives it a read-only session (bot.db.session_scope).
         """
-        self.deps.workers.slow.submit(_run_later, self, work)
+        self.deps.workers.slow.submit(_run_later, self, work, writes)
 
 
 Handler = Callable[[Call], None]
 
 
-def _run_later(call: Call, work: Handler) -> None:
+def _run_later(call: Call, work: Handler, writes: bool) -> None:
     try:
-        with session_scope(call.deps.engine) as db:
+        with session_scope(call.deps.engine, write=writes) as db:
             work(replace(call, db=db))
     except Exception as exc:  # reported to the user, never lost in a pool thread
         report_error(exc, call.body, call.client)
@@ -110,7 +111,9 @@ def _guarded(respond: Respond, response_url: object, client: WebClient) -> Respo
     return Respond(response_url=None)
 
 
-def listener(handler: Handler) -> Callable[..., None]:
+def listener(
+    handler: Handler, *, writes: bool | Callable[[dict[str, Any]], bool] = True
+) -> Callable[..., None]:
     """Adapt `handler(call)` to Bolt: open the request's session, commit on success, roll back on error.
 
     Field errors on a modal submission become inline errors; any other error is acknowledged and
@@ -119,6 +122,9 @@ def listener(handler: Handler) -> Callable[..., None]:
     The handler runs on the listener pool (bot.workpool); this request thread returns Bolt's
     answer as soon as the handler acks (the App runs with process_before_response=True), and the
     handler's work after its ack carries on in the pool, as it did under Bolt's own runner.
+
+    `writes=False` (or a function of the body saying so) gives a read-only session, which on
+    SQLite reads beside a writer instead of waiting for it (bot.db.session_scope).
     """
 
     def bolt_listener(
@@ -133,9 +139,11 @@ def listener(handler: Handler) -> Callable[..., None]:
         signalling = SignallingAck(ack)
         respond = _guarded(respond, body.get("response_url") or context.response_url, client)
 
+        write = writes(body) if callable(writes) else writes
+
         def run() -> None:
             try:
-                with session_scope(deps.engine) as db:
+                with session_scope(deps.engine, write=write) as db:
                     handler(Call(signalling, body, client, respond, context, db, deps, logger))
             except Exception as exc:  # every failure is reported to the user; none is lost
                 if (

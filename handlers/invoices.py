@@ -178,6 +178,7 @@ def _upload_pdf(call: Call) -> None:
     "invoices",
     usage="invoices [draft|approved|sent|overdue|paid|void]",
     summary="list invoices across customers",
+    reads_only=True,
 )
 def list_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
@@ -218,6 +219,7 @@ def _period(call: Call, args: str) -> Period | None:
     "billrun",
     usage="billrun [YYYY-MM]",
     summary="preview the bill run for a month (default: next month), then run it",
+    reads_only=True,  # the preview reads; the run is its own button
 )
 def billrun_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
@@ -236,7 +238,7 @@ def billrun_command(call: Call, args: str) -> None:
             replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(found)
         )
 
-    call.later(preview)
+    call.later(preview, writes=False)
 
 
 def billrun_run(call: Call) -> None:
