@@ -14,7 +14,7 @@ from core.errors import RebillError
 from handlers import alert_views, invoice_views
 from handlers.alert_views import AlertIds, SendOutcome
 from handlers.base import Call, listener
-from handlers.blocks import esc
+from handlers.blocks import esc, md, mention
 from handlers.invoices import deliver, download_pdf
 
 UNSENT = ("draft", "approved")
@@ -62,7 +62,7 @@ def _send_all(call: Call) -> None:
     call.client.chat_postMessage(
         channel=channel,
         thread_ts=ts,
-        text=f"<@{call.user_id}> sent all: {sent} e-mailed, {len(outcomes) - sent} not sent.",
+        text=f"{mention(call.user_id)} sent all: {sent} e-mailed, {len(outcomes) - sent} not sent.",
     )
 
 
@@ -102,12 +102,12 @@ def _send_one(call: Call) -> None:
                 "value": str(customer_id),
             }
         call.respond(
-            response_type="ephemeral", replace_original=False, text=refusal.user_message, blocks=blocks
+            response_type="ephemeral", replace_original=False, text=esc(refusal.user_message), blocks=blocks
         )
         return
     icon = ":white_check_mark:" if result.ok else ":warning:"
     call.client.chat_postMessage(
-        channel=channel, thread_ts=ts, text=f"{icon} {result.message} (<@{call.user_id}>)"
+        channel=channel, thread_ts=ts, text=md("{} {} ({})", icon, result.message, mention(call.user_id))
     )
 
 

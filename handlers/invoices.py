@@ -19,6 +19,7 @@ from core.invoices import FILTERS
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
 from handlers.base import Call, listener
+from handlers.blocks import md, mention
 from handlers.commands import subcommand
 from handlers.invoice_views import Ids
 from handlers.setup import ensure_configured
@@ -147,7 +148,7 @@ def upload_pdf(
         content=content,
         filename=filename,
         title=title,
-        initial_comment=f"{title}, as requested by <@{user_id}>.",
+        initial_comment=md("{}, as requested by {}.", title, mention(user_id)),
     )
 
 
@@ -186,7 +187,8 @@ def list_command(call: Call, args: str) -> None:
     status = args.split()[0].lower() if args.split() else None
     if status is not None and status not in FILTERS:
         call.ack(
-            response_type="ephemeral", text=f"Unknown status `{status}`: use one of {', '.join(FILTERS)}."
+            response_type="ephemeral",
+            text=md("Unknown status `{}`: use one of {}.", status, ", ".join(FILTERS)),
         )
         return
     # A page and a count, not every invoice ever issued, on the ack path.
@@ -210,7 +212,7 @@ def _period(call: Call, args: str) -> Period | None:
     except ValueError:
         call.ack(
             response_type="ephemeral",
-            text=f"`{text}` is not a month: use YYYY-MM, e.g. `/rebill billrun 2026-12`.",
+            text=md("`{}` is not a month: use YYYY-MM, e.g. `/rebill billrun 2026-12`.", text),
         )
         return None
 
@@ -255,7 +257,7 @@ def _run_bill(call: Call) -> None:
     try:
         result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
     except RebillError as exc:
-        call.respond(replace_original=True, text=f":warning: {exc.user_message}")
+        call.respond(replace_original=True, text=md(":warning: {}", exc.user_message))
         return
     call.respond(replace_original=True, text=views.billrun_summary_text(result))
 
