@@ -78,7 +78,7 @@ RECURRING: Final = "recurring"
 ONCE_OFF: Final = "once_off"
 
 _MONTH_ABBR: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_PERIOD_TEXT = re.compile(r"(\d{4})-(\d{2})")
+_PERIOD_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True, order=True)

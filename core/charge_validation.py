@@ -20,6 +20,7 @@ from typing import Final, TypeVar
 from core.calculation import FREQUENCIES
 from core.errors import FieldErrors
 from core.money import parse_money, parse_quantity
+from core.text import clean_text
 
 DESCRIPTION_MAX: Final = 200
 NAME_MAX: Final = 200
@@ -196,7 +197,7 @@ def _text(value: object, limit: int) -> str:
         raise ValueError("This is required.")
     if not isinstance(value, str):
         raise TypeError(f"expected text, not {type(value).__name__}")
-    cleaned = value.strip()
+    cleaned = clean_text(value)
     if not cleaned:
         raise ValueError("This is required.")
     if len(cleaned) > limit:
@@ -205,7 +206,7 @@ def _text(value: object, limit: int) -> str:
 
 
 def _optional_text(value: object, limit: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     return _text(value, limit)
 
@@ -254,7 +255,7 @@ def _date(value: object, *, field: str) -> date:
 
 
 def _optional_date(value: object, *, field: str) -> date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     return _date(value, field=field)
 
@@ -268,7 +269,7 @@ def _bool(value: object) -> bool:
 
 
 def _optional_id(value: object) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     if isinstance(value, bool):
         raise ValueError("Choose a service.")

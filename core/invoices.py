@@ -36,6 +36,7 @@ from core.invoice_states import (
     VOID,
 )
 from core.invoice_writing import Draft, build_draft, load_inputs, require_configured, rewrite_draft, write_new
+from core.text import ascii_digits
 from models.charges import OnceOffItem, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
@@ -64,7 +65,7 @@ def find(*, db: Session, ref: str | int, for_update: bool = False) -> Invoice:
     """By number ("INV-00003", any case) or id; `for_update` locks it against concurrent changes."""
     text = str(ref).strip()
     query = select(Invoice).where(func.upper(Invoice.number) == text.upper())
-    if text.isdigit():
+    if ascii_digits(text):
         query = select(Invoice).where(
             or_(func.upper(Invoice.number) == text.upper(), Invoice.id == int(text))
         )
