@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Final, TypeVar
 
-from core.calculation import FREQUENCIES
+from core.calculation import FREQUENCIES, OUT_OF_RANGE, sane_year
 from core.errors import FieldErrors
 from core.money import parse_money, parse_quantity
 from core.text import clean_text
@@ -242,14 +242,19 @@ def _date(value: object, *, field: str) -> date:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("Enter a date (YYYY-MM-DD).")
     if isinstance(value, date) and not isinstance(value, datetime):  # a datetime is a date too
+        if not sane_year(value.year):
+            raise ValueError(OUT_OF_RANGE)
         return value
     if isinstance(value, str):
         cleaned = value.strip()
         if _ISO_DATE.fullmatch(cleaned):
             try:
-                return date.fromisoformat(cleaned)
+                day = date.fromisoformat(cleaned)
             except ValueError:
                 raise ValueError(f"{cleaned} is not a real date.") from None
+            if not sane_year(day.year):
+                raise ValueError(OUT_OF_RANGE)
+            return day
         raise ValueError("Enter a date as YYYY-MM-DD, e.g. 2026-12-01.")
     raise TypeError(f"{field}: expected a date or YYYY-MM-DD text, not {type(value).__name__}")
 

@@ -12,7 +12,7 @@ from bot.workpool import interactive_timeout
 from core import customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill, run_bill
-from core.calculation import Period
+from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
@@ -212,7 +212,12 @@ def _period(call: Call, args: str) -> Period | None:
     except ValueError:
         call.ack(
             response_type="ephemeral",
-            text=md("`{}` is not a month: use YYYY-MM, e.g. `/rebill billrun 2026-12`.", text),
+            text=md(
+                "`{}` is not a month you can bill: use YYYY-MM from {} to {}, e.g. `/rebill billrun 2026-12`.",
+                text,
+                FIRST_YEAR,
+                LAST_YEAR,
+            ),
         )
         return None
 
