@@ -163,3 +163,10 @@ def test_an_ssl_check_key_is_no_way_past_the_admin_check(slack: SlackSender, fak
     response = slack.post(body)
     assert response.status_code == 200
     assert "not authorised" in response.json()["text"]
+
+
+def test_a_correctly_signed_but_stale_request_is_refused(slack: SlackSender, fake_slack: FakeSlack) -> None:
+    body = _command_form(fake_slack.response_url(), text="help")
+    assert slack.post(body, timestamp=int(time.time()) - 6 * 60).status_code == 401
+    assert slack.post(body, timestamp=int(time.time()) + 6 * 60).status_code == 401
+    assert slack.post(body).status_code == 200
