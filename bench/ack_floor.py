@@ -31,34 +31,7 @@ from handlers.commands import help_blocks, help_text
 from tests import factories
 from tests.harness.clock import FixedClock
 from tests.harness.slack_sender import SlackSender
-
-
-class SilentServer:
-    """Accepts SMTP connections and never says a word; counts the connections it holds."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.port = self._sock.getsockname()[1]
-        self.held: list[object] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def stop(self) -> None:
-        self._sock.close()
-        for conn in self.held:
-            conn.close()  # type: ignore[attr-defined]
-
+from tests.harness.smtp import SilentServer
 
 HELD = 10
 
@@ -154,10 +127,8 @@ def main() -> None:
         view = {"id": "V0INVOICE", "type": "modal", "callback_id": "invoice_view"}
         for invoice_id in ids:
             sender.block_action("invoice_send", value=str(invoice_id), view=view, wait=False)
-        deadline = time.monotonic() + 60
-        while len(silent.held) < HELD and time.monotonic() < deadline:  # rendered, now waiting on SMTP
-            time.sleep(0.05)
-        held_before = len(silent.held)
+        silent.wait_held(HELD, timeout=120)  # rendered, now waiting on the mail server
+        held_before = silent.held
         held = timed(sender, n)
         held_after = server.executor.slow.pending
     finally:

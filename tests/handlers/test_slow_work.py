@@ -80,7 +80,8 @@ def test_ten_sends_held_by_a_silent_mail_server_leave_acks_fast(
         view = {"id": "V0INVOICE", "type": "modal", "callback_id": "invoice_view"}
         for invoice_id in invoice_ids:
             assert slack.block_action("invoice_send", value=str(invoice_id), view=view).status_code == 200
-        assert server.executor.slow.pending == HELD  # all ten waiting on the mail server
+        silent.wait_held(HELD)  # all ten rendered and now waiting on the mail server
+        assert server.executor.slow.pending == HELD
 
         started = time.perf_counter()
         help_reply = slack.command("help")
