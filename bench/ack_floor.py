@@ -20,16 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.db import session_scope
 from bot.front_door import Refused, SignatureCheck, check_headers, read_capped
 from bot.server import listen, uvicorn_server
-from core import charges
-from core.billrun import run_bill
-from core.calculation import Period
-from core.charge_validation import validate_recurring_charge
 from handlers.commands import help_blocks, help_text
 from tests import factories
-from tests.harness.clock import FixedClock
 from tests.harness.slack_sender import SlackSender
 from tests.harness.smtp import SilentServer
 
@@ -67,32 +61,6 @@ def timed(sender: SlackSender, n: int) -> list[float]:
     return samples
 
 
-def invoices(engine, n: int) -> list[int]:  # type: ignore[no-untyped-def]
-    from sqlmodel import Session, select
-
-    from models.invoices import Invoice
-
-    factories.configure(engine)
-    for i in range(n):
-        customer = factories.customer(engine, f"Bench {i:02d}", email=f"ap{i}@example.com")
-        with session_scope(engine) as db:
-            charges.add_recurring_charge(
-                db=db,
-                actor="bench",
-                customer_id=customer.id,
-                data=validate_recurring_charge(
-                    description="Support",
-                    unit_price="10",
-                    quantity="1",
-                    frequency="monthly",
-                    effective_from="2026-11-01",
-                ),
-            )
-    run_bill(engine=engine, period=Period.parse("2026-12"), actor="bench", clock=FixedClock())
-    with Session(engine) as db:
-        return [i.id for i in db.exec(select(Invoice)).all()]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -103,7 +71,7 @@ def main() -> None:
 
     url = database_url(args.postgres)
     engine = fresh_engine(url)
-    ids = invoices(engine, HELD)
+    ids = factories.invoices_to_send(engine, HELD)
     silent = SilentServer()
     fake, server, sender = start_app(
         engine,

@@ -13,10 +13,8 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from bot.db import session_scope
-from core import charges
 from core.billrun import run_bill
 from core.calculation import Period
-from core.charge_validation import validate_recurring_charge
 from core.csv_cells import neutralise, restore
 from core.customer_csv import export, import_csv, summary_lines
 from models.customers import EndCustomer
@@ -60,20 +58,7 @@ def test_customer_export_is_neutralised_and_the_import_round_trip_is_lossless(en
 
 def test_accounting_export_is_neutralised(engine: Engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     factories.configure(engine)
-    customer = factories.customer(engine, "=Evil()")
-    with session_scope(engine) as db:
-        charges.add_recurring_charge(
-            db=db,
-            actor="U0ADMIN",
-            customer_id=customer.id,
-            data=validate_recurring_charge(
-                description="@SUM(1)",
-                unit_price="10",
-                quantity="1",
-                frequency="monthly",
-                effective_from="2026-11-01",
-            ),
-        )
+    factories.monthly_charge(engine, factories.customer(engine, "=Evil()").id, "@SUM(1)")
     run_bill(engine=engine, period=Period.parse("2026-12"), actor="U0ADMIN", clock=FixedClock())
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "xero.csv"

@@ -7,14 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from bot.db import session_scope
-from core import charges
-from core.billrun import run_bill
-from core.calculation import Period
-from core.charge_validation import validate_recurring_charge
-from models.invoices import Invoice
 from tests import factories
 from tests.conftest import SIGNING_SECRET, make_settings
 from tests.handlers.test_customers import VALID, form_values, open_new_form, texts
@@ -34,28 +27,6 @@ def silent() -> Iterator[SilentServer]:
     server.stop()
 
 
-def ten_invoices(engine: Engine, clock: FixedClock) -> list[int]:
-    factories.configure(engine)
-    for n in range(HELD):
-        customer = factories.customer(engine, f"Customer {n:02d}", email=f"ap{n}@example.com")
-        with session_scope(engine) as db:
-            charges.add_recurring_charge(
-                db=db,
-                actor="U0ADMIN",
-                customer_id=customer.id,
-                data=validate_recurring_charge(
-                    description="Support",
-                    unit_price="10",
-                    quantity="1",
-                    frequency="monthly",
-                    effective_from="2026-11-01",
-                ),
-            )
-    run_bill(engine=engine, period=Period.parse("2026-12"), actor="U0ADMIN", clock=clock)
-    with Session(engine) as db:
-        return [i.id for i in db.exec(select(Invoice)).all() if i.id is not None]
-
-
 def test_ten_sends_held_by_a_silent_mail_server_leave_acks_fast(
     engine: Engine, fake_slack: FakeSlack, db_url: str, clock: FixedClock, silent: SilentServer
 ) -> None:
@@ -68,7 +39,7 @@ def test_ten_sends_held_by_a_silent_mail_server_leave_acks_fast(
         rebill_from_email="billing@msp.example",
         smtp_timeout=20,
     )
-    invoice_ids = ten_invoices(engine, clock)
+    invoice_ids = factories.invoices_to_send(engine, HELD)
     server = AppServer(settings, engine, clock).start()
     slack = SlackSender(
         server.url + "/slack/events",
