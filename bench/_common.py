@@ -40,7 +40,7 @@ def fresh_engine(url: str):  # type: ignore[no-untyped-def]
     return engine
 
 
-def start_app(engine, url: str, psa=None):  # type: ignore[no-untyped-def]
+def start_app(engine, url: str, psa=None, **settings_overrides):  # type: ignore[no-untyped-def]
     fake = FakeSlack(bot_token=TOKEN).start()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -50,6 +50,7 @@ def start_app(engine, url: str, psa=None):  # type: ignore[no-untyped-def]
         database_url=url,
         rebill_admins="U0ADMIN",
         log_level=os.environ.get("LOG_LEVEL", "WARNING"),
+        **settings_overrides,
     )
     server = AppServer(settings, engine, FixedClock(), psa=psa).start()
     sender = SlackSender(server.url + "/slack/events", SECRET, response_url=fake.response_url)

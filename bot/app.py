@@ -19,6 +19,7 @@ from bot.db import make_engine
 from bot.deps import Deps
 from bot.middleware import inject, require_admin
 from bot.settings import Settings
+from bot.workpool import Workers
 from core.clock import Clock, SystemClock
 from integrations.config import PsaSettings, load_psa_settings
 
@@ -45,6 +46,7 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     listener_executor: Executor | None = None,
+    slow_executor: Executor | None = None,
     psa: PsaSettings | None = None,
 ) -> App:
     logging.getLogger().setLevel(settings.log_level)
@@ -58,13 +60,17 @@ def create_app(
             users=settings.admin_users, groups=settings.admin_groups, client=client, clock=clock
         ),
         psa=psa if psa is not None else load_psa_settings(),
+        workers=Workers.build(listener_executor=listener_executor, slow_executor=slow_executor),
     )
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # auth.test happens in `rebill-bot check`; a Slack blip must not stop a replica starting.
         token_verification_enabled=False,
-        listener_executor=listener_executor,
+        # Listeners answer without Bolt's polling thread runner: handlers.base.listener runs each
+        # one on deps.workers.listeners and returns as soon as it acks (an Event, not a 10 ms poll);
+        # slow work goes to deps.workers.slow. See bot.workpool.
+        process_before_response=True,
     )
     app.use(inject(deps))
     app.use(require_admin)

@@ -105,7 +105,7 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
 
             sock = listen(host, settings.port if port is None else port)
             click.echo(f"rebill-bot listening on http://{host}:{sock.getsockname()[1]}/slack/events")
-            asgi = build_asgi(app, engine)
+            asgi = build_asgi(app, engine, signing_secret=settings.slack_signing_secret.get_secret_value())
             uvicorn_server(asgi, log_level=startup.library_log_level(settings)).run(sockets=[sock])
     finally:
         if scheduler is not None:

@@ -197,8 +197,8 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
 
     try:
         chosen = Period.parse(period) if period else Period.of(_today()).next()
-    except ValueError:
-        return _fail(f"--period must be YYYY-MM, not {period!r}")
+    except ValueError as exc:
+        return _fail(f"--period must be YYYY-MM from 2000 to 2100 ({exc})")
     try:
         with session_scope(_engine()) as db:
             found = customers.find(db, customer)

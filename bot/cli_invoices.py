@@ -9,7 +9,6 @@ REBILL_TIMEZONE and REBILL_TEMPLATES_DIR are read from the environment (or .env)
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -287,6 +286,7 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
     """
     from bot.db import session_scope
     from core import invoices
+    from core.csv_cells import SafeWriter
 
     billing_period = _period(period)
     rows = 0
@@ -295,7 +295,7 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
         session_scope(_engine()) as db,
         path.open("w", newline="", encoding="utf-8") as out,
     ):
-        writer = csv.writer(out)
+        writer = SafeWriter(out)  # spreadsheet-safe cells (core.csv_cells)
         writer.writerow(XERO_COLUMNS)
         for invoice in invoices.list_invoices(db=db, period=billing_period):
             if invoice.status == invoices.VOID or (invoice.status == invoices.DRAFT and not include_drafts):

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from bot.access import AccessPolicy
 from bot.settings import Settings
+from bot.workpool import Workers
 from core.clock import Clock
 from integrations.config import PsaSettings
 
@@ -19,6 +20,7 @@ class Deps:
     clock: Clock
     access: AccessPolicy
     psa: PsaSettings
+    workers: Workers
 
     @property
     def psa_kind(self) -> str | None:

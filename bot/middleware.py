@@ -9,8 +9,14 @@ from typing import Any
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 
 from bot.deps import Deps
+from bot.response_urls import allowed_response_url
 
 log = logging.getLogger(__name__)
+
+# Put on the context by `inject`, the first of our middleware, which Bolt runs only after its own
+# signature check passed (or for Socket Mode, whose connection is the authentication). The error
+# handler answers nothing without it.
+VERIFIED = "rebill_verified"
 
 REFUSAL = (
     ":no_entry: You are not authorised to use rebill-bot. "
@@ -21,6 +27,7 @@ REFUSAL = (
 def inject(deps: Deps) -> Callable[..., BoltResponse | None]:
     def inject_deps(context: BoltContext, next: Callable[[], None]) -> None:
         context["deps"] = deps
+        context[VERIFIED] = True  # Bolt runs app.use middleware only after its verification
         next()
 
     return inject_deps
@@ -57,9 +64,7 @@ def require_admin(
     next: Callable[[], None],
 ) -> BoltResponse | None:
     """Refuse before any listener runs, so a refused user can never cause a write."""
-    if body.get("type") in {"url_verification", "ssl_check"} or "ssl_check" in body:
-        next()
-        return None
+    # No bypass for url_verification/ssl_check: Bolt's own middleware answers both before ours runs.
     user = _request_user(body)
     deps: Deps = context["deps"]
     if user is None or deps.access.is_allowed(user):
@@ -77,12 +82,15 @@ def require_admin(
     if kind == "block_suggestion":
         return BoltResponse(status=200, body={"options": []})
     client = context.client
-    if kind == "block_actions" and body.get("response_url"):
+    response_url = body.get("response_url")
+    if (
+        kind == "block_actions"
+        and client is not None
+        and allowed_response_url(response_url, slack_api_url=client.base_url)
+    ):
         from slack_sdk.webhook import WebhookClient
 
-        WebhookClient(body["response_url"]).send(
-            text=REFUSAL, response_type="ephemeral", replace_original=False
-        )
+        WebhookClient(response_url).send(text=REFUSAL, response_type="ephemeral", replace_original=False)
     elif kind == "block_actions" and body.get("trigger_id") and client is not None:
         client.views_open(trigger_id=body["trigger_id"], view=refusal_view())
     elif kind == "event_callback" and (body.get("event") or {}).get("type") == "app_home_opened" and client:

@@ -1,12 +1,18 @@
-"""The HTTP face of the app: Starlette under uvicorn, one route for everything Slack sends."""
+"""The HTTP face of the app: Starlette under uvicorn, one route for everything Slack sends.
+
+The front door, in order, before Bolt sees a byte (bot/front_door.py holds the rules):
+size (Content-Length, then a capped read: 413), signature headers present and well formed (401),
+HMAC over the raw bytes (401), and only then parsing, off the event loop (malformed: 400).
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
-from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -15,15 +21,35 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.front_door import Refused, SignatureCheck, check_headers, read_capped
+
 EVENTS_PATH = "/slack/events"
+log = logging.getLogger(__name__)
 
 
-def build_asgi(app: App, engine: Engine) -> Starlette:
+def build_asgi(app: App, engine: Engine, *, signing_secret: str) -> Starlette:
+    signatures = SignatureCheck(signing_secret)
+
+    def verify_parse_dispatch(raw: bytes, headers: dict[str, str], query: str) -> Response:
+        """Off the event loop: HMAC over the raw bytes first, then (only if it matched) parse."""
+        signatures.verify(raw, headers)
+        try:
+            request = BoltRequest(body=raw.decode("utf-8"), query=query, headers=headers)
+        except Exception:  # any shape Bolt cannot read: the sender's mistake, not ours
+            raise Refused(400, "malformed body") from None
+        if not isinstance(request.body, dict):
+            raise Refused(400, "malformed body")
+        return to_starlette_response(app.dispatch(request))
+
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        # Bolt's App is synchronous; dispatching on the event loop would serialise every request.
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(bolt_response)
+        try:
+            headers = check_headers(request.headers)
+            raw = await read_capped(request)
+            # Bolt's App is synchronous; dispatching on the event loop would serialise every request.
+            return await run_in_threadpool(verify_parse_dispatch, raw, headers, request.url.query)
+        except Refused as refusal:
+            log.info("refused a request to %s: %s %s", EVENTS_PATH, refusal.status, refusal.reason)
+            return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
 
     def database_ok() -> bool:
         try:

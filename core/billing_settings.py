@@ -14,6 +14,7 @@ from core import audit, numbering
 from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
 from core.errors import FieldErrors
+from core.text import clean_text
 from models.invoices import InvoiceSeries
 from models.system import BillingSettings
 
@@ -59,7 +60,7 @@ class BasicsInput:
 
 def validate_basics(raw: dict[str, Any]) -> BasicsInput:
     errors: dict[str, str] = {}
-    name = " ".join(str(raw.get("business_name") or "").split())
+    name = clean_text(raw.get("business_name")) or ""
     if not name:
         errors["business_name"] = "Business name is required."
     elif len(name) > 100:
@@ -67,14 +68,14 @@ def validate_basics(raw: dict[str, Any]) -> BasicsInput:
     terms = parse_days(raw.get("default_payment_terms_days"), errors, "default_payment_terms_days")
     if terms is None and "default_payment_terms_days" not in errors:
         errors["default_payment_terms_days"] = "Default payment terms are required (days, 0 to 365)."
-    prefix = str(raw.get("invoice_prefix") or "").strip()
+    prefix = clean_text(raw.get("invoice_prefix")) or ""
     if not prefix:
         errors["invoice_prefix"] = "Invoice prefix is required, e.g. INV-."
     elif not PREFIX.match(prefix):
         errors["invoice_prefix"] = "Use up to 20 letters, digits, - _ or /, starting with a letter or digit."
-    start_text = str(raw.get("invoice_start_number") or "").strip()
+    start_text = clean_text(raw.get("invoice_start_number")) or ""
     start = None
-    if not re.fullmatch(r"\d{1,9}", start_text) or int(start_text) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", start_text) or int(start_text) < 1:
         errors["invoice_start_number"] = "Starting number must be a whole number of at least 1."
     else:
         start = int(start_text)
@@ -110,8 +111,11 @@ class MoreInput:
     reminders_enabled: bool
 
 
+MULTILINE = frozenset({"business_address", "payment_instructions"})
+
+
 def _optional(raw: dict[str, Any], field: str, limit: int, errors: dict[str, str], label: str) -> str | None:
-    text = str(raw.get(field) or "").strip()
+    text = clean_text(raw.get(field), multiline=field in MULTILINE) or ""
     if len(text) > limit:
         errors[field] = f"{label} must be at most {limit} characters."
     return text or None
@@ -121,7 +125,7 @@ def _whole(
     raw: dict[str, Any], field: str, low: int, high: int, errors: dict[str, str], label: str, default: int
 ) -> int:
     text = str(raw.get(field) if raw.get(field) is not None else default).strip()
-    if not re.fullmatch(r"\d{1,2}", text) or not low <= int(text) <= high:
+    if not re.fullmatch(r"[0-9]{1,2}", text) or not low <= int(text) <= high:
         errors[field] = f"{label} must be a whole number from {low} to {high}."
         return default
     return int(text)
@@ -144,7 +148,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         .strip()
     )
     tax_rate = Decimal("0.1")
-    if not re.fullmatch(r"\d{1,2}(\.\d{1,2})?", rate_text):
+    if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", rate_text):
         errors["tax_rate"] = "GST rate is a percentage from 0 to 99.99, e.g. 10."
     else:
         tax_rate = Decimal(rate_text) / 100
@@ -157,7 +161,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     day = _whole(raw, "bill_run_day", 1, 28, errors, "Bill-run day", 1)
     hour = _whole(raw, "bill_run_hour", 0, 23, errors, "Bill-run hour", 2)
     digest = str(raw.get("missing_email_digest_time") or "09:00")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest):
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", digest):
         errors["missing_email_digest_time"] = "A time of day such as 09:00."
     channel = str(raw.get("alert_channel_id") or "").strip() or None
     if channel and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):

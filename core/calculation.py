@@ -78,7 +78,18 @@ RECURRING: Final = "recurring"
 ONCE_OFF: Final = "once_off"
 
 _MONTH_ABBR: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_PERIOD_TEXT = re.compile(r"(\d{4})-(\d{2})")
+_PERIOD_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+# The years a person may bill or date anything in. Typed periods and dates outside it are refused
+# with a field error (Slack) or a usage error (CLI): 9999-12 overflowed the month arithmetic and
+# 0001-01 issued a real invoice. Internal arithmetic (Period.plus) may step outside it.
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2100
+OUT_OF_RANGE: Final = f"Use a year from {FIRST_YEAR} to {LAST_YEAR}."
+
+
+def sane_year(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
 
 
 @dataclass(frozen=True, order=True)
@@ -97,10 +108,13 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """ "2026-12" → Period(2026, 12); anything else raises ValueError."""
+        """ "2026-12" → Period(2026, 12); anything else, or a year outside FIRST_YEAR..LAST_YEAR,
+        raises ValueError (the one parser for periods typed in Slack and the CLI)."""
         match = _PERIOD_TEXT.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise ValueError(f"a billing period looks like 2026-12, not {text!r}")
+        if not sane_year(int(match[1])):
+            raise ValueError(f"{text.strip()} is out of range. {OUT_OF_RANGE}")
         return cls(int(match[1]), int(match[2]))
 
     @classmethod

@@ -17,9 +17,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Final, TypeVar
 
-from core.calculation import FREQUENCIES
+from core.calculation import FREQUENCIES, OUT_OF_RANGE, sane_year
 from core.errors import FieldErrors
 from core.money import parse_money, parse_quantity
+from core.text import clean_text
 
 DESCRIPTION_MAX: Final = 200
 NAME_MAX: Final = 200
@@ -196,7 +197,7 @@ def _text(value: object, limit: int) -> str:
         raise ValueError("This is required.")
     if not isinstance(value, str):
         raise TypeError(f"expected text, not {type(value).__name__}")
-    cleaned = value.strip()
+    cleaned = clean_text(value)
     if not cleaned:
         raise ValueError("This is required.")
     if len(cleaned) > limit:
@@ -205,7 +206,7 @@ def _text(value: object, limit: int) -> str:
 
 
 def _optional_text(value: object, limit: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     return _text(value, limit)
 
@@ -241,20 +242,25 @@ def _date(value: object, *, field: str) -> date:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("Enter a date (YYYY-MM-DD).")
     if isinstance(value, date) and not isinstance(value, datetime):  # a datetime is a date too
+        if not sane_year(value.year):
+            raise ValueError(OUT_OF_RANGE)
         return value
     if isinstance(value, str):
         cleaned = value.strip()
         if _ISO_DATE.fullmatch(cleaned):
             try:
-                return date.fromisoformat(cleaned)
+                day = date.fromisoformat(cleaned)
             except ValueError:
                 raise ValueError(f"{cleaned} is not a real date.") from None
+            if not sane_year(day.year):
+                raise ValueError(OUT_OF_RANGE)
+            return day
         raise ValueError("Enter a date as YYYY-MM-DD, e.g. 2026-12-01.")
     raise TypeError(f"{field}: expected a date or YYYY-MM-DD text, not {type(value).__name__}")
 
 
 def _optional_date(value: object, *, field: str) -> date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     return _date(value, field=field)
 
@@ -268,7 +274,7 @@ def _bool(value: object) -> bool:
 
 
 def _optional_id(value: object) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and not clean_text(value)):
         return None
     if isinstance(value, bool):
         raise ValueError("Choose a service.")

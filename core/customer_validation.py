@@ -9,6 +9,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from core.errors import FieldErrors
+from core.text import clean_text
 
 PHONE = re.compile(r"^[0-9+()\-. ]+$")
 MAX_LENGTHS = {
@@ -56,10 +57,7 @@ CUSTOMER_FIELDS = tuple(f.name for f in fields(CustomerInput))
 
 
 def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    text = " ".join(str(value).split())
-    return text or None
+    return clean_text(value)
 
 
 def parse_email(raw: object, errors: dict[str, str], field: str = "email") -> str | None:
@@ -80,7 +78,7 @@ def parse_days(
     text = _clean(raw)
     if text is None:
         return None
-    if not re.fullmatch(r"\d{1,3}", text) or int(text) > 365:
+    if not re.fullmatch(r"[0-9]{1,3}", text) or int(text) > 365:
         errors[field] = f"{label} must be a whole number of days from 0 to 365."
         return None
     return int(text)

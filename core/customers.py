@@ -13,6 +13,7 @@ from core import audit
 from core.clock import Clock
 from core.customer_validation import CUSTOMER_FIELDS, CustomerInput, name_key
 from core.errors import FieldErrors, NotFound
+from core.text import ascii_digits
 from models.customers import EndCustomer
 
 PAGE_SIZE = 20
@@ -28,7 +29,7 @@ def get(db: Session, customer_id: int) -> EndCustomer:
 def find(db: Session, ref: str) -> EndCustomer:
     """By id, exact name, or a unique partial name match, so users can type what they remember."""
     ref = ref.strip()
-    if ref.isdigit():
+    if ascii_digits(ref):
         customer = db.get(EndCustomer, int(ref))
         if customer is not None:
             return customer

@@ -25,3 +25,13 @@ class FieldErrors(RebillError):
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = dict(errors)
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors.items()))
+
+
+BUSY_MESSAGE = "rebill-bot is busy, try again in a moment."
+
+
+class Busy(RebillError):
+    """The database stayed locked, or the slow-work queue is full: nothing was changed, retry."""
+
+    def __init__(self, user_message: str = BUSY_MESSAGE) -> None:
+        super().__init__(user_message)

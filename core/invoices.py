@@ -36,6 +36,7 @@ from core.invoice_states import (
     VOID,
 )
 from core.invoice_writing import Draft, build_draft, load_inputs, require_configured, rewrite_draft, write_new
+from core.text import ascii_digits
 from models.charges import OnceOffItem, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
@@ -64,7 +65,7 @@ def find(*, db: Session, ref: str | int, for_update: bool = False) -> Invoice:
     """By number ("INV-00003", any case) or id; `for_update` locks it against concurrent changes."""
     text = str(ref).strip()
     query = select(Invoice).where(func.upper(Invoice.number) == text.upper())
-    if text.isdigit():
+    if ascii_digits(text):
         query = select(Invoice).where(
             or_(func.upper(Invoice.number) == text.upper(), Invoice.id == int(text))
         )
@@ -204,12 +205,24 @@ def reissue(*, db: Session, ref: str | int, actor: str, clock: Clock) -> Invoice
 
     The lines are recomputed from the customer's current charges (that is the point of a reissue:
     fix a charge, then reissue). All or nothing: if there is nothing to bill any more, or the
-    invoice can't be voided, nothing changes.
+    invoice can't be voided, nothing changes. A second click (the series lock serialises it
+    behind the first) finds the replacement and says so, naming it.
     """
     with db.begin_nested():
         settings = billing_settings.load(db)
         require_configured(settings)
         numbering.lock_series(db, settings=settings)
+        current = find(db=db, ref=ref, for_update=True)
+        if current.status == VOID:
+            replacement = (
+                db.execute(
+                    select(Invoice).where(col(Invoice.replaces_invoice_id) == current.id).order_by(Invoice.id)
+                )
+                .scalars()
+                .first()
+            )
+            if replacement is not None:
+                raise NotAllowed(f"{current.number} was already reissued as {replacement.number}.")
         old = void(db=db, ref=ref, actor=actor, clock=clock, reason="reissued")
         assert old.id is not None
         period = Period.parse(old.period)

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from core.clock import Clock
 from core.errors import RebillError
+from core.text import clean_text
 from integrations.base import Company, PsaClient
 from models.psa import PsaCompany, PsaRefresh
 
@@ -59,6 +60,9 @@ LIMITS = column_limits(TABLE)
 
 
 def fit(value: str | None, limit: int | None) -> str | None:
+    """A PSA's text as we store it: control and bidi characters removed (core.text), then cut."""
+    if value is not None:
+        value = clean_text(value) or ""
     return value[:limit] if value is not None and limit else value
 
 

@@ -24,6 +24,7 @@ import contextlib
 import io
 import logging
 import mimetypes
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -245,13 +246,19 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
+# WeasyPrint is pure CPU under the GIL: ten renders at once (ten Send clicks) would leave the
+# listener threads a tenth of the interpreter and slow every ack. Two at a time keep a core busy
+# each and leave room for acks; further renders wait here, on the slow pool, not in a listener.
+_RENDER_SLOTS = threading.BoundedSemaphore(2)
+
+
 def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     """The invoice HTML as PDF bytes (WeasyPrint; only data: and file: URLs are fetched)."""
-    pdf = (
-        _weasyprint()
-        .HTML(string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher())
-        .write_pdf()
-    )
+    weasyprint = _weasyprint()
+    with _RENDER_SLOTS:
+        pdf = weasyprint.HTML(
+            string=html, base_url=base_url or str(PACKAGED_TEMPLATES), url_fetcher=_local_fetcher()
+        ).write_pdf()
     assert pdf is not None
     return bytes(pdf)
 

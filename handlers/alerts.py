@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slack_bolt import App
 from sqlmodel import Session
 
+from bot.workpool import interactive_timeout
 from core import invoices as invoice_service
 from core.delivery import send_many
 from core.errors import RebillError
 from handlers import alert_views, invoice_views
 from handlers.alert_views import AlertIds, SendOutcome
 from handlers.base import Call, listener
-from handlers.blocks import esc
+from handlers.blocks import esc, md, mention
 from handlers.invoices import deliver, download_pdf
 
 UNSENT = ("draft", "approved")
@@ -26,6 +29,10 @@ def _thread(call: Call) -> tuple[str, str]:
 def send_all(call: Call) -> None:
     """E-mail every unsent invoice of the period, then redraw the digest with what happened."""
     call.ack()
+    call.later(_send_all)
+
+
+def _send_all(call: Call) -> None:
     period = call.body["actions"][0]["value"]
     smtp = call.settings.smtp
     if smtp is None:
@@ -37,7 +44,7 @@ def send_all(call: Call) -> None:
         names = {i.number: i.customer_name for i in todo}
     results = send_many(
         engine=call.deps.engine,
-        smtp=smtp,
+        smtp=replace(smtp, timeout=interactive_timeout(smtp.timeout)),
         refs=list(names),
         actor=call.user_id,
         clock=call.deps.clock,
@@ -55,7 +62,7 @@ def send_all(call: Call) -> None:
     call.client.chat_postMessage(
         channel=channel,
         thread_ts=ts,
-        text=f"<@{call.user_id}> sent all: {sent} e-mailed, {len(outcomes) - sent} not sent.",
+        text=f"{mention(call.user_id)} sent all: {sent} e-mailed, {len(outcomes) - sent} not sent.",
     )
 
 
@@ -71,6 +78,10 @@ def review(call: Call) -> None:
 def send_one(call: Call) -> None:
     """Send from the digest's thread; the outcome is posted in the thread for the team to see."""
     call.ack()
+    call.later(_send_one)
+
+
+def _send_one(call: Call) -> None:
     invoice_id = int(call.body["actions"][0]["value"])
     channel, ts = _thread(call)
     try:
@@ -91,12 +102,12 @@ def send_one(call: Call) -> None:
                 "value": str(customer_id),
             }
         call.respond(
-            response_type="ephemeral", replace_original=False, text=refusal.user_message, blocks=blocks
+            response_type="ephemeral", replace_original=False, text=esc(refusal.user_message), blocks=blocks
         )
         return
     icon = ":white_check_mark:" if result.ok else ":warning:"
     call.client.chat_postMessage(
-        channel=channel, thread_ts=ts, text=f"{icon} {result.message} (<@{call.user_id}>)"
+        channel=channel, thread_ts=ts, text=md("{} {} ({})", icon, result.message, mention(call.user_id))
     )
 
 

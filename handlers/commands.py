@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App
 
@@ -20,6 +21,7 @@ class Subcommand:
     summary: str
     run: Callable[[Call, str], None]
     aliases: tuple[str, ...] = ()
+    reads_only: bool = False  # True: a read-only DB session that never waits for a writer (SQLite)
 
 
 # Declared at import time by feature modules; pure definitions, no per-request state.
@@ -28,10 +30,10 @@ _ALIASES: dict[str, str] = {}
 
 
 def subcommand(
-    name: str, *, usage: str, summary: str, aliases: tuple[str, ...] = ()
+    name: str, *, usage: str, summary: str, aliases: tuple[str, ...] = (), reads_only: bool = False
 ) -> Callable[[Callable[[Call, str], None]], Callable[[Call, str], None]]:
     def decorate(fn: Callable[[Call, str], None]) -> Callable[[Call, str], None]:
-        SUBCOMMANDS[name] = Subcommand(name, usage, summary, fn, aliases)
+        SUBCOMMANDS[name] = Subcommand(name, usage, summary, fn, aliases, reads_only)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
@@ -64,7 +66,7 @@ def help_text() -> str:
     )
 
 
-@subcommand("help", usage="help", summary="show this list of commands")
+@subcommand("help", usage="help", summary="show this list of commands", reads_only=True)
 def show_help(call: Call, args: str) -> None:
     call.ack(response_type="ephemeral", text=help_text(), blocks=help_blocks())
 
@@ -84,5 +86,12 @@ def route(call: Call) -> None:
     sub.run(call, rest.strip())
 
 
+def route_writes(body: dict[str, Any]) -> bool:
+    """Help and unknown words only read; a subcommand says whether it writes."""
+    word = (body.get("text") or "").strip().partition(" ")[0]
+    sub = find(word) if word else None
+    return sub is not None and not sub.reads_only
+
+
 def register(app: App) -> None:
-    app.command(COMMAND)(listener(route))
+    app.command(COMMAND)(listener(route, writes=route_writes))

@@ -8,7 +8,7 @@ from typing import Any
 from core.customer_validation import LABELS, MAX_LENGTHS
 from core.customers import Page
 from handlers import blocks
-from handlers.blocks import Block, esc
+from handlers.blocks import Block, esc, md
 from handlers.fields import encode_metadata, modal, text_input
 from handlers.psa_views import company_select
 from models.customers import EndCustomer
@@ -142,9 +142,7 @@ def customer_modal(
     out.append(blocks.section("\n".join(details), block_id="details"))
     out.append(
         blocks.context(
-            f"Created by <@{customer.created_by}> on {customer.created_at:%d %b %Y}"
-            if customer.created_by[:1] in "UW"
-            else f"Created by {esc(customer.created_by)} on {customer.created_at:%d %b %Y}"
+            md("Created by {} on {}", blocks.mention(customer.created_by), f"{customer.created_at:%d %b %Y}")
         )
     )
     value = str(customer.id)

@@ -37,7 +37,12 @@ def _parse_list_args(args: str) -> tuple[str, bool]:
     return text, include_archived
 
 
-@subcommand("customers", usage="customers [name] [--all]", summary="list end customers, filtered by name")
+@subcommand(
+    "customers",
+    usage="customers [name] [--all]",
+    summary="list end customers, filtered by name",
+    reads_only=True,
+)
 def list_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
         return
@@ -68,7 +73,7 @@ def page_action(call: Call) -> None:
     )
 
 
-@subcommand("customer", usage="customer <name or id>", summary="open an end customer")
+@subcommand("customer", usage="customer <name or id>", summary="open an end customer", reads_only=True)
 def open_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
         return
@@ -259,7 +264,7 @@ def archive_action(call: Call) -> None:
 
 def register(app: App) -> None:
     app.action(Ids.LIST_OPEN)(listener(open_action))
-    app.action(re.compile(f"^{Ids.LIST_PAGE}_(prev|next)$"))(listener(page_action))
+    app.action(re.compile(f"^{Ids.LIST_PAGE}_(prev|next)$"))(listener(page_action, writes=False))
     app.action(Ids.NEW)(listener(new_action))
     app.action(Ids.NEW_MANUAL)(listener(choose_manual))
     app.view(Ids.FORM_NEW)(listener(create_submitted))

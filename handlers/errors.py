@@ -6,18 +6,31 @@ import logging
 import uuid
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import OperationalError
 
-from core.errors import RebillError
+from bot.middleware import VERIFIED
+from bot.response_urls import allowed_response_url
+from core.errors import Busy, RebillError
+from handlers.blocks import esc
 
 log = logging.getLogger("rebill.errors")
 
 
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" after busy_timeout: the user may simply try again."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
 def user_message(error: Exception) -> str:
+    if is_busy(error):
+        error = Busy()
     if isinstance(error, RebillError):
-        return f":warning: {error.user_message}"
+        # Domain messages are plain text that may quote user input (names, echoed arguments):
+        # escaped here, the one place they enter mrkdwn.
+        return f":warning: {esc(error.user_message)}"
     error_id = uuid.uuid4().hex[:8]
     log.error("unexpected error %s", error_id, exc_info=error)
     return (
@@ -32,6 +45,9 @@ def tell_user(body: dict[str, Any], client: WebClient, text: str) -> None:
         (u.get("response_url") for u in body.get("response_urls") or []), None
     )
     user = body.get("user_id") or (body.get("user") or {}).get("id")
+    if response_url and not allowed_response_url(response_url, slack_api_url=client.base_url):
+        log.warning("not posting to a response_url outside Slack's hosts")
+        response_url = None
     try:
         if response_url:
             from slack_sdk.webhook import WebhookClient
@@ -43,8 +59,20 @@ def tell_user(body: dict[str, Any], client: WebClient, text: str) -> None:
         log.exception("could not tell user %s about an error", user)
 
 
-def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse | None:
+def report(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+    """Tell the user of a request that passed verification what went wrong."""
     tell_user(body, client, user_message(error))
+
+
+def handle_error(
+    error: Exception, body: dict[str, Any], client: WebClient, context: BoltContext
+) -> BoltResponse | None:
+    """Bolt's global error handler. A body that did not pass signature verification is an
+    outsider's text: it is neither answered nor used (no response_url, no DM to its user_id)."""
+    if not context.get(VERIFIED):
+        log.info("request failed before verification passed: %s", type(error).__name__)
+        return None
+    report(error, body, client)
     return None
 
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.workpool import interactive_timeout
 from core import customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill, run_bill
-from core.calculation import Period
+from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
 from handlers.base import Call, listener
+from handlers.blocks import md, mention
 from handlers.commands import subcommand
 from handlers.invoice_views import Ids
 from handlers.setup import ensure_configured
@@ -82,6 +85,10 @@ def mark_paid(call: Call) -> None:
 def send(call: Call) -> None:
     """E-mail the invoice; explain (and offer Add e-mail) when it can't go, show SMTP errors inline."""
     call.ack()
+    call.later(_send)
+
+
+def _send(call: Call) -> None:
     invoice_id = _invoice_id(call)
     view = call.body.get("view") or {}
     try:
@@ -112,7 +119,7 @@ def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
         )
     return send_invoice(
         engine=call.deps.engine,
-        smtp=smtp,
+        smtp=replace(smtp, timeout=interactive_timeout(smtp.timeout)),
         invoice_ref=ref,
         actor=call.user_id,
         clock=call.deps.clock,
@@ -141,12 +148,16 @@ def upload_pdf(
         content=content,
         filename=filename,
         title=title,
-        initial_comment=f"{title}, as requested by <@{user_id}>.",
+        initial_comment=md("{}, as requested by {}.", title, mention(user_id)),
     )
 
 
 def download_pdf(call: Call) -> None:
     call.ack()
+    call.later(_upload_pdf)
+
+
+def _upload_pdf(call: Call) -> None:
     invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
     env = environment(call.settings.rebill_templates_dir, timezone=call.settings.rebill_timezone)
     content = invoice_pdf(db=call.db, invoice=invoice, env=env)
@@ -168,6 +179,7 @@ def download_pdf(call: Call) -> None:
     "invoices",
     usage="invoices [draft|approved|sent|overdue|paid|void]",
     summary="list invoices across customers",
+    reads_only=True,
 )
 def list_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
@@ -175,7 +187,8 @@ def list_command(call: Call, args: str) -> None:
     status = args.split()[0].lower() if args.split() else None
     if status is not None and status not in FILTERS:
         call.ack(
-            response_type="ephemeral", text=f"Unknown status `{status}`: use one of {', '.join(FILTERS)}."
+            response_type="ephemeral",
+            text=md("Unknown status `{}`: use one of {}.", status, ", ".join(FILTERS)),
         )
         return
     # A page and a count, not every invoice ever issued, on the ack path.
@@ -199,7 +212,12 @@ def _period(call: Call, args: str) -> Period | None:
     except ValueError:
         call.ack(
             response_type="ephemeral",
-            text=f"`{text}` is not a month: use YYYY-MM, e.g. `/rebill billrun 2026-12`.",
+            text=md(
+                "`{}` is not a month you can bill: use YYYY-MM from {} to {}, e.g. `/rebill billrun 2026-12`.",
+                text,
+                FIRST_YEAR,
+                LAST_YEAR,
+            ),
         )
         return None
 
@@ -208,6 +226,7 @@ def _period(call: Call, args: str) -> Period | None:
     "billrun",
     usage="billrun [YYYY-MM]",
     summary="preview the bill run for a month (default: next month), then run it",
+    reads_only=True,  # the preview reads; the run is its own button
 )
 def billrun_command(call: Call, args: str) -> None:
     if not ensure_configured(call):
@@ -219,22 +238,31 @@ def billrun_command(call: Call, args: str) -> None:
     call.ack(
         response_type="ephemeral", text=f":hourglass_flowing_sand: Working out the bill run for {period}…"
     )
-    preview = preview_bill(db=call.db, period=period)
-    call.respond(
-        replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(preview)
-    )
+
+    def preview(call: Call) -> None:
+        found = preview_bill(db=call.db, period=period)
+        call.respond(
+            replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(found)
+        )
+
+    call.later(preview, writes=False)
 
 
 def billrun_run(call: Call) -> None:
     call.ack()
     period = Period.parse(call.body["actions"][0]["value"])
     call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
+    call.later(_run_bill)
+
+
+def _run_bill(call: Call) -> None:
+    period = Period.parse(call.body["actions"][0]["value"])
     # run_bill commits batch by batch on its own connections; this request's session stays unused
     # so that on SQLite it holds no lock the run would wait for.
     try:
         result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
     except RebillError as exc:
-        call.respond(replace_original=True, text=f":warning: {exc.user_message}")
+        call.respond(replace_original=True, text=md(":warning: {}", exc.user_message))
         return
     call.respond(replace_original=True, text=views.billrun_summary_text(result))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.workpool import interactive_timeout
 from core import billing_settings, customers, psa_service
 from core.errors import FieldErrors, RebillError
 from core.psa_cache import last_refresh, search_cache
@@ -13,6 +14,7 @@ from handlers.base import Call, listener
 from handlers.customer_views import Ids as CustomerIds
 from handlers.fields import metadata, submitted
 from handlers.psa_views import Ids
+from integrations.config import PsaSettings
 
 
 def _kind(call: Call) -> str:
@@ -33,9 +35,19 @@ def _pick_view(call: Call, error: str | None = None) -> dict:
     )
 
 
+def _interactive(call: Call) -> PsaSettings:
+    """The PSA settings for a call a user is waiting on: the timeout capped (bot.workpool)."""
+    psa = call.deps.psa
+    return psa.model_copy(update={"psa_timeout": interactive_timeout(psa.psa_timeout)})
+
+
 def start_import(call: Call) -> None:
     """ "Import from integration": the picker, after a live load if the cache is still empty."""
     call.ack()
+    call.later(_start_import)
+
+
+def _start_import(call: Call) -> None:
     kind = _kind(call)
     view_id = call.body["view"]["id"]
     vendor = psa_service.vendor_name(kind) or kind
@@ -44,7 +56,7 @@ def start_import(call: Call) -> None:
     if psa_service.cache_empty(call.deps.engine, kind):
         call.client.views_update(view_id=view_id, view=views.loading_modal(vendor))
         try:
-            psa_service.refresh(call.deps.engine, call.deps.psa, clock=call.deps.clock)
+            psa_service.refresh(call.deps.engine, _interactive(call), clock=call.deps.clock)
         except RebillError as exc:
             error = exc.user_message
     call.client.views_update(view_id=view_id, view=_pick_view(call, error))
@@ -52,9 +64,13 @@ def start_import(call: Call) -> None:
 
 def refresh_companies(call: Call) -> None:
     call.ack()
+    call.later(_refresh_companies)
+
+
+def _refresh_companies(call: Call) -> None:
     error = None
     try:
-        psa_service.refresh(call.deps.engine, call.deps.psa, clock=call.deps.clock)
+        psa_service.refresh(call.deps.engine, _interactive(call), clock=call.deps.clock)
     except RebillError as exc:
         error = exc.user_message
     call.client.views_update(view_id=call.body["view"]["id"], view=_pick_view(call, error))
@@ -110,9 +126,13 @@ def save_import(call: Call) -> None:
 
 def resync(call: Call) -> None:
     call.ack()
+    call.later(_resync)
+
+
+def _resync(call: Call) -> None:
     customer_id = int(call.body["actions"][0]["value"])
     result = psa_service.resync_customer(
-        call.deps.engine, call.deps.psa, customer_id, actor=call.user_id, clock=call.deps.clock
+        call.deps.engine, _interactive(call), customer_id, actor=call.user_id, clock=call.deps.clock
     )
     view = customer_page.render(call, customers.get(call.db, customer_id))
     header = next((i for i, b in enumerate(view["blocks"]) if b.get("type") == "header"), -1)

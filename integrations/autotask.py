@@ -175,7 +175,7 @@ class AutotaskClient(HttpClientBase):
                 yield company
 
     def get_company(self, ref: str) -> Company | None:
-        if not ref.isdigit() or int(ref) == 0:
+        if not (ref.isascii() and ref.isdigit()) or int(ref) == 0:
             return None
         payload = self._call("GET", f"V1.0/Companies/{int(ref)}", missing_ok=True)
         item = payload.get("item") if isinstance(payload, dict) else None

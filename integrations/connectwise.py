@@ -133,7 +133,7 @@ class ConnectWiseClient(HttpClientBase):
                 yield company
 
     def get_company(self, ref: str) -> Company | None:
-        if not ref.isdigit():
+        if not (ref.isascii() and ref.isdigit()):
             return None
         response = self._get(f"company/companies/{int(ref)}", missing_ok=True)
         if response is None:

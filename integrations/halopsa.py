@@ -111,7 +111,7 @@ class HaloPsaClient(HttpClientBase):
             yield self._with_main_site(row, sites)
 
     def get_company(self, ref: str) -> Company | None:
-        if not ref.isdigit():
+        if not (ref.isascii() and ref.isdigit()):
             return None
         response = self._get(f"api/Client/{int(ref)}", missing_ok=True)
         if response is None:

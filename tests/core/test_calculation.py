@@ -20,6 +20,7 @@ from core.calculation import (
     ServiceInput,
     bill_lines,
     monthly_run_rate,
+    sane_year,
     totals,
 )
 
@@ -79,7 +80,8 @@ def lines_for(period: Period, *charges: ChargeInput, mode: str = "advance", **kw
 
 @given(periods)
 def test_period_arithmetic(period: Period) -> None:
-    assert Period.parse(str(period)) == period
+    if sane_year(period.year):  # typed periods are refused outside the window (test_ranges)
+        assert Period.parse(str(period)) == period
     assert period.next().previous() == period
     assert period.next().first_day == period.last_day + timedelta(days=1)
     assert period.days == (period.last_day - period.first_day).days + 1

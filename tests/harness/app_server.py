@@ -16,10 +16,10 @@ from integrations.config import PsaSettings
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    """Bolt runs listeners here after the ack; tests wait until that work is really finished."""
+    """Listeners (and slow work) run here after the ack; tests wait until that work is really finished."""
 
-    def __init__(self) -> None:
-        super().__init__(max_workers=8, thread_name_prefix="listener")
+    def __init__(self, name: str = "listener", workers: int = 8) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix=name)
         self._pending = 0
         self._cond = threading.Condition()
 
@@ -35,22 +35,57 @@ class TrackingExecutor(ThreadPoolExecutor):
             self._pending -= 1
             self._cond.notify_all()
 
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._pending
+
     def wait_idle(self, timeout: float = 15.0) -> None:
         with self._cond:
             if not self._cond.wait_for(lambda: self._pending == 0, timeout=timeout):
                 raise AssertionError("listeners still running after the timeout")
 
 
+class AppExecutors:
+    """The app's two pools (bot.workpool): idle means no listener and no slow job is left."""
+
+    def __init__(self) -> None:
+        self.listeners = TrackingExecutor("listener")
+        self.slow = TrackingExecutor("slow", workers=16)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        # A listener may hand work to the slow pool as it finishes; a slow job never starts listeners.
+        while True:
+            self.listeners.wait_idle(timeout)
+            self.slow.wait_idle(timeout)
+            if self.listeners.pending == 0:
+                return
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self.listeners.shutdown(wait=wait)
+        self.slow.shutdown(wait=wait)
+
+
 class AppServer:
     def __init__(
         self, settings: Settings, engine: Engine, clock: Clock, psa: PsaSettings | None = None
     ) -> None:
-        self.executor = TrackingExecutor()
+        self.executor = AppExecutors()
         # Tests never pick up a developer's REBILL_PSA from the environment or .env.
         psa = psa if psa is not None else PsaSettings(_env_file=None, rebill_psa=None)  # type: ignore[call-arg]
-        self.app = create_app(settings, engine=engine, clock=clock, listener_executor=self.executor, psa=psa)
+        self.app = create_app(
+            settings,
+            engine=engine,
+            clock=clock,
+            listener_executor=self.executor.listeners,
+            slow_executor=self.executor.slow,
+            psa=psa,
+        )
         self._sock = listen("127.0.0.1", 0)
-        self._server = uvicorn_server(build_asgi(self.app, engine), log_level="warning")
+        self._server = uvicorn_server(
+            build_asgi(self.app, engine, signing_secret=settings.slack_signing_secret.get_secret_value()),
+            log_level="warning",
+        )
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )

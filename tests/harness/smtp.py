@@ -73,13 +73,43 @@ class SmtpServer:
 
 
 class SilentServer:
-    """Accepts TCP connections and never says a word: an SMTP server that times out."""
+    """Accepts TCP connections and never says a word: an SMTP server that times out.
+
+    It holds every connection it accepted (`held`) until `stop`, which resets them all, so a test
+    can wait until N senders are really stuck on it, then release them at once.
+    """
 
     def __init__(self) -> None:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(8)
+        self._sock.listen(64)
         self.port = self._sock.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._cond:
+                self._held.append(conn)
+                self._cond.notify_all()
+
+    @property
+    def held(self) -> int:
+        with self._cond:
+            return len(self._held)
+
+    def wait_held(self, count: int, timeout: float = 30.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._held) >= count, timeout=timeout):
+                raise AssertionError(f"{len(self._held)} connection(s) held, expected {count}")
 
     def stop(self) -> None:
         self._sock.close()
+        with self._cond:
+            for conn in self._held:
+                conn.close()
