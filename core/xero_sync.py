@@ -1,0 +1,633 @@
+"""Pushing our documents to Xero and reading payments back. No Slack here: the CLI, the scheduled
+job and the Slack button all call `push` and `pull_payments`.
+
+Concurrency
+    Each document has one `xero_document` row. A pusher claims rows with one UPDATE ... WHERE the
+    row is unclaimed (or its claim is stale), so two replicas pushing at once split the work and
+    never send the same document twice. Each batch carries an `Idempotency-Key` made of the
+    documents' ids and versions, so a retry after a lost answer is replayed by Xero, not repeated;
+    a document whose request timed out is marked `outcome_unknown` and looked up by number before
+    it is created again (belt and braces if Xero forgot the key). Failures never lose a document:
+    it stays "failed" with the reason and the next run takes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from bot.db import session_scope
+from core import invoices as invoice_service
+from core.calculation import Period
+from core.clock import Clock
+from core.errors import NotAllowed
+from core.invoice_states import APPROVED, DRAFT, OWING, PAID, SENT, VOID
+from core.xero_documents import COLLECTION, CREDIT_NOTE, INVOICE, Document, Mapping, invoice_document, to_xero
+from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors, parse_msdate
+from integrations.xero_auth import XeroError
+from models.customers import EndCustomer
+from models.invoices import Invoice
+from models.xero import XeroContactLink, XeroDocument, XeroSettings
+
+PENDING, PUSHED, FAILED, EXCEPTION, VOIDED = "pending", "pushed", "failed", "exception", "voided"
+CLAIM_TTL = timedelta(minutes=15)
+PUSHABLE = (APPROVED, SENT, PAID)
+STATUSES = ("DRAFT", "AUTHORISED")
+PUSH_MODES = ("approve", "manual")
+
+
+def load_settings(db: Session) -> XeroSettings:
+    row = db.get(XeroSettings, 1)
+    if row is None:
+        row = XeroSettings(id=1)
+        db.add(row)
+        db.flush()
+    return row
+
+
+def mapping_of(row: XeroSettings) -> Mapping:
+    """The mapping, or a clear refusal naming what to set (nothing is pushed half-mapped)."""
+    missing = [
+        label
+        for label, value in (
+            ("sales account code", row.account_code),
+            ("tax type for taxable lines", row.tax_type_taxable),
+            ("tax type for GST-free lines", row.tax_type_free),
+        )
+        if not value
+    ]
+    if missing:
+        raise NotAllowed(
+            f"Set the Xero {', '.join(missing)} first (/rebill settings → Xero, or `rebill-bot xero settings`)."
+        )
+    assert row.account_code and row.tax_type_taxable and row.tax_type_free
+    return Mapping(row.account_code, row.tax_type_taxable, row.tax_type_free, row.invoice_status)
+
+
+def status_line(doc: XeroDocument | None) -> str:
+    """What a person sees against an invoice: one place for the wording of each state."""
+    if doc is None or doc.state == PENDING:
+        return "not pushed yet"
+    if doc.state == PUSHED:
+        if doc.amount_paid and doc.amount_due and doc.amount_due > 0:
+            return f"pushed; part-paid in Xero, {doc.amount_due} still due"
+        return f"pushed ({(doc.xero_status or '').lower() or 'in Xero'})"
+    if doc.state == VOIDED:
+        return "voided in Xero"
+    prefix = "not pushed" if doc.state == FAILED else "needs a person"
+    return f"{prefix}: {doc.error}"
+
+
+# Claiming
+
+
+def _ensure_rows(db: Session, docs: Iterable[tuple[str, int, str]], *, clock: Clock) -> None:
+    now = clock.now()
+    rows = [{"kind": k, "local_id": i, "number": n, "state": PENDING, "updated_at": now} for k, i, n in docs]
+    if not rows:
+        return
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(insert(XeroDocument).values(rows).on_conflict_do_nothing(index_elements=["kind", "local_id"]))
+
+
+def _claim(
+    engine: Engine, kind: str, local_ids: list[int], states: tuple[str, ...], clock: Clock
+) -> tuple[str, list[XeroDocument]]:
+    token = uuid.uuid4().hex
+    now = clock.now()
+    with session_scope(engine) as db:
+        for chunk in _chunks(local_ids, 500):
+            db.execute(
+                update(XeroDocument)
+                .where(
+                    col(XeroDocument.kind) == kind,
+                    col(XeroDocument.local_id).in_(chunk),
+                    col(XeroDocument.state).in_(states),
+                    or_(
+                        col(XeroDocument.claim_token).is_(None),
+                        col(XeroDocument.claimed_at) < now - CLAIM_TTL,
+                    ),
+                )
+                .values(claim_token=token, claimed_at=now)
+            )
+        rows = db.execute(select(XeroDocument).where(col(XeroDocument.claim_token) == token)).scalars().all()
+    return token, list(rows)
+
+
+def _release(engine: Engine, token: str) -> None:
+    with session_scope(engine) as db:
+        db.execute(
+            update(XeroDocument)
+            .where(col(XeroDocument.claim_token) == token)
+            .values(claim_token=None, claimed_at=None)
+        )
+
+
+def _save(engine: Engine, row: XeroDocument, clock: Clock, **values: Any) -> None:
+    values["updated_at"] = clock.now()
+    with session_scope(engine) as db:
+        db.execute(update(XeroDocument).where(col(XeroDocument.id) == row.id).values(**values))
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+# Pushing
+
+
+@dataclass
+class PushReport:
+    pushed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    exceptions: dict[str, str] = field(default_factory=dict)
+    voided: list[str] = field(default_factory=list)
+    skipped: int = 0  # already pushed, or being pushed by someone else
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.exceptions
+
+
+def push(
+    engine: Engine,
+    client: XeroClient,
+    *,
+    clock: Clock,
+    refs: list[str] | None = None,
+    period: Period | str | None = None,
+) -> PushReport:
+    """Push our approved, sent and paid invoices that are not in Xero yet (or failed before), and
+    mirror voids. `refs` (numbers) or `period` narrow it; a named draft is refused."""
+    with session_scope(engine) as db:
+        mapping = mapping_of(load_settings(db))
+        chosen = _candidates(db, refs=refs, period=period)
+        _ensure_rows(db, ((INVOICE, i.id, i.number) for i in chosen if i.id is not None), clock=clock)
+    live = [i.id for i in chosen if i.status in PUSHABLE and i.id is not None]
+    dead = [i.id for i in chosen if i.status == VOID and i.id is not None]
+    report = PushReport()
+    token, rows = _claim(engine, INVOICE, live, (PENDING, FAILED), clock)
+    try:
+        with session_scope(engine) as db:
+            docs = {row.local_id: _invoice_doc(db, row.local_id) for row in rows}
+        push_documents(engine, client, rows, docs, mapping=mapping, clock=clock, report=report)
+    finally:
+        _release(engine, token)
+    token, void_rows = _claim(engine, INVOICE, dead, (PUSHED,), clock)
+    try:
+        _mirror_voids(engine, client, void_rows, clock=clock, report=report)
+    finally:
+        _release(engine, token)
+    report.skipped = len(chosen) - len(rows) - len(void_rows)
+    return report
+
+
+def _candidates(db: Session, *, refs: list[str] | None, period: Period | str | None) -> list[Invoice]:
+    if refs:
+        found = [invoice_service.find(db=db, ref=ref) for ref in refs]
+        drafts = [i.number for i in found if i.status == DRAFT]
+        if drafts:
+            raise NotAllowed(
+                f"{', '.join(drafts)} {'is a draft' if len(drafts) == 1 else 'are drafts'}: approve before pushing to Xero."
+            )
+        return found
+    query = select(Invoice).where(col(Invoice.status).in_((*PUSHABLE, VOID)))
+    if period is not None:
+        query = query.where(Invoice.period == str(period))
+    invoices = list(db.execute(query.order_by(col(Invoice.series), col(Invoice.sequence))).scalars())
+    pushed_void = set(
+        db.execute(
+            select(XeroDocument.local_id).where(XeroDocument.kind == INVOICE, XeroDocument.state == PUSHED)
+        ).scalars()
+    )
+    # A void invoice matters only if Xero has it.
+    return [i for i in invoices if i.status != VOID or i.id in pushed_void]
+
+
+def _invoice_doc(db: Session, invoice_id: int) -> Document:
+    invoice = invoice_service.get(db=db, invoice_id=invoice_id)
+    return invoice_document(invoice, invoice_service.lines_of(db=db, invoice_id=invoice_id))
+
+
+def push_documents(
+    engine: Engine,
+    client: XeroClient,
+    rows: list[XeroDocument],
+    docs: dict[int, Document],
+    *,
+    mapping: Mapping,
+    clock: Clock,
+    report: PushReport,
+) -> None:
+    """Push claimed documents of one kind: contacts first, then batches of ≤ 50, then allocations."""
+    if not rows:
+        return
+    kind = rows[0].kind
+    try:
+        contacts = resolve_contacts(engine, client, {docs[r.local_id].customer_id for r in rows}, clock=clock)
+    except XeroError as exc:
+        for row in rows:
+            _fail(engine, row, exc, clock, report)
+        return
+    ready = []
+    for row in rows:
+        contact = contacts.get(docs[row.local_id].customer_id)
+        if isinstance(contact, ContactProblem):
+            target = EXCEPTION if contact.needs_person else FAILED
+            _save(engine, row, clock, state=target, error=f"contact: {contact.message}")
+            (report.exceptions if contact.needs_person else report.failed)[row.number] = row.error or ""
+        else:
+            ready.append((row, contact))
+    _adopt_unknown(engine, client, kind, [r for r, _ in ready if r.outcome_unknown], clock)
+    todo = [(r, c) for r, c in ready if r.state != PUSHED]
+    report.pushed.extend(r.number for r, _ in ready if r.state == PUSHED)
+    stop: XeroError | None = None
+    for batch in _chunks(todo, BATCH_SIZE):
+        if stop is not None:
+            for row, _ in batch:
+                _fail(engine, row, stop, clock, report)
+            continue
+        payload = [to_xero(docs[row.local_id], contact_id=contact, mapping=mapping) for row, contact in batch]
+        key = _key(kind, [(row.local_id, docs[row.local_id].version) for row, _ in batch])
+        try:
+            answers = client.save(COLLECTION[kind], payload, key=key)
+        except XeroError as exc:
+            for row, _ in batch:
+                _fail(engine, row, exc, clock, report)
+            if not isinstance(exc, XeroValidation):
+                stop = exc  # Xero is down, out of budget or refusing the token: the rest waits
+            continue
+        for (row, _), answer in zip(batch, answers, strict=False):
+            _record(engine, row, docs[row.local_id], answer, clock, report)
+    if kind == CREDIT_NOTE:
+        _allocate(
+            engine, client, [r for r, _ in ready if r.state == PUSHED], docs, clock=clock, report=report
+        )
+
+
+def _key(kind: str, items: list[tuple[int, str]]) -> str:
+    digest = hashlib.sha256(",".join(f"{i}:{v}" for i, v in items).encode()).hexdigest()
+    return f"rebill-{kind}-{digest[:48]}"
+
+
+def _fail(engine: Engine, row: XeroDocument, exc: XeroError, clock: Clock, report: PushReport) -> None:
+    unknown = bool(getattr(exc, "outcome_unknown", False)) or row.outcome_unknown
+    _save(engine, row, clock, state=FAILED, error=exc.user_message[:1000], outcome_unknown=unknown)
+    report.failed[row.number] = exc.user_message
+
+
+def _record(
+    engine: Engine, row: XeroDocument, doc: Document, answer: dict[str, Any], clock: Clock, report: PushReport
+) -> None:
+    problem = item_errors(answer)
+    if problem is not None:
+        _save(engine, row, clock, state=FAILED, error=problem[:1000], outcome_unknown=False)
+        report.failed[row.number] = problem
+        return
+    xero_id = answer.get("InvoiceID") or answer.get("CreditNoteID")
+    total = Decimal(str(answer.get("Total")))
+    values: dict[str, Any] = {
+        "xero_id": xero_id,
+        "xero_status": answer.get("Status"),
+        "xero_total": total,
+        "amount_due": Decimal(str(answer.get("AmountDue", answer.get("RemainingCredit", total)))),
+        "version": doc.version,
+        "pushed_at": clock.now(),
+        "outcome_unknown": False,
+        "error": None,
+        "state": PUSHED,
+    }
+    if total != doc.total:
+        values["state"] = EXCEPTION
+        values["error"] = (
+            f"Xero's total {total} differs from ours {doc.total}: check the tax types in settings"
+        )
+        report.exceptions[row.number] = values["error"]
+    else:
+        report.pushed.append(row.number)
+    _save(engine, row, clock, **values)
+
+
+def _adopt_unknown(
+    engine: Engine, client: XeroClient, kind: str, rows: list[XeroDocument], clock: Clock
+) -> None:
+    """Documents whose last request timed out: if Xero has them after all, take its id."""
+    if kind != INVOICE or not rows:
+        return
+    for batch in _chunks(rows, BATCH_SIZE):
+        found = {
+            inv.get("InvoiceNumber"): inv
+            for inv in client.invoices_by_number([r.number for r in batch])
+            if inv.get("Status") not in ("DELETED", "VOIDED")
+        }
+        for row in batch:
+            answer = found.get(row.number)
+            if answer is not None:
+                _save(
+                    engine,
+                    row,
+                    clock,
+                    state=PUSHED,
+                    xero_id=answer.get("InvoiceID"),
+                    xero_status=answer.get("Status"),
+                    xero_total=Decimal(str(answer.get("Total"))),
+                    amount_due=Decimal(str(answer.get("AmountDue"))),
+                    outcome_unknown=False,
+                    error=None,
+                    pushed_at=clock.now(),
+                )
+            else:
+                _save(engine, row, clock, outcome_unknown=False)
+
+
+def _allocate(
+    engine: Engine,
+    client: XeroClient,
+    rows: list[XeroDocument],
+    docs: dict[int, Document],
+    *,
+    clock: Clock,
+    report: PushReport,
+) -> None:
+    """Each pushed credit note is allocated to the invoice it credits (which must be in Xero)."""
+    for row in rows:
+        doc = docs[row.local_id]
+        if doc.allocate_to is None or row.xero_status == "PAID":
+            continue
+        with session_scope(engine) as db:
+            target = (
+                db.execute(
+                    select(XeroDocument).where(
+                        XeroDocument.kind == INVOICE, XeroDocument.number == doc.allocate_to
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        if target is None or target.xero_id is None:
+            _save(
+                engine, row, clock, state=FAILED, error=f"not allocated: {doc.allocate_to} is not in Xero yet"
+            )
+            report.failed[row.number] = row.error or ""
+            continue
+        try:
+            answer = client.allocate(
+                row.xero_id or "",
+                target.xero_id,
+                doc.total,
+                doc.issue_date,
+                key=_key("alloc", [(row.local_id, doc.version)]),
+            )
+        except XeroError as exc:
+            _fail(engine, row, exc, clock, report)
+            continue
+        problem = item_errors(answer)
+        if problem:
+            _save(engine, row, clock, state=EXCEPTION, error=f"not allocated to {doc.allocate_to}: {problem}")
+            report.exceptions[row.number] = row.error or ""
+        else:
+            _save(engine, row, clock, xero_status="PAID", amount_due=Decimal("0.00"))
+
+
+def _mirror_voids(
+    engine: Engine, client: XeroClient, rows: list[XeroDocument], *, clock: Clock, report: PushReport
+) -> None:
+    """Void here → void in Xero (a Xero draft is deleted instead); paid in Xero → a person decides."""
+    for row in rows:
+        status = "DELETED" if row.xero_status in ("DRAFT", "SUBMITTED") else "VOIDED"
+        try:
+            answer = client.set_status(
+                "Invoices", row.xero_id or "", status, key=f"rebill-void-{row.kind}-{row.local_id}"
+            )
+        except XeroValidation as exc:
+            answer = {
+                "HasErrors": True,
+                "ValidationErrors": [{"Message": exc.user_message.removeprefix("Xero refused it: ")}],
+            }
+        except XeroError as exc:
+            report.failed[row.number] = exc.user_message
+            _save(engine, row, clock, error=f"void not mirrored: {exc.user_message}"[:1000])
+            continue
+        problem = item_errors(answer)
+        if problem:
+            message = (
+                f"void here but not in Xero: {problem} Credit it in Xero, or reverse the payment there first."
+            )
+            _save(engine, row, clock, state=EXCEPTION, error=message[:1000])
+            report.exceptions[row.number] = message
+        else:
+            _save(engine, row, clock, state=VOIDED, xero_status=status, error=None)
+            report.voided.append(row.number)
+
+
+# Contacts
+
+
+@dataclass(frozen=True)
+class ContactProblem:
+    message: str
+    needs_person: bool
+
+
+def contact_number(customer: EndCustomer) -> str:
+    """What we put in Xero's ContactNumber (an external reference) for a contact we create."""
+    return f"rebill-{customer.id}"
+
+
+def resolve_contacts(
+    engine: Engine, client: XeroClient, customer_ids: set[int], *, clock: Clock
+) -> dict[int, str | ContactProblem]:
+    """ContactID per customer: stored link → ContactNumber → exact name → created (in batches)."""
+    with session_scope(engine) as db:
+        links = {
+            link.customer_id: link.contact_id
+            for link in db.execute(
+                select(XeroContactLink).where(col(XeroContactLink.customer_id).in_(customer_ids))
+            ).scalars()
+        }
+        customers = {
+            c.id: c
+            for c in db.execute(
+                select(EndCustomer).where(col(EndCustomer.id).in_(customer_ids - set(links)))
+            ).scalars()
+            if c.id is not None
+        }
+    result: dict[int, str | ContactProblem] = dict(links)
+    if not customers:
+        return result
+    by_number: dict[str, list[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for contact in client.iter_contacts():
+        if contact.get("ContactNumber"):
+            by_number.setdefault(contact["ContactNumber"], []).append(contact["ContactID"])
+        by_name.setdefault((contact.get("Name") or "").strip().casefold(), []).append(contact["ContactID"])
+    found: dict[int, tuple[str, str]] = {}
+    create: list[EndCustomer] = []
+    for cid, customer in customers.items():
+        numbers = [contact_number(customer), *([customer.psa_ref] if customer.psa_ref else [])]
+        by_num = next((by_number[n] for n in numbers if n in by_number), [])
+        named = by_name.get(customer.company_name.strip().casefold(), [])
+        if len(by_num) == 1:
+            found[cid] = (by_num[0], "number")
+        elif len(by_num) > 1:
+            result[cid] = ContactProblem(
+                f"{len(by_num)} Xero contacts have ContactNumber {numbers[0]}; keep one", True
+            )
+        elif len(named) == 1:
+            found[cid] = (named[0], "name")
+        elif len(named) > 1:
+            result[cid] = ContactProblem(
+                f"{len(named)} Xero contacts are named {customer.company_name!r}; rename or archive all but one in Xero",
+                True,
+            )
+        else:
+            create.append(customer)
+    for batch in _chunks(create, BATCH_SIZE):
+        key = _key("contact", [(c.id or 0, c.company_name) for c in batch])
+        try:
+            answers = client.save("Contacts", [_contact_payload(c) for c in batch], key=key)
+        except XeroError as exc:
+            for customer in batch:
+                assert customer.id is not None
+                result[customer.id] = ContactProblem(exc.user_message, False)
+            continue
+        for customer, answer in zip(batch, answers, strict=False):
+            assert customer.id is not None
+            problem = item_errors(answer)
+            if problem:
+                result[customer.id] = ContactProblem(problem, False)
+            else:
+                found[customer.id] = (answer["ContactID"], "created")
+    with session_scope(engine) as db:
+        for cid, (contact_id, how) in found.items():
+            db.merge(
+                XeroContactLink(
+                    customer_id=cid, contact_id=contact_id, matched_by=how, updated_at=clock.now()
+                )
+            )
+            result[cid] = contact_id
+    return result
+
+
+def _contact_payload(customer: EndCustomer) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "Name": customer.company_name,
+        "ContactNumber": contact_number(customer),
+        "IsCustomer": True,
+    }
+    if customer.email:
+        payload["EmailAddress"] = customer.email
+    if customer.contact_number:
+        payload["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": customer.contact_number}]
+    if customer.address_line1 or customer.city:
+        address = {
+            "AddressType": "POBOX",
+            "AddressLine1": customer.address_line1,
+            "AddressLine2": customer.address_line2,
+            "City": customer.city,
+            "Region": customer.state,
+            "PostalCode": customer.postcode,
+            "Country": customer.country,
+        }
+        payload["Addresses"] = [{k: v for k, v in address.items() if v}]
+    return payload
+
+
+# Payments back
+
+
+@dataclass
+class PaymentsReport:
+    read: int = 0
+    paid: list[str] = field(default_factory=list)
+    part_paid: list[str] = field(default_factory=list)
+    voided_in_xero: list[str] = field(default_factory=list)
+
+
+def pull_payments(
+    engine: Engine, client: XeroClient, *, clock: Clock, actor: str = "system:xero"
+) -> PaymentsReport:
+    """Read invoices Xero changed since the last read; ours become paid (with the date) or part-paid.
+
+    Safe to run twice: marking a paid invoice paid is a no-op, and the read time only moves
+    forward once everything read was stored.
+    """
+    with session_scope(engine) as db:
+        since = load_settings(db).payments_read_at
+    started = clock.now()
+    report = PaymentsReport()
+    overlap = since - timedelta(minutes=1) if since else None  # clocks differ; re-reading is harmless
+    for answer in client.iter_invoices_changed(overlap):
+        report.read += 1
+        with session_scope(engine) as db:
+            row = (
+                db.execute(
+                    select(XeroDocument).where(
+                        XeroDocument.kind == INVOICE, XeroDocument.xero_id == answer.get("InvoiceID")
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            if row is None:
+                continue
+            due = Decimal(str(answer.get("AmountDue", "0")))
+            paid = Decimal(str(answer.get("AmountPaid", "0")))
+            status = answer.get("Status")
+            row.amount_due, row.amount_paid, row.xero_status = due, paid, status
+            row.updated_at = clock.now()
+            invoice = db.get(Invoice, row.local_id)
+            if status == "PAID" and invoice is not None and invoice.status in OWING:
+                when = parse_msdate(answer.get("FullyPaidOnDate")) or clock.now()
+                row.paid_on = when
+                invoice_service.mark_paid(db=db, ref=invoice.id or 0, actor=actor, clock=clock, paid_at=when)
+                report.paid.append(invoice.number)
+            elif status == "AUTHORISED" and paid > 0 and invoice is not None:
+                report.part_paid.append(invoice.number)
+            elif status == "VOIDED" and invoice is not None and invoice.status != VOID:
+                report.voided_in_xero.append(invoice.number)
+            db.add(row)
+    with session_scope(engine) as db:
+        load_settings(db).payments_read_at = started
+    return report
+
+
+def document_state(db: Session, invoice_id: int) -> XeroDocument | None:
+    return (
+        db.execute(
+            select(XeroDocument).where(XeroDocument.kind == INVOICE, XeroDocument.local_id == invoice_id)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def counts(db: Session, invoice_ids: list[int]) -> tuple[int, int]:
+    """(pushed, not pushed) among these invoices, for the month-close report."""
+    if not invoice_ids:
+        return 0, 0
+    rows = (
+        db.execute(
+            select(XeroDocument.state).where(
+                XeroDocument.kind == INVOICE, col(XeroDocument.local_id).in_(invoice_ids)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    pushed = sum(1 for s in rows if s in (PUSHED, VOIDED))
+    return pushed, len(invoice_ids) - pushed
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
