@@ -201,6 +201,10 @@ class FakeXero:
             self._server.shutdown()
             self._server.server_close()
 
+    def wait_in_flight(self, count: int, timeout: float = 10.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == count, timeout=timeout)
+
     def release(self) -> None:
         """Let held responses go, and wait until they have (event-based, no sleeping)."""
         self._held.set()
@@ -429,6 +433,7 @@ class FakeXero:
             self._day.append(now)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            self._idle.notify_all()
         return None
 
     def _api(

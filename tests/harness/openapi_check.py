@@ -45,7 +45,7 @@ def _strict(schema: Any) -> Any:
     if isinstance(props, dict):
         for name, prop in list(props.items()):
             if isinstance(prop, dict) and prop.get("readOnly"):
-                props[name] = False
+                del props[name]  # Xero sets it; sending it is "unexpected", like an unknown field
             elif isinstance(prop, dict) and prop.get("x-is-msdate"):
                 prop["pattern"] = MSDATE_PATTERN
         out.setdefault("additionalProperties", False)
