@@ -187,7 +187,7 @@ def test_the_fake_refuses_fields_xero_does_not_have(
     with client(engine, fake, clock) as xero, pytest.raises(XeroValidation, match="Colour"):
         xero.save("Contacts", [{"Name": "Acme", "Colour": "blue"}], key="k1")
     assert any("'Colour' was unexpected" in v for v in fake.violations)
-    with client(engine, fake, clock) as xero, pytest.raises(XeroValidation, match="Total.* was unexpected"):
+    with client(engine, fake, clock) as xero, pytest.raises(XeroValidation, match=r"Total.* was unexpected"):
         xero.save("Invoices", [{"Type": "ACCREC", "Total": 3}], key="k2")  # read-only in the document
     fake.violations.clear()
 
