@@ -34,45 +34,16 @@ from core.clock import Clock
 from core.errors import NotAllowed
 from core.invoice_states import APPROVED, DRAFT, OWING, PAID, SENT, VOID
 from core.xero_documents import COLLECTION, CREDIT_NOTE, INVOICE, Document, Mapping, invoice_document, to_xero
+from core.xero_settings import load_settings, mapping_of
 from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors, parse_msdate
 from integrations.xero_auth import XeroError
 from models.customers import EndCustomer
 from models.invoices import Invoice
-from models.xero import XeroContactLink, XeroDocument, XeroSettings
+from models.xero import XeroContactLink, XeroDocument
 
 PENDING, PUSHED, FAILED, EXCEPTION, VOIDED = "pending", "pushed", "failed", "exception", "voided"
 CLAIM_TTL = timedelta(minutes=15)
 PUSHABLE = (APPROVED, SENT, PAID)
-STATUSES = ("DRAFT", "AUTHORISED")
-PUSH_MODES = ("approve", "manual")
-
-
-def load_settings(db: Session) -> XeroSettings:
-    row = db.get(XeroSettings, 1)
-    if row is None:
-        row = XeroSettings(id=1)
-        db.add(row)
-        db.flush()
-    return row
-
-
-def mapping_of(row: XeroSettings) -> Mapping:
-    """The mapping, or a clear refusal naming what to set (nothing is pushed half-mapped)."""
-    missing = [
-        label
-        for label, value in (
-            ("sales account code", row.account_code),
-            ("tax type for taxable lines", row.tax_type_taxable),
-            ("tax type for GST-free lines", row.tax_type_free),
-        )
-        if not value
-    ]
-    if missing:
-        raise NotAllowed(
-            f"Set the Xero {', '.join(missing)} first (/rebill settings → Xero, or `rebill-bot xero settings`)."
-        )
-    assert row.account_code and row.tax_type_taxable and row.tax_type_free
-    return Mapping(row.account_code, row.tax_type_taxable, row.tax_type_free, row.invoice_status)
 
 
 def status_line(doc: XeroDocument | None) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from bot.db import session_scope
 from core import invoices
 from core.billrun import run_bill
-from core.xero_sync import load_settings
+from core.xero_settings import load_settings
 from integrations.xero import XeroClient
 from integrations.xero_auth import XeroConfig, begin_authorization, finish_authorization
 from models.invoices import Invoice
