@@ -105,10 +105,17 @@ def _release(engine: Engine, token: str) -> None:
         )
 
 
-def _save(engine: Engine, row: XeroDocument, clock: Clock, **values: Any) -> None:
+def _save(
+    engine: Engine, row: XeroDocument, clock: Clock, *, db: Session | None = None, **values: Any
+) -> None:
+    """Update the row (in `db` when given, so a whole batch is one transaction)."""
     values["updated_at"] = clock.now()
-    with session_scope(engine) as db:
-        db.execute(update(XeroDocument).where(col(XeroDocument.id) == row.id).values(**values))
+    statement = update(XeroDocument).where(col(XeroDocument.id) == row.id).values(**values)
+    if db is not None:
+        db.execute(statement)
+    else:
+        with session_scope(engine) as own:
+            own.execute(statement)
     for name, value in values.items():
         setattr(row, name, value)
 
@@ -237,8 +244,9 @@ def push_documents(
             if not isinstance(exc, XeroValidation):
                 stop = exc  # Xero is down, out of budget or refusing the token: the rest waits
             continue
-        for (row, _), answer in zip(batch, answers, strict=False):
-            _record(engine, row, docs[row.local_id], answer, clock, report)
+        with session_scope(engine) as db:
+            for (row, _), answer in zip(batch, answers, strict=False):
+                _record(engine, row, docs[row.local_id], answer, clock, report, db)
     if kind == CREDIT_NOTE:
         _allocate(
             engine, client, [r for r, _ in ready if r.state == PUSHED], docs, clock=clock, report=report
@@ -257,11 +265,17 @@ def _fail(engine: Engine, row: XeroDocument, exc: XeroError, clock: Clock, repor
 
 
 def _record(
-    engine: Engine, row: XeroDocument, doc: Document, answer: dict[str, Any], clock: Clock, report: PushReport
+    engine: Engine,
+    row: XeroDocument,
+    doc: Document,
+    answer: dict[str, Any],
+    clock: Clock,
+    report: PushReport,
+    db: Session,
 ) -> None:
     problem = item_errors(answer)
     if problem is not None:
-        _save(engine, row, clock, state=FAILED, error=problem[:1000], outcome_unknown=False)
+        _save(engine, row, clock, db=db, state=FAILED, error=problem[:1000], outcome_unknown=False)
         report.failed[row.number] = problem
         return
     xero_id = answer.get("InvoiceID") or answer.get("CreditNoteID")
@@ -285,7 +299,7 @@ def _record(
         report.exceptions[row.number] = values["error"]
     else:
         report.pushed.append(row.number)
-    _save(engine, row, clock, **values)
+    _save(engine, row, clock, db=db, **values)
 
 
 def _adopt_unknown(

@@ -30,6 +30,7 @@ class Limits:
     """Xero's documented limits per organisation (one place: the fake and the bench read these)."""
 
     per_minute: int = 60
+    window: timedelta = timedelta(minutes=1)  # the "minute" (a bench may shrink time)
     per_day: int = 5000
     concurrent: int = 5
     margin: timedelta = timedelta(milliseconds=500)
@@ -86,7 +87,7 @@ class CallBudget:
             minute = (
                 db.execute(
                     select(XeroCall.started_at)
-                    .where(XeroCall.started_at > now - timedelta(minutes=1))
+                    .where(XeroCall.started_at > now - limits.window)
                     .order_by(XeroCall.started_at)
                 )
                 .scalars()
@@ -94,7 +95,7 @@ class CallBudget:
             )
             if len(minute) >= limits.per_minute:
                 oldest = minute[len(minute) - limits.per_minute]
-                return max(0.05, (oldest + timedelta(minutes=1) + limits.margin - now).total_seconds())
+                return max(0.05, (oldest + limits.window + limits.margin - now).total_seconds())
             in_flight = db.execute(
                 select(func.count())
                 .select_from(XeroCall)

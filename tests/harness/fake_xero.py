@@ -143,6 +143,7 @@ class FakeXero:
         day_limit: int = 5000,
         concurrent_limit: int = 5,
         hold_seconds: float = 30.0,
+        window: timedelta = timedelta(minutes=1),
     ) -> None:
         self.client_id, self.client_secret = client_id, client_secret
         self.tenant_id = str(uuid.uuid4())
@@ -150,6 +151,7 @@ class FakeXero:
         self.clock = clock or _Clock()
         self.minute_limit, self.day_limit, self.concurrent_limit = minute_limit, day_limit, concurrent_limit
         self.hold_seconds = hold_seconds
+        self.window = window
         self.contacts: dict[str, dict[str, Any]] = {}
         self.docs: dict[str, Doc] = {}
         self.calls: list[Call] = []
@@ -417,7 +419,7 @@ class FakeXero:
         """Count this call against the limits, or say which limit refuses it and for how long."""
         now = self.clock.now()
         with self._lock:
-            while self._window and self._window[0] <= now - timedelta(minutes=1):
+            while self._window and self._window[0] <= now - self.window:
                 self._window.popleft()
             while self._day and self._day[0] <= now - timedelta(days=1):
                 self._day.popleft()
@@ -427,7 +429,7 @@ class FakeXero:
                 return "day", math.ceil((self._day[0] + timedelta(days=1) - now).total_seconds())
             if len(self._window) >= self.minute_limit:
                 return "minute", max(
-                    1, math.ceil((self._window[0] + timedelta(minutes=1) - now).total_seconds())
+                    1, math.ceil((self._window[0] + self.window - now).total_seconds())
                 )
             self._window.append(now)
             self._day.append(now)
