@@ -36,7 +36,7 @@ from core.invoice_states import APPROVED, DRAFT, OWING, PAID, SENT, VOID
 from core.xero_documents import COLLECTION, CREDIT_NOTE, INVOICE, Document, Mapping, invoice_document, to_xero
 from core.xero_settings import load_settings, mapping_of
 from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors, parse_msdate
-from integrations.xero_auth import XeroError
+from integrations.xero_auth import XeroError, load_connection
 from models.customers import EndCustomer
 from models.invoices import Invoice
 from models.xero import XeroContactLink, XeroDocument
@@ -155,6 +155,8 @@ def push(
     report = PushReport()
     token, rows = _claim(engine, INVOICE, live, (PENDING, FAILED), clock)
     try:
+        if rows:
+            _remember_short_code(engine, client)
         with session_scope(engine) as db:
             docs = {row.local_id: _invoice_doc(db, row.local_id) for row in rows}
         push_documents(engine, client, rows, docs, mapping=mapping, clock=clock, report=report)
@@ -167,6 +169,20 @@ def push(
         _release(engine, token)
     report.skipped = len(chosen) - len(rows) - len(void_rows)
     return report
+
+
+def _remember_short_code(engine: Engine, client: XeroClient) -> None:
+    """The organisation's short code, once, for links from Slack into Xero."""
+    with session_scope(engine) as db:
+        row = load_connection(db)
+        if row is not None and row.short_code:
+            return
+    code = client.organisation().get("ShortCode")
+    with session_scope(engine) as db:
+        row = load_connection(db)
+        if row is not None:
+            row.short_code = code
+            db.add(row)
 
 
 def _candidates(db: Session, *, refs: list[str] | None, period: Period | str | None) -> list[Invoice]:

@@ -29,6 +29,7 @@ class XeroConnection(SQLModel, table=True):
     kind: str = Field(max_length=16, description="custom (client credentials) | standard (auth code)")
     tenant_id: str | None = Field(default=None, max_length=64)
     tenant_name: str | None = Field(default=None, max_length=200)
+    short_code: str | None = Field(default=None, max_length=20, description="for deep links into Xero")
     access_token: str | None = Field(default=None, max_length=4000)
     access_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     refresh_token: str | None = Field(default=None, max_length=400)

@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('tenant_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('short_code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('access_token', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True),
     sa.Column('access_expires_at', models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('refresh_token', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=True),
