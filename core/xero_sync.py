@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,6 +44,7 @@ from models.xero import XeroContactLink, XeroDocument
 
 PENDING, PUSHED, FAILED, EXCEPTION, VOIDED = "pending", "pushed", "failed", "exception", "voided"
 CLAIM_TTL = timedelta(minutes=15)
+PARALLEL = 4  # batches in flight at once, one below Xero's 5 so a second replica is not starved
 PUSHABLE = (APPROVED, SENT, PAID)
 
 
@@ -244,29 +246,54 @@ def push_documents(
     _adopt_unknown(engine, client, kind, [r for r, _ in ready if r.outcome_unknown], clock)
     todo = [(r, c) for r, c in ready if r.state != PUSHED]
     report.pushed.extend(r.number for r, _ in ready if r.state == PUSHED)
-    stop: XeroError | None = None
-    for batch in _chunks(todo, BATCH_SIZE):
-        if stop is not None:
-            for row, _ in batch:
-                _fail(engine, row, stop, clock, report)
-            continue
+    batches = list(_chunks(todo, BATCH_SIZE))
+
+    def send(batch: list[tuple[XeroDocument, str]]) -> list[dict[str, Any]]:
         payload = [to_xero(docs[row.local_id], contact_id=contact, mapping=mapping) for row, contact in batch]
         key = _key(kind, [(row.local_id, docs[row.local_id].version) for row, _ in batch])
-        try:
-            answers = client.save(COLLECTION[kind], payload, key=key)
-        except XeroError as exc:
+        return client.save(COLLECTION[kind], payload, key=key)
+
+    for batch, outcome in in_parallel(send, batches):
+        if isinstance(outcome, XeroError):
             for row, _ in batch:
-                _fail(engine, row, exc, clock, report)
-            if not isinstance(exc, XeroValidation):
-                stop = exc  # Xero is down, out of budget or refusing the token: the rest waits
+                _fail(engine, row, outcome, clock, report)
             continue
         with session_scope(engine) as db:
-            for (row, _), answer in zip(batch, answers, strict=False):
+            for (row, _), answer in zip(batch, outcome, strict=False):
                 _record(engine, row, docs[row.local_id], answer, clock, report, db)
     if kind == CREDIT_NOTE:
         _allocate(
             engine, client, [r for r, _ in ready if r.state == PUSHED], docs, clock=clock, report=report
         )
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(
+    send: Callable[[T], R], batches: list[T], *, workers: int = PARALLEL
+) -> list[tuple[T, R | XeroError]]:
+    """Send batches a few at a time (Xero allows 5 at once; the budget enforces it across
+    replicas), so its latency overlaps and the per-minute limit, not the round trips, sets the
+    pace. After a failure other than a validation refusal (Xero down, budget spent, token
+    refused) the batches not yet sent are not sent: each gets that failure. Results in order."""
+    stop: list[XeroError] = []
+
+    def one(batch: T) -> R | XeroError:
+        if stop:
+            return stop[0]
+        try:
+            return send(batch)
+        except XeroError as exc:
+            if not isinstance(exc, XeroValidation):
+                stop.append(exc)
+            return exc
+
+    if len(batches) <= 1 or workers <= 1:
+        return [(batch, one(batch)) for batch in batches]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xero") as pool:
+        return list(zip(batches, pool.map(one, batches), strict=True))
 
 
 def _key(kind: str, items: list[tuple[int, str]]) -> str:
@@ -492,17 +519,18 @@ def resolve_contacts(
             )
         else:
             create.append(customer)
-    for batch in _chunks(create, BATCH_SIZE):
+
+    def send(batch: list[EndCustomer]) -> list[dict[str, Any]]:
         key = _key("contact", [(c.id or 0, c.company_name) for c in batch])
-        try:
-            answers = client.save("Contacts", [_contact_payload(c) for c in batch], key=key)
-        except XeroError as exc:
-            for customer in batch:
-                assert customer.id is not None
-                result[customer.id] = ContactProblem(exc.user_message, False)
-            continue
-        for customer, answer in zip(batch, answers, strict=False):
+        return client.save("Contacts", [_contact_payload(c) for c in batch], key=key)
+
+    for batch, outcome in in_parallel(send, list(_chunks(create, BATCH_SIZE))):
+        for i, customer in enumerate(batch):
             assert customer.id is not None
+            if isinstance(outcome, XeroError):
+                result[customer.id] = ContactProblem(outcome.user_message, False)
+                continue
+            answer = outcome[i] if i < len(outcome) else {"HasErrors": True}
             problem = item_errors(answer)
             if problem:
                 result[customer.id] = ContactProblem(problem, False)

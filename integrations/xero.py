@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -89,6 +90,7 @@ class XeroClient:
             base_url=config.api_url.rstrip("/") + "/", timeout=config.timeout, transport=transport
         )
         self.requests = 0
+        self._count_lock = threading.Lock()
         self.rate_limited: list[str] = []
         self._rng = random.Random()
 
@@ -128,7 +130,8 @@ class XeroClient:
             call_id = self.budget.acquire(f"{method} {path}")
             remaining = None
             try:
-                self.requests += 1
+                with self._count_lock:
+                    self.requests += 1
                 sent_once = True
                 response = self.http.request(
                     method,

@@ -4,8 +4,8 @@ Xero allows 60 calls a minute, 5,000 a day and 5 at once per organisation, and a
 any of them. We would rather not be refused at all, so each call first takes a row in `xero_call`
 while holding the `xero_connection` row lock: with that lock held nobody else can count at the
 same moment, so "fewer than 60 started in the last minute" stays true until our row is in.
-A caller over the minute limit sleeps until the oldest call in the window is a minute old (plus a
-margin for clock skew between us and Xero); a call that never finished (a crashed replica) stops
+A caller over the minute limit sleeps until the oldest call in the window finished a minute ago
+(plus a margin for clock skew between us and Xero); a call that never finished (a crashed replica) stops
 counting as "in flight" after a lease. The daily limit is not waited out: it is reported.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
@@ -84,17 +84,19 @@ class CallBudget:
                 raise BudgetExhausted(
                     f"Xero's daily limit ({limits.per_day} calls) is spent; the rest waits for tomorrow's run."
                 )
-            minute = (
-                db.execute(
-                    select(XeroCall.started_at)
-                    .where(XeroCall.started_at > now - limits.window)
-                    .order_by(XeroCall.started_at)
+            # A call counts from when it finished (Xero certainly had it by then) or, while in
+            # flight, from now: counting from our start would let latency push Xero over.
+            recent = db.execute(
+                select(XeroCall.started_at, XeroCall.finished_at).where(
+                    or_(
+                        XeroCall.finished_at > now - limits.window,  # type: ignore[operator]
+                        and_(XeroCall.finished_at.is_(None), XeroCall.started_at > now - limits.lease),  # type: ignore[union-attr]
+                    )
                 )
-                .scalars()
-                .all()
-            )
-            if len(minute) >= limits.per_minute:
-                oldest = minute[len(minute) - limits.per_minute]
+            ).all()
+            if len(recent) >= limits.per_minute:
+                stamps = sorted(finished or now for _started, finished in recent)
+                oldest = stamps[len(stamps) - limits.per_minute]
                 return max(0.05, (oldest + limits.window + limits.margin - now).total_seconds())
             in_flight = db.execute(
                 select(func.count())
