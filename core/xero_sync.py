@@ -174,12 +174,16 @@ def push(
 
 
 def _remember_short_code(engine: Engine, client: XeroClient) -> None:
-    """The organisation's short code, once, for links from Slack into Xero."""
+    """The organisation's short code, once, for links from Slack into Xero (best effort: a
+    failure here shows up, with its reason, on the documents in the steps that follow)."""
     with session_scope(engine) as db:
         row = load_connection(db)
         if row is not None and row.short_code:
             return
-    code = client.organisation().get("ShortCode")
+    try:
+        code = client.organisation().get("ShortCode")
+    except XeroError:
+        return
     with session_scope(engine) as db:
         row = load_connection(db)
         if row is not None:

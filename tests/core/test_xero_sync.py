@@ -363,3 +363,54 @@ def test_the_credit_note_mapping_names_what_xero_expects() -> None:
     )
     assert payload["Status"] == "AUTHORISED"  # it has to be, to be allocated
     assert payload["LineItems"][0]["TaxAmount"] == Decimal("0.20")
+
+
+def test_a_refused_token_leaves_each_invoice_not_pushed_with_the_reason(
+    engine: Engine, fake: FakeXero, clock: FixedClock
+) -> None:
+    from tests.harness.xero_setup import connect_standard
+
+    billed_month(engine, NAMES[:2])
+    map_codes(engine)
+    config = connect_standard(engine, fake, clock)
+    fake.expire_refresh_tokens()
+    clock.advance(minutes=31)
+    with client(engine, fake, clock, config=config) as xero:
+        report = xero_sync.push(engine, xero, clock=clock)
+    assert len(report.failed) == 2
+    assert all(
+        xero_sync.status_line(d).startswith("not pushed: Xero refused the stored refresh token")
+        for d in docs(engine).values()
+    )
+    assert fake.token_grants.count("refresh_token") == 1 and fake.invoices() == []
+
+
+def test_draft_status_in_xero_is_deleted_not_voided_and_psa_references_match_contacts(
+    engine: Engine, fake: FakeXero, clock: FixedClock
+) -> None:
+    from sqlalchemy import update as sql_update
+
+    from models.customers import EndCustomer
+
+    numbers = billed_month(engine, NAMES[:2])
+    map_codes(engine, status="DRAFT")
+    with session_scope(engine) as db:
+        db.execute(
+            sql_update(EndCustomer)
+            .where(EndCustomer.company_name == "Alpha Dental")
+            .values(psa_kind="halopsa", psa_ref="H-77")
+        )
+    by_psa = fake.add_contact("Alpha Dental Group (in Xero)", number="H-77")
+    with client(engine, fake, clock) as xero:
+        xero_sync.push(engine, xero, clock=clock)
+    alpha = numbers["Alpha Dental"]
+    [theirs] = fake.by_number(alpha)
+    assert theirs.status == "DRAFT" and theirs.data["Contact"]["ContactID"] == by_psa
+    with session_scope(engine) as db:
+        invoices.void(db=db, ref=alpha, actor=ACTOR, clock=clock)
+        ids = [i.id for i in invoices.list_invoices(db=db) if i.id is not None]
+        assert xero_sync.counts(db, ids) == (2, 0)
+    with client(engine, fake, clock) as xero:
+        assert xero_sync.push(engine, xero, clock=clock).voided == [alpha]
+    assert theirs.status == "DELETED"
+    assert xero_sync.status_line(docs(engine)[alpha]) == "voided in Xero"
