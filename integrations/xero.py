@@ -119,7 +119,8 @@ class XeroClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key[:128]
         if if_modified_since is not None:
-            headers["If-Modified-Since"] = if_modified_since.astimezone(UTC).isoformat(timespec="seconds")
+            # UTC to the second ("...T09:00:00Z"): Xero ignores fractions, and RFC 3339 wants a zone.
+            headers["If-Modified-Since"] = if_modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         content = encode(body) if body is not None else None
         token = current_token(self.engine, self.config, clock=self.clock)
         renewed = False
