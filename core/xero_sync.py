@@ -14,8 +14,10 @@ Concurrency
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Mapping as TypingMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,7 +41,7 @@ from core.xero_settings import load_settings, mapping_of
 from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors, parse_msdate
 from integrations.xero_auth import XeroError, load_connection
 from models.customers import EndCustomer
-from models.invoices import Invoice
+from models.invoices import Invoice, InvoiceLine
 from models.xero import XeroContactLink, XeroDocument
 
 PENDING, PUSHED, FAILED, EXCEPTION, VOIDED = "pending", "pushed", "failed", "exception", "voided"
@@ -157,11 +159,10 @@ def push(
     report = PushReport()
     token, rows = _claim(engine, INVOICE, live, (PENDING, FAILED), clock)
     try:
-        if rows:
-            _remember_short_code(engine, client)
-        with session_scope(engine) as db:
-            docs = {row.local_id: _invoice_doc(db, row.local_id) for row in rows}
+        docs = InvoiceDocs(engine, [row.local_id for row in rows])
         push_documents(engine, client, rows, docs, mapping=mapping, clock=clock, report=report)
+        if report.pushed:
+            _remember_short_code(engine, client)
     finally:
         _release(engine, token)
     token, void_rows = _claim(engine, INVOICE, dead, (PUSHED,), clock)
@@ -213,16 +214,61 @@ def _candidates(db: Session, *, refs: list[str] | None, period: Period | str | N
     return [i for i in invoices if i.status != VOID or i.id in pushed_void]
 
 
-def _invoice_doc(db: Session, invoice_id: int) -> Document:
-    invoice = invoice_service.get(db=db, invoice_id=invoice_id)
-    return invoice_document(invoice, invoice_service.lines_of(db=db, invoice_id=invoice_id))
+class InvoiceDocs(TypingMapping[int, Document]):
+    """Our invoices as Documents, read a batch at a time when first needed (by the thread that
+    sends that batch), so a big push starts sending at once instead of reading everything first."""
+
+    def __init__(self, engine: Engine, ids: list[int]) -> None:
+        self.engine, self.ids = engine, ids
+        self._position = {invoice_id: i for i, invoice_id in enumerate(ids)}
+        self._cache: dict[int, Document] = {}
+        self._lock = threading.Lock()
+        self.customer_ids: dict[int, int] = {}
+        with session_scope(engine) as db:
+            for chunk in _chunks(ids, 500):
+                rows = db.execute(select(Invoice.id, Invoice.customer_id).where(col(Invoice.id).in_(chunk)))
+                self.customer_ids.update({row[0]: row[1] for row in rows})
+
+    def __getitem__(self, invoice_id: int) -> Document:
+        with self._lock:
+            found = self._cache.get(invoice_id)
+        if found is not None:
+            return found
+        start = self._position[invoice_id] - self._position[invoice_id] % BATCH_SIZE
+        chunk = self.ids[start : start + BATCH_SIZE]
+        with session_scope(self.engine) as db:
+            invoices = db.execute(select(Invoice).where(col(Invoice.id).in_(chunk))).scalars().all()
+            lines: dict[int, list[InvoiceLine]] = {}
+            for line in db.execute(
+                select(InvoiceLine)
+                .where(col(InvoiceLine.invoice_id).in_(chunk))
+                .order_by(col(InvoiceLine.position))
+            ).scalars():
+                lines.setdefault(line.invoice_id, []).append(line)
+            loaded = {
+                i.id: invoice_document(i, lines.get(i.id or 0, [])) for i in invoices if i.id is not None
+            }
+        with self._lock:
+            self._cache.update(loaded)
+        return loaded[invoice_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _customer_of(docs: TypingMapping[int, Document], local_id: int) -> int:
+    customer_ids = getattr(docs, "customer_ids", None)
+    return customer_ids[local_id] if customer_ids is not None else docs[local_id].customer_id
 
 
 def push_documents(
     engine: Engine,
     client: XeroClient,
     rows: list[XeroDocument],
-    docs: dict[int, Document],
+    docs: TypingMapping[int, Document],
     *,
     mapping: Mapping,
     clock: Clock,
@@ -233,14 +279,16 @@ def push_documents(
         return
     kind = rows[0].kind
     try:
-        contacts = resolve_contacts(engine, client, {docs[r.local_id].customer_id for r in rows}, clock=clock)
+        contacts = resolve_contacts(
+            engine, client, {_customer_of(docs, r.local_id) for r in rows}, clock=clock
+        )
     except XeroError as exc:
         for row in rows:
             _fail(engine, row, exc, clock, report)
         return
     ready = []
     for row in rows:
-        contact = contacts.get(docs[row.local_id].customer_id)
+        contact = contacts.get(_customer_of(docs, row.local_id))
         if isinstance(contact, ContactProblem):
             target = EXCEPTION if contact.needs_person else FAILED
             _save(engine, row, clock, state=target, error=f"contact: {contact.message}")
@@ -385,7 +433,7 @@ def _allocate(
     engine: Engine,
     client: XeroClient,
     rows: list[XeroDocument],
-    docs: dict[int, Document],
+    docs: TypingMapping[int, Document],
     *,
     clock: Clock,
     report: PushReport,

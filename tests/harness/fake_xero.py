@@ -26,6 +26,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -85,6 +86,7 @@ class Call:
     headers: dict[str, str]
     body: Any
     status: int = 0
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benches read the pacing)
 
 
 @dataclass
@@ -428,9 +430,7 @@ class FakeXero:
             if len(self._day) >= self.day_limit:
                 return "day", math.ceil((self._day[0] + timedelta(days=1) - now).total_seconds())
             if len(self._window) >= self.minute_limit:
-                return "minute", max(
-                    1, math.ceil((self._window[0] + self.window - now).total_seconds())
-                )
+                return "minute", max(1, math.ceil((self._window[0] + self.window - now).total_seconds()))
             self._window.append(now)
             self._day.append(now)
             self._in_flight += 1
