@@ -24,7 +24,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, outerjoin, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -175,8 +175,8 @@ def push(
 
 
 def _remember_short_code(engine: Engine, client: XeroClient) -> None:
-    """The organisation's short code, once, for links from Slack into Xero (best effort: a
-    failure here shows up, with its reason, on the documents in the steps that follow)."""
+    """The organisation's short code, once, for links from Slack into Xero (best effort: the
+    links wait for the next push if Xero does not answer now)."""
     with session_scope(engine) as db:
         row = load_connection(db)
         if row is not None and row.short_code:
@@ -201,17 +201,29 @@ def _candidates(db: Session, *, refs: list[str] | None, period: Period | str | N
                 f"{', '.join(drafts)} {'is a draft' if len(drafts) == 1 else 'are drafts'}: approve before pushing to Xero."
             )
         return found
-    query = select(Invoice).where(col(Invoice.status).in_((*PUSHABLE, VOID)))
+    # Only what has something to do: live invoices not in Xero yet (or failed), and void ones Xero
+    # still has as live. Already-pushed invoices are not even read, however many months there are.
+    doc = outerjoin(
+        Invoice.__table__,  # type: ignore[attr-defined]
+        XeroDocument.__table__,  # type: ignore[attr-defined]
+        and_(XeroDocument.kind == INVOICE, XeroDocument.local_id == Invoice.id),
+    )
+    query = (
+        select(Invoice)
+        .select_from(doc)
+        .where(
+            or_(
+                and_(
+                    col(Invoice.status).in_(PUSHABLE),
+                    or_(col(XeroDocument.id).is_(None), col(XeroDocument.state).in_((PENDING, FAILED))),
+                ),
+                and_(Invoice.status == VOID, XeroDocument.state == PUSHED),
+            )
+        )
+    )
     if period is not None:
         query = query.where(Invoice.period == str(period))
-    invoices = list(db.execute(query.order_by(col(Invoice.series), col(Invoice.sequence))).scalars())
-    pushed_void = set(
-        db.execute(
-            select(XeroDocument.local_id).where(XeroDocument.kind == INVOICE, XeroDocument.state == PUSHED)
-        ).scalars()
-    )
-    # A void invoice matters only if Xero has it.
-    return [i for i in invoices if i.status != VOID or i.id in pushed_void]
+    return list(db.execute(query.order_by(col(Invoice.series), col(Invoice.sequence))).scalars())
 
 
 class InvoiceDocs(TypingMapping[int, Document]):

@@ -31,12 +31,15 @@ from authlib.integrations.httpx_client import OAuth2Client
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.db import session_scope
 from core.clock import Clock
 from core.errors import RebillError
+from models.types import utcnow
 from models.xero import XeroConnection
 
 SCOPES = "accounting.transactions accounting.contacts accounting.settings.read"
@@ -140,6 +143,23 @@ def load_connection(db: Session, *, lock: bool = False) -> XeroConnection | None
     return db.execute(query.execution_options(populate_existing=True)).scalars().first()
 
 
+def lock_connection(db: Session, *, kind: str) -> XeroConnection:
+    """The connection row, locked for this transaction; created first if missing.
+
+    Created with INSERT ... ON CONFLICT DO NOTHING, because SELECT ... FOR UPDATE locks nothing
+    when there is no row yet: replicas starting together would all try to insert it.
+    """
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(
+        insert(XeroConnection)
+        .values(id=CONNECTION_ID, kind=kind, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    row = load_connection(db, lock=True)
+    assert row is not None
+    return row
+
+
 def current_token(engine: Engine, config: XeroConfig, *, clock: Clock) -> Token:
     """A usable access token and the tenant id, renewing (once, under the row lock) if needed."""
     with session_scope(engine) as db:
@@ -166,18 +186,17 @@ def _usable(row: XeroConnection, clock: Clock) -> bool:
 
 def _renew(engine: Engine, config: XeroConfig, *, clock: Clock, spent: str | None) -> Token:
     with session_scope(engine) as db:
-        row = load_connection(db, lock=True)
-        if row is not None and row.token_error is not None:
+        row = lock_connection(db, kind=config.kind)
+        if row.token_error is not None:
             raise XeroAuthError(row.token_error)
-        if row is not None and _usable(row, clock) and row.access_token != spent and row.tenant_id:
+        if _usable(row, clock) and row.access_token != spent and row.tenant_id:
             assert row.access_token is not None
             return Token(row.access_token, row.tenant_id)  # another caller renewed it meanwhile
         if config.kind == "custom":
             token = _client_credentials(config)
-            if row is None:
-                row = XeroConnection(id=CONNECTION_ID, kind="custom")
+            row.kind = "custom"
         else:
-            if row is None or row.kind != "standard" or not row.refresh_token:
+            if row.kind != "standard" or not row.refresh_token:
                 raise XeroAuthError(
                     "Xero is not connected: run `rebill-bot xero connect` (see README, Xero)."
                 )
@@ -292,7 +311,7 @@ def finish_authorization(
             f"Xero refused the sign-in code ({exc.error}): run `rebill-bot xero connect` again."
         ) from None
     with session_scope(engine) as db:
-        row = load_connection(db, lock=True) or XeroConnection(id=CONNECTION_ID, kind="standard")
+        row = lock_connection(db, kind="standard")
         row.kind = "standard"
         row.tenant_id = None
         _store(row, token, clock)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
 from core.clock import Clock
-from integrations.xero_auth import CONNECTION_ID, XeroError, load_connection
+from integrations.xero_auth import CONNECTION_ID, XeroError, load_connection, lock_connection
 from models.xero import XeroCall, XeroConnection
 
 
@@ -68,11 +68,7 @@ class CallBudget:
     def _try(self, what: str) -> int | float:
         limits = self.limits
         with session_scope(self.engine) as db:
-            row = load_connection(db, lock=True)
-            if row is None:  # the lock needs a row; tokens fill it in later
-                db.add(XeroConnection(id=CONNECTION_ID, kind="custom"))
-                db.flush()
-                load_connection(db, lock=True)
+            lock_connection(db, kind="custom")  # kind only if this creates it; tokens fill it in
             now = self.clock.now()
             db.execute(delete(XeroCall).where(XeroCall.started_at < now - timedelta(days=1, hours=1)))
             day = db.execute(
