@@ -191,10 +191,10 @@ def xero_push(numbers: tuple[str, ...], period: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def xero_pull_payments(as_json: bool) -> None:
     """Read invoices Xero changed since the last read; mark ours paid or part-paid."""
-    from core import xero_sync
+    from core import xero_payments
 
     with _client() as (client, clock):
-        report = xero_sync.pull_payments(_engine(), client, clock=clock, actor=_actor())  # type: ignore[arg-type]
+        report = xero_payments.pull_payments(_engine(), client, clock=clock, actor=_actor())  # type: ignore[arg-type]
     if as_json:
         click.echo(
             json.dumps(

@@ -278,6 +278,7 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
 def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
     """Every 30 minutes: push what is waiting (in "push when approved" mode, and retries of failed
     pushes), mirror voids, then read payments back. Claimed per slot, so one replica does it."""
+    from core import xero_payments
     from core import xero_sync as sync
     from core.xero_settings import PUSH_ON_APPROVE, load_settings
     from integrations.xero import XeroClient
@@ -309,7 +310,7 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
             if mode == PUSH_ON_APPROVE:
                 report = sync.push(ctx.engine, client, clock=ctx.clock)
                 parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
-            payments = sync.pull_payments(ctx.engine, client, clock=ctx.clock)
+            payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
             parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
     except RebillError as exc:
         # Kept claimed: the next slot retries; the reason is in the log and on each invoice.

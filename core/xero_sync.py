@@ -1,5 +1,5 @@
-"""Pushing our documents to Xero and reading payments back. No Slack here: the CLI, the scheduled
-job and the Slack button all call `push` and `pull_payments`.
+"""Pushing our documents to Xero (contacts: `core.xero_contacts`; payments back:
+`core.xero_payments`). No Slack here: the CLI, the scheduled job and the Slack button all call `push`.
 
 Concurrency
     Each document has one `xero_document` row. A pusher claims rows with one UPDATE ... WHERE the
@@ -13,16 +13,14 @@ Concurrency
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as TypingMapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, or_, outerjoin, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,18 +33,18 @@ from core import invoices as invoice_service
 from core.calculation import Period
 from core.clock import Clock
 from core.errors import NotAllowed
-from core.invoice_states import APPROVED, DRAFT, OWING, PAID, SENT, VOID
+from core.invoice_states import APPROVED, DRAFT, PAID, SENT, VOID
+from core.xero_batches import batch_key, chunks, in_parallel
+from core.xero_contacts import ContactProblem, resolve_contacts
 from core.xero_documents import COLLECTION, CREDIT_NOTE, INVOICE, Document, Mapping, invoice_document, to_xero
 from core.xero_settings import load_settings, mapping_of
-from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors, parse_msdate
+from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors
 from integrations.xero_auth import XeroError, load_connection
-from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
-from models.xero import XeroContactLink, XeroDocument
+from models.xero import XeroDocument
 
 PENDING, PUSHED, FAILED, EXCEPTION, VOIDED = "pending", "pushed", "failed", "exception", "voided"
 CLAIM_TTL = timedelta(minutes=15)
-PARALLEL = 4  # batches in flight at once, one below Xero's 5 so a second replica is not starved
 PUSHABLE = (APPROVED, SENT, PAID)
 
 
@@ -82,7 +80,7 @@ def _claim(
     token = uuid.uuid4().hex
     now = clock.now()
     with session_scope(engine) as db:
-        for chunk in _chunks(local_ids, 500):
+        for chunk in chunks(local_ids, 500):
             db.execute(
                 update(XeroDocument)
                 .where(
@@ -237,7 +235,7 @@ class InvoiceDocs(TypingMapping[int, Document]):
         self._lock = threading.Lock()
         self.customer_ids: dict[int, int] = {}
         with session_scope(engine) as db:
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 rows = db.execute(select(Invoice.id, Invoice.customer_id).where(col(Invoice.id).in_(chunk)))
                 self.customer_ids.update({row[0]: row[1] for row in rows})
 
@@ -310,11 +308,11 @@ def push_documents(
     _adopt_unknown(engine, client, kind, [r for r, _ in ready if r.outcome_unknown], clock)
     todo = [(r, c) for r, c in ready if r.state != PUSHED]
     report.pushed.extend(r.number for r, _ in ready if r.state == PUSHED)
-    batches = list(_chunks(todo, BATCH_SIZE))
+    batches = list(chunks(todo, BATCH_SIZE))
 
     def send(batch: list[tuple[XeroDocument, str]]) -> list[dict[str, Any]]:
         payload = [to_xero(docs[row.local_id], contact_id=contact, mapping=mapping) for row, contact in batch]
-        key = _key(kind, [(row.local_id, docs[row.local_id].version) for row, _ in batch])
+        key = batch_key(kind, [(row.local_id, docs[row.local_id].version) for row, _ in batch])
         return client.save(COLLECTION[kind], payload, key=key)
 
     for batch, outcome in in_parallel(send, batches):
@@ -329,40 +327,6 @@ def push_documents(
         _allocate(
             engine, client, [r for r, _ in ready if r.state == PUSHED], docs, clock=clock, report=report
         )
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def in_parallel(
-    send: Callable[[T], R], batches: list[T], *, workers: int = PARALLEL
-) -> list[tuple[T, R | XeroError]]:
-    """Send batches a few at a time (Xero allows 5 at once; the budget enforces it across
-    replicas), so its latency overlaps and the per-minute limit, not the round trips, sets the
-    pace. After a failure other than a validation refusal (Xero down, budget spent, token
-    refused) the batches not yet sent are not sent: each gets that failure. Results in order."""
-    stop: list[XeroError] = []
-
-    def one(batch: T) -> R | XeroError:
-        if stop:
-            return stop[0]
-        try:
-            return send(batch)
-        except XeroError as exc:
-            if not isinstance(exc, XeroValidation):
-                stop.append(exc)
-            return exc
-
-    if len(batches) <= 1 or workers <= 1:
-        return [(batch, one(batch)) for batch in batches]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xero") as pool:
-        return list(zip(batches, pool.map(one, batches), strict=True))
-
-
-def _key(kind: str, items: list[tuple[int, str]]) -> str:
-    digest = hashlib.sha256(",".join(f"{i}:{v}" for i, v in items).encode()).hexdigest()
-    return f"rebill-{kind}-{digest[:48]}"
 
 
 def _fail(engine: Engine, row: XeroDocument, exc: XeroError, clock: Clock, report: PushReport) -> None:
@@ -415,7 +379,7 @@ def _adopt_unknown(
     """Documents whose last request timed out: if Xero has them after all, take its id."""
     if kind != INVOICE or not rows:
         return
-    for batch in _chunks(rows, BATCH_SIZE):
+    for batch in chunks(rows, BATCH_SIZE):
         found = {
             inv.get("InvoiceNumber"): inv
             for inv in client.invoices_by_number([r.number for r in batch])
@@ -477,7 +441,7 @@ def _allocate(
                 target.xero_id,
                 doc.total,
                 doc.issue_date,
-                key=_key("alloc", [(row.local_id, doc.version)]),
+                key=batch_key("alloc", [(row.local_id, doc.version)]),
             )
         except XeroError as exc:
             _fail(engine, row, exc, clock, report)
@@ -521,179 +485,6 @@ def _mirror_voids(
             report.voided.append(row.number)
 
 
-# Contacts
-
-
-@dataclass(frozen=True)
-class ContactProblem:
-    message: str
-    needs_person: bool
-
-
-def contact_number(customer: EndCustomer) -> str:
-    """What we put in Xero's ContactNumber (an external reference) for a contact we create."""
-    return f"rebill-{customer.id}"
-
-
-def resolve_contacts(
-    engine: Engine, client: XeroClient, customer_ids: set[int], *, clock: Clock
-) -> dict[int, str | ContactProblem]:
-    """ContactID per customer: stored link → ContactNumber → exact name → created (in batches)."""
-    with session_scope(engine) as db:
-        links = {
-            link.customer_id: link.contact_id
-            for link in db.execute(
-                select(XeroContactLink).where(col(XeroContactLink.customer_id).in_(customer_ids))
-            ).scalars()
-        }
-        customers = {
-            c.id: c
-            for c in db.execute(
-                select(EndCustomer).where(col(EndCustomer.id).in_(customer_ids - set(links)))
-            ).scalars()
-            if c.id is not None
-        }
-    result: dict[int, str | ContactProblem] = dict(links)
-    if not customers:
-        return result
-    by_number: dict[str, list[str]] = {}
-    by_name: dict[str, list[str]] = {}
-    for contact in client.iter_contacts():
-        if contact.get("ContactNumber"):
-            by_number.setdefault(contact["ContactNumber"], []).append(contact["ContactID"])
-        by_name.setdefault((contact.get("Name") or "").strip().casefold(), []).append(contact["ContactID"])
-    found: dict[int, tuple[str, str]] = {}
-    create: list[EndCustomer] = []
-    for cid, customer in customers.items():
-        numbers = [contact_number(customer), *([customer.psa_ref] if customer.psa_ref else [])]
-        by_num = next((by_number[n] for n in numbers if n in by_number), [])
-        named = by_name.get(customer.company_name.strip().casefold(), [])
-        if len(by_num) == 1:
-            found[cid] = (by_num[0], "number")
-        elif len(by_num) > 1:
-            result[cid] = ContactProblem(
-                f"{len(by_num)} Xero contacts have ContactNumber {numbers[0]}; keep one", True
-            )
-        elif len(named) == 1:
-            found[cid] = (named[0], "name")
-        elif len(named) > 1:
-            result[cid] = ContactProblem(
-                f"{len(named)} Xero contacts are named {customer.company_name!r}; rename or archive all but one in Xero",
-                True,
-            )
-        else:
-            create.append(customer)
-
-    def send(batch: list[EndCustomer]) -> list[dict[str, Any]]:
-        key = _key("contact", [(c.id or 0, c.company_name) for c in batch])
-        return client.save("Contacts", [_contact_payload(c) for c in batch], key=key)
-
-    for batch, outcome in in_parallel(send, list(_chunks(create, BATCH_SIZE))):
-        for i, customer in enumerate(batch):
-            assert customer.id is not None
-            if isinstance(outcome, XeroError):
-                result[customer.id] = ContactProblem(outcome.user_message, False)
-                continue
-            answer = outcome[i] if i < len(outcome) else {"HasErrors": True}
-            problem = item_errors(answer)
-            if problem:
-                result[customer.id] = ContactProblem(problem, False)
-            else:
-                found[customer.id] = (answer["ContactID"], "created")
-    with session_scope(engine) as db:
-        for cid, (contact_id, how) in found.items():
-            db.merge(
-                XeroContactLink(
-                    customer_id=cid, contact_id=contact_id, matched_by=how, updated_at=clock.now()
-                )
-            )
-            result[cid] = contact_id
-    return result
-
-
-def _contact_payload(customer: EndCustomer) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "Name": customer.company_name,
-        "ContactNumber": contact_number(customer),
-        "IsCustomer": True,
-    }
-    if customer.email:
-        payload["EmailAddress"] = customer.email
-    if customer.contact_number:
-        payload["Phones"] = [{"PhoneType": "DEFAULT", "PhoneNumber": customer.contact_number}]
-    if customer.address_line1 or customer.city:
-        address = {
-            "AddressType": "POBOX",
-            "AddressLine1": customer.address_line1,
-            "AddressLine2": customer.address_line2,
-            "City": customer.city,
-            "Region": customer.state,
-            "PostalCode": customer.postcode,
-            "Country": customer.country,
-        }
-        payload["Addresses"] = [{k: v for k, v in address.items() if v}]
-    return payload
-
-
-# Payments back
-
-
-@dataclass
-class PaymentsReport:
-    read: int = 0
-    paid: list[str] = field(default_factory=list)
-    part_paid: list[str] = field(default_factory=list)
-    voided_in_xero: list[str] = field(default_factory=list)
-
-
-def pull_payments(
-    engine: Engine, client: XeroClient, *, clock: Clock, actor: str = "system:xero"
-) -> PaymentsReport:
-    """Read invoices Xero changed since the last read; ours become paid (with the date) or part-paid.
-
-    Safe to run twice: marking a paid invoice paid is a no-op, and the read time only moves
-    forward once everything read was stored.
-    """
-    with session_scope(engine) as db:
-        since = load_settings(db).payments_read_at
-    started = clock.now()
-    report = PaymentsReport()
-    overlap = since - timedelta(minutes=1) if since else None  # clocks differ; re-reading is harmless
-    for answer in client.iter_invoices_changed(overlap):
-        report.read += 1
-        with session_scope(engine) as db:
-            row = (
-                db.execute(
-                    select(XeroDocument).where(
-                        XeroDocument.kind == INVOICE, XeroDocument.xero_id == answer.get("InvoiceID")
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if row is None:
-                continue
-            due = Decimal(str(answer.get("AmountDue", "0")))
-            paid = Decimal(str(answer.get("AmountPaid", "0")))
-            status = answer.get("Status")
-            row.amount_due, row.amount_paid, row.xero_status = due, paid, status
-            row.updated_at = clock.now()
-            invoice = db.get(Invoice, row.local_id)
-            if status == "PAID" and invoice is not None and invoice.status in OWING:
-                when = parse_msdate(answer.get("FullyPaidOnDate")) or clock.now()
-                row.paid_on = when
-                invoice_service.mark_paid(db=db, ref=invoice.id or 0, actor=actor, clock=clock, paid_at=when)
-                report.paid.append(invoice.number)
-            elif status == "AUTHORISED" and paid > 0 and invoice is not None:
-                report.part_paid.append(invoice.number)
-            elif status == "VOIDED" and invoice is not None and invoice.status != VOID:
-                report.voided_in_xero.append(invoice.number)
-            db.add(row)
-    with session_scope(engine) as db:
-        load_settings(db).payments_read_at = started
-    return report
-
-
 def document_state(db: Session, invoice_id: int) -> XeroDocument | None:
     return (
         db.execute(
@@ -719,8 +510,3 @@ def counts(db: Session, invoice_ids: list[int]) -> tuple[int, int]:
     )
     pushed = sum(1 for s in rows if s in (PUSHED, VOIDED))
     return pushed, len(invoice_ids) - pushed
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

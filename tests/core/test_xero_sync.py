@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
-from core import invoices, reminders, xero_sync
+from core import invoices, reminders, xero_payments, xero_sync
 from core.errors import NotAllowed
 from core.xero_documents import CREDIT_NOTE, DocLine, Document, Mapping, split_tax, to_xero
+from models.customers import EndCustomer
 from models.invoices import Invoice
 from models.xero import XeroDocument
 from tests.core.test_billrun import ACTOR
@@ -216,7 +217,7 @@ def test_contacts_matched_by_number_then_name_else_created_and_duplicates_go_to_
     billed_month(engine, NAMES[:4])
     map_codes(engine)
     with session_scope(engine) as db:
-        ids = {c.company_name: c.id for c in db.execute(select(xero_sync.EndCustomer)).scalars()}
+        ids = {c.company_name: c.id for c in db.execute(select(EndCustomer)).scalars()}
     by_number = fake.add_contact("Alpha Dental (old name)", number=f"rebill-{ids['Alpha Dental']}")
     by_name = fake.add_contact("bravo legal")
     fake.add_contact("Charlie Cafe")
@@ -252,12 +253,12 @@ def test_a_payment_in_xero_marks_ours_paid_and_stops_its_reminders(
     fake.record_payment(alpha, ours(engine)[alpha].total, date(2026, 12, 10))
     fake.record_payment(bravo, Decimal("5.00"), date(2026, 12, 10))
     with client(engine, fake, clock) as xero:
-        report = xero_sync.pull_payments(engine, xero, clock=clock)
+        report = xero_payments.pull_payments(engine, xero, clock=clock)
         calls = fake.api_calls("GET", "/Invoices")
         assert "If-Modified-Since" not in calls[-1].headers  # first read: everything
         assert report.paid == [alpha] and report.part_paid == [bravo]
         clock.advance(minutes=30)
-        assert xero_sync.pull_payments(engine, xero, clock=clock).paid == []
+        assert xero_payments.pull_payments(engine, xero, clock=clock).paid == []
         assert "If-Modified-Since" in fake.api_calls("GET", "/Invoices")[-1].headers
     mine = ours(engine)
     assert (
@@ -389,8 +390,6 @@ def test_draft_status_in_xero_is_deleted_not_voided_and_psa_references_match_con
     engine: Engine, fake: FakeXero, clock: FixedClock
 ) -> None:
     from sqlalchemy import update as sql_update
-
-    from models.customers import EndCustomer
 
     numbers = billed_month(engine, NAMES[:2])
     map_codes(engine, status="DRAFT")
