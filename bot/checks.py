@@ -142,6 +142,35 @@ def check_smtp(settings: Settings) -> CheckResult:
         return CheckResult("smtp", False, exc.user_message)
 
 
+def check_xero(database_url: str | None = None) -> CheckResult:
+    """Reach the organisation: its name, the token's state, the calls left today."""
+    from bot.cli import _database_url
+    from bot.db import make_engine
+    from core.clock import clock_from_env
+    from integrations.xero import XeroClient
+    from integrations.xero_auth import XeroError, load_xero_config, token_state
+    from integrations.xero_budget import day_remaining
+
+    try:
+        config = load_xero_config()
+    except XeroError as exc:
+        return CheckResult("xero", False, exc.user_message)
+    if config is None:
+        return CheckResult("xero", True, "not configured (XERO_CLIENT_ID unset): use the CSV export")
+    engine = make_engine(database_url or _database_url())
+    clock = clock_from_env()
+    try:
+        with XeroClient(engine=engine, config=config, clock=clock) as client:
+            name = client.organisation().get("Name")
+        state = token_state(engine, config, clock=clock)
+        left = day_remaining(engine, clock=clock)
+        return CheckResult("xero", True, f"organisation {name!r}; {state}; {left} of 5000 calls left today")
+    except XeroError as exc:
+        return CheckResult("xero", False, f"{exc.user_message} ({token_state(engine, config, clock=clock)})")
+    finally:
+        engine.dispose()
+
+
 def check_pdf() -> CheckResult:
     """WeasyPrint needs Pango (a system library) to lay out text: say so here, not at the first PDF."""
     from core.rendering import PdfUnavailable, render_pdf
@@ -160,6 +189,7 @@ def run_checks(settings: Settings) -> list[CheckResult]:
         lambda: check_database(settings),
         lambda: check_slack(settings),
         check_psa,
+        lambda: check_xero(settings.database_url),
         lambda: check_smtp(settings),
         check_pdf,
     )

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
@@ -27,23 +27,6 @@ from core.errors import RebillError
 
 if TYPE_CHECKING:
     from core.billrun import BillRunResult
-
-XERO_COLUMNS: Final = (
-    "ContactName",
-    "EmailAddress",
-    "InvoiceNumber",
-    "InvoiceDate",
-    "DueDate",
-    "Description",
-    "Quantity",
-    "UnitAmount",
-    "AccountCode",
-    "TaxType",
-    "Currency",
-)
-XERO_GST: Final = "GST on Income"
-XERO_GST_FREE: Final = "GST Free Income"
-XERO_DATE: Final = "%d/%m/%Y"  # Xero reads import dates in the organisation's (Australian) format
 
 
 @contextmanager
@@ -276,59 +259,25 @@ def invoice_pdf(number: str, output: Path) -> None:
 )
 @click.option("--period", help="Only this month, e.g. 2026-12.")
 @click.option("--include-drafts", is_flag=True, help="Export drafts too (void invoices never are).")
-@click.option(
-    "--account-code", default=lambda: _env("REBILL_XERO_ACCOUNT_CODE") or "", help="Xero AccountCode."
-)
-def invoice_export(path: Path, period: str | None, include_drafts: bool, account_code: str) -> None:
-    """Export invoice lines as a Xero sales-invoice import CSV (one row per line).
+@click.option("--account-code", default=None, help="Xero AccountCode (default: the Xero settings).")
+def invoice_export(path: Path, period: str | None, include_drafts: bool, account_code: str | None) -> None:
+    """Export invoice lines as Xero's sales-invoice import CSV (all 29 columns, one row per line).
 
     Amounts are tax exclusive: choose "Tax exclusive" when importing into Xero.
     """
+    import io
+
     from bot.db import session_scope
-    from core import invoices
-    from core.csv_cells import SafeWriter
+    from core.xero_csv import export
 
     billing_period = _period(period)
-    rows = 0
-    with (
-        _friendly_errors(),
-        session_scope(_engine()) as db,
-        path.open("w", newline="", encoding="utf-8") as out,
-    ):
-        writer = SafeWriter(out)  # spreadsheet-safe cells (core.csv_cells)
-        writer.writerow(XERO_COLUMNS)
-        for invoice in invoices.list_invoices(db=db, period=billing_period):
-            if invoice.status == invoices.VOID or (invoice.status == invoices.DRAFT and not include_drafts):
-                continue
-            assert invoice.id is not None
-            for line in invoices.lines_of(db=db, invoice_id=invoice.id):
-                writer.writerow(_xero_row(invoice, line, account_code))
-                rows += 1
+    buffer = io.StringIO()
+    with _friendly_errors(), session_scope(_engine()) as db:
+        rows = export(
+            db, buffer, period=billing_period, include_drafts=include_drafts, account_code=account_code
+        )
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     click.echo(f"exported {rows} line(s) to {path}")
-
-
-def _xero_row(invoice: Any, line: Any, account_code: str) -> list[str]:
-    """One CSV row. Xero recomputes each line as Quantity x UnitAmount, so a line whose stored
-    amount is not exactly that (a pro-rata month) is exported as 1 x its amount: the invoice
-    total in Xero must match ours to the cent."""
-    from core.money import decimal_places, quantize_money
-
-    qty, unit = line.quantity, line.unit_price
-    if quantize_money(qty * unit) != line.amount:
-        qty, unit = Decimal(1), line.amount
-    return [
-        invoice.customer_name,
-        invoice.customer_email or "",
-        invoice.number,
-        invoice.issue_date.strftime(XERO_DATE),
-        invoice.due_date.strftime(XERO_DATE),
-        line.description,
-        format(qty.normalize(), "f"),
-        f"{unit:.{max(2, decimal_places(unit))}f}",
-        account_code,
-        XERO_GST if line.taxable else XERO_GST_FREE,
-        invoice.currency,
-    ]
 
 
 @invoice_group.command("send")

@@ -287,6 +287,51 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     )
 
 
+def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
+    """Every 30 minutes: push what is waiting (in "push when approved" mode, and retries of failed
+    pushes), mirror voids, then read payments back. Claimed per slot, so one replica does it."""
+    from core import xero_payments
+    from core import xero_sync as sync
+    from core.xero_settings import PUSH_ON_APPROVE, load_settings
+    from integrations.xero import XeroClient
+    from integrations.xero_auth import XeroError, load_xero_config
+
+    try:
+        config = load_xero_config()
+    except XeroError as exc:
+        return f"Xero settings are wrong: {exc.user_message}"
+    if config is None:
+        return "Xero not configured"
+    slot = scheduled_for.astimezone(ctx.tz)
+    slot = slot.replace(minute=slot.minute - slot.minute % 30, second=0, microsecond=0)
+    claim = notifications.claim(
+        ctx.engine,
+        kind="xero_sync",
+        subject="xero",
+        occasion=slot.strftime("%Y-%m-%dT%H:%M"),
+        claimed_by=ctx.worker,
+        clock=ctx.clock,
+    )
+    if claim is None:
+        return f"already done for {slot:%Y-%m-%d %H:%M}"
+    parts = []
+    try:
+        with session_scope(ctx.engine) as db:
+            mode = load_settings(db).push_mode
+        with XeroClient(engine=ctx.engine, config=config, clock=ctx.clock) as client:
+            if mode == PUSH_ON_APPROVE:
+                report = sync.push(ctx.engine, client, clock=ctx.clock)
+                parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
+            payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
+            parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
+    except RebillError as exc:
+        # Kept claimed: the next slot retries; the reason is in the log and on each invoice.
+        notifications.complete(ctx.engine, claim, clock=ctx.clock)
+        return f"Xero: {exc.user_message}"
+    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    return "; ".join(parts)
+
+
 JOBS: list[JobSpec] = [
     JobSpec(
         id="monthly_billrun",
@@ -315,6 +360,13 @@ JOBS: list[JobSpec] = [
         trigger=lambda row, tz: CronTrigger(hour=8, minute=0, timezone=tz),
         run=payment_reminders,
         catch_up=timedelta(hours=12),
+    ),
+    JobSpec(
+        id="xero_sync",
+        description="Push waiting invoices to Xero and read payments back (every 30 minutes)",
+        trigger=lambda row, tz: CronTrigger(minute="*/30", timezone=tz),
+        run=xero_sync,
+        catch_up=timedelta(minutes=30),
     ),
     JobSpec(
         id="psa_refresh",

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from core import billing_settings, customers, dashboard
 from core.money import format_money
-from handlers import blocks
+from handlers import blocks, xero
 from handlers.base import Call, listener
 from handlers.blocks import esc
 from handlers.customer_views import Ids as CustomerIds
@@ -59,6 +59,7 @@ def home_view(call: Call) -> dict[str, Any]:
     out.append(
         blocks.context("`/rebill invoices overdue` lists them; `/rebill billrun` previews next month's run.")
     )
+    out.append(blocks.context(xero.home_text(call.db)))
     return {"type": "home", "blocks": out[:100]}
 
 

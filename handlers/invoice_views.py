@@ -71,7 +71,12 @@ def invoices_section(invoices: Sequence[Invoice], *, today: date, total_count: i
 
 
 def invoice_modal(
-    invoice: Invoice, lines: Sequence[InvoiceLine], *, today: date, customer_email: str | None
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    *,
+    today: date,
+    customer_email: str | None,
+    xero: Sequence[Block] = (),
 ) -> dict[str, Any]:
     value = str(invoice.id)
     out: list[Block] = [
@@ -137,6 +142,7 @@ def invoice_modal(
         )
         buttons.append(reissue)
     out.append(blocks.actions(*buttons[:25], block_id="invoice_actions"))
+    out += list(xero)
     return modal(
         callback_id=Ids.VIEW,
         title="Invoice",

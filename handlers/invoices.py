@@ -18,6 +18,7 @@ from core.errors import RebillError
 from core.invoices import FILTERS
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
+from handlers import xero
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
 from handlers.commands import subcommand
@@ -30,7 +31,13 @@ def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
     assert invoice.id is not None
     customer = customers.get(call.db, invoice.customer_id)
     lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
-    return views.invoice_modal(invoice, lines, today=call.today, customer_email=customer.email)
+    return views.invoice_modal(
+        invoice,
+        lines,
+        today=call.today,
+        customer_email=customer.email,
+        xero=xero.invoice_blocks(call.db, invoice),
+    )
 
 
 def _invoice_id(call: Call) -> int:

@@ -221,6 +221,10 @@ def open_settings(call: Call, origin: dict[str, Any]) -> None:
     first_time = bool(billing_settings.missing(row))
     shown = 1 if first_time else billing_settings.next_sequence(call.db, row)
     view = settings_modal(row, first_time=first_time, origin=origin, next_number=shown)
+    if not first_time:
+        from handlers.xero import settings_blocks
+
+        view["blocks"] = (view["blocks"] + settings_blocks(call.db))[:100]
     call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
 
 

@@ -8,6 +8,7 @@ from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine, InvoiceSeries
 from models.psa import PsaCompany, PsaRefresh
 from models.system import AuditLog, BillingSettings, Notification
+from models.xero import XeroCall, XeroConnection, XeroContactLink, XeroDocument, XeroSettings
 
 metadata = SQLModel.metadata
 
@@ -29,5 +30,10 @@ __all__ = [
     "PsaRefresh",
     "RecurringCharge",
     "Service",
+    "XeroCall",
+    "XeroConnection",
+    "XeroContactLink",
+    "XeroDocument",
+    "XeroSettings",
     "metadata",
 ]

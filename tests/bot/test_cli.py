@@ -93,6 +93,7 @@ def test_check_reports_each_part(tmp_path: Path, fake_slack: FakeSlack) -> None:
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "✓ database" in ok.stdout and "✓ slack: auth.test ok" in ok.stdout
+    assert "✓ xero: not configured (XERO_CLIENT_ID unset)" in ok.stdout
     bad_env = app_env(fake_slack, db_url) | {"SLACK_BOT_TOKEN": "xoxb-wrong"}
     bad = subprocess.run(
         [*CLI, "check"], env=bad_env, cwd=tmp_path, capture_output=True, text=True, timeout=60

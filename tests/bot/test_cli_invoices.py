@@ -76,24 +76,31 @@ def test_billrun_list_show_pdf_export(cli, engine: Engine, tmp_path: Path) -> No
     assert "INV-00002" in PdfReader(pdf).pages[0].extract_text()
 
     out = tmp_path / "xero.csv"
-    assert cli("invoice", "export", "--csv", str(out)).exit_code == 0  # drafts left out by default
-    assert out.read_text().count("\n") == 1
+    refused = cli("invoice", "export", "--csv", str(out))
+    assert refused.exit_code == 1 and "No Xero account code is set" in refused.output and not out.exists()
+    assert cli("invoice", "export", "--csv", str(out), "--account-code", "200").exit_code == 0
+    assert out.read_text().count("\n") == 1  # drafts left out by default
     exported = cli("invoice", "export", "--csv", str(out), "--include-drafts", "--account-code", "200")
     assert exported.exit_code == 0 and "exported 7 line(s)" in exported.output
     rows = list(csv.DictReader(out.open()))
-    bravo = [r for r in rows if r["InvoiceNumber"] == "INV-00002"]
-    assert [(r["Quantity"], r["UnitAmount"], r["TaxType"]) for r in bravo] == [
-        ("1", "210.00", "GST on Income"),  # pro-rata: 1 x the amount, so Xero's total matches
-        ("1", "50.00", "GST Free Income"),
+    bravo = [r for r in rows if r["*InvoiceNumber"] == "INV-00002"]
+    assert [(r["*Quantity"], r["*UnitAmount"], r["*TaxType"], r["TaxAmount"]) for r in bravo] == [
+        ("1", "210.00", "GST on Income", "21.00"),  # pro-rata: 1 x the amount, so Xero's total matches
+        ("1", "50.00", "GST Free Income", "0.00"),
     ]
-    assert (bravo[0]["InvoiceDate"], bravo[0]["DueDate"], bravo[0]["AccountCode"], bravo[0]["Currency"]) == (
+    assert (
+        bravo[0]["*InvoiceDate"],
+        bravo[0]["*DueDate"],
+        bravo[0]["*AccountCode"],
+        bravo[0]["Currency"],
+    ) == (
         "01/12/2026",
         "15/12/2026",
         "200",
         "AUD",
     )
-    delta = next(r for r in rows if r["InvoiceNumber"] == "INV-00004")
-    assert (delta["ContactName"], delta["EmailAddress"], delta["Quantity"], delta["UnitAmount"]) == (
+    delta = next(r for r in rows if r["*InvoiceNumber"] == "INV-00004")
+    assert (delta["*ContactName"], delta["EmailAddress"], delta["*Quantity"], delta["*UnitAmount"]) == (
         "Delta Plumbing",
         "ap@delta.example",
         "3",
