@@ -43,6 +43,13 @@ def mention(user_id: str) -> Mrkdwn:
     return esc(user_id)
 
 
+def link(url: str, label: str) -> Mrkdwn:
+    """A live link to a URL we built ourselves; `<`, `>` and `|` in it are percent-encoded so it
+    cannot end the link early, and the label is escaped like any text."""
+    safe = url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return Mrkdwn(f"<{safe}|{esc(label)}>")
+
+
 def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": emoji}
 

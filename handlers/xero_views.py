@@ -9,7 +9,7 @@ from core.invoice_states import OWING, PAID
 from core.xero_settings import PUSH_BY_HAND, PUSH_ON_APPROVE, STATUSES, Choices
 from core.xero_sync import PUSHED, VOIDED, status_line
 from handlers import blocks
-from handlers.blocks import Block, esc
+from handlers.blocks import Block, Mrkdwn, esc, link, md
 from handlers.fields import encode_metadata, modal, select_input
 from models.invoices import Invoice
 from models.xero import XeroConnection, XeroDocument, XeroSettings
@@ -100,9 +100,9 @@ def settings_modal(row: XeroSettings, choices: Choices) -> dict[str, Any]:
 
 def invoice_blocks(invoice: Invoice, doc: XeroDocument | None, short_code: str | None) -> list[Block]:
     """The invoice modal's Xero line, with a link into Xero once pushed and a Push button until then."""
-    text = f"*Xero:* {esc(status_line(doc))}"
+    text = md("*Xero:* {}", status_line(doc))
     if doc is not None and doc.state in (PUSHED, VOIDED) and doc.xero_id and short_code:
-        text += f"  <{DEEP_LINK.format(code=short_code, id=doc.xero_id)}|Open in Xero>"
+        text = Mrkdwn(text + "  " + link(DEEP_LINK.format(code=short_code, id=doc.xero_id), "Open in Xero"))
     out: list[Block] = [blocks.context(text)]
     pushable = invoice.status in (*OWING, PAID) and (doc is None or doc.state not in (PUSHED, VOIDED))
     if pushable:

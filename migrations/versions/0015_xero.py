@@ -1,7 +1,7 @@
 """xero
 
 Revision ID: 0015
-Revises: 0005
+Revises: 0014
 Create Date: 2026-11-27 20:36:40.024788
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import models.types
 
 
 revision: str = '0015'
-down_revision: str | None = '0005'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

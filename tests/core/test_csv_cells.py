@@ -65,7 +65,7 @@ def test_accounting_export_is_neutralised(engine: Engine, tmp_path: Path, monkey
     url = engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(
         main,
-        ["invoice", "export", "--csv", str(target), "--include-drafts"],
+        ["invoice", "export", "--csv", str(target), "--include-drafts", "--account-code", "200"],
         env={"DATABASE_URL": url, "REBILL_TIMEZONE": "Australia/Sydney"},
     )
     assert result.exit_code == 0, result.output
