@@ -71,7 +71,12 @@ def invoices_section(invoices: Sequence[Invoice], *, today: date, total_count: i
 
 
 def invoice_modal(
-    invoice: Invoice, lines: Sequence[InvoiceLine], *, today: date, customer_email: str | None
+    invoice: Invoice,
+    lines: Sequence[InvoiceLine],
+    *,
+    today: date,
+    customer_email: str | None,
+    changes: str | None = None,
 ) -> dict[str, Any]:
     value = str(invoice.id)
     out: list[Block] = [
@@ -82,6 +87,8 @@ def invoice_modal(
             block_id="summary",
         ),
     ]
+    if changes:
+        out.append(blocks.context(f":arrows_counterclockwise: {esc(changes)}"))
     if invoice.sent_at:
         out.append(
             blocks.context(

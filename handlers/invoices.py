@@ -9,13 +9,15 @@ from slack_sdk import WebClient
 
 from core import customers
 from core import invoices as invoice_service
-from core.billrun import preview_bill, run_bill
+from core.billrun import preview_bill
 from core.calculation import Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
+from core.month_close import changes_for
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
+from handlers import month_close
 from handlers.base import Call, listener
 from handlers.commands import subcommand
 from handlers.invoice_views import Ids
@@ -27,7 +29,10 @@ def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
     assert invoice.id is not None
     customer = customers.get(call.db, invoice.customer_id)
     lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
-    return views.invoice_modal(invoice, lines, today=call.today, customer_email=customer.email)
+    changes = changes_for(call.db, invoice).summary()
+    return views.invoice_modal(
+        invoice, lines, today=call.today, customer_email=customer.email, changes=changes
+    )
 
 
 def _invoice_id(call: Call) -> int:
@@ -225,20 +230,6 @@ def billrun_command(call: Call, args: str) -> None:
     )
 
 
-def billrun_run(call: Call) -> None:
-    call.ack()
-    period = Period.parse(call.body["actions"][0]["value"])
-    call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
-    # run_bill commits batch by batch on its own connections; this request's session stays unused
-    # so that on SQLite it holds no lock the run would wait for.
-    try:
-        result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
-    except RebillError as exc:
-        call.respond(replace_original=True, text=f":warning: {exc.user_message}")
-        return
-    call.respond(replace_original=True, text=views.billrun_summary_text(result))
-
-
 def register(app: App) -> None:
     app.action(Ids.OPEN)(listener(open_invoice))
     app.action(Ids.PDF)(listener(download_pdf))
@@ -247,5 +238,6 @@ def register(app: App) -> None:
     app.action(Ids.VOID)(listener(void))
     app.action(Ids.REISSUE)(listener(reissue))
     app.action(Ids.PAID)(listener(mark_paid))
-    app.action(Ids.BILLRUN_RUN)(listener(billrun_run))
+    # Run closes the month (core.month_close), the same use case as the scheduler and `rebill-bot close`.
+    app.action(Ids.BILLRUN_RUN)(listener(month_close.run))
     app.action(Ids.SEND)(listener(send))

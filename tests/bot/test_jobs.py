@@ -149,15 +149,23 @@ def test_two_scheduler_processes_post_each_alert_once_and_make_up_a_missed_run(
     # The missed 1 Dec bill run was made up once: one invoice digest (+ its thread), one e-mail digest.
     assert sorted(p.params["text"] for p in digests) == [
         "1 end customer can't be sent invoices: no e-mail address",
-        "1 invoice for 2026-12 ready: $11.00",
+        "Month close 2026-12: 1 invoice, $11.00",
     ], outputs
     assert len(posts) == 3
     lines = sorted(line for out in outputs for line in out.splitlines() if line.startswith("catch-up m"))
+    # The second replica finds the report posted, or still being posted by the first: either way
+    # it posts nothing.
+    lines = [
+        line.replace("report being posted by another process", "report posted: 0 thread entries posted")
+        for line in lines
+    ]
     assert lines == [
         "catch-up missing_email_digest: already done for 2026-12-02",
         "catch-up missing_email_digest: posted: 1 customer(s) without an e-mail",
-        "catch-up monthly_billrun: bill run 2026-12: 0 created, 1 already there; digest for 2026-12 already posted",
-        "catch-up monthly_billrun: bill run 2026-12: 1 created, 0 already there; digest posted: 1 invoices",
+        "catch-up monthly_billrun: month close 2026-12: 0 created, 1 already there (ran late); "
+        "report posted: 0 thread entries posted",
+        "catch-up monthly_billrun: month close 2026-12: 1 created, 0 already there (ran late); "
+        "report posted: 1 thread entry posted",
     ], outputs
     with Session(engine) as db:
         assert [i.number for i in db.exec(select(Invoice)).all()] == ["INV-00001"]
@@ -206,14 +214,18 @@ def test_monthly_billrun_digest_and_thread(settings: Settings, engine: Engine, f
     ctx = job_context(settings, engine, FixedClock(first_of_month), NO_PSA)
     spec = find("monthly_billrun")
     assert spec is not None
-    assert spec.run(ctx, first_of_month).endswith("digest posted: 46 invoices")
-    assert spec.run(ctx, first_of_month).endswith("digest for 2026-12 already posted")
+    assert spec.run(ctx, first_of_month).endswith("report posted: 46 thread entries posted")
+    assert spec.run(ctx, first_of_month).endswith("report posted: 0 thread entries posted")
     posts = fake_slack.calls_to("chat.postMessage")
-    digest, *thread = posts
-    assert digest.params["text"].startswith("46 invoices for 2026-12 ready")
-    assert [b["elements"][0]["action_id"] for b in digest.params["blocks"] if b["type"] == "actions"] == [
-        "digest_send_all"
-    ]
+    report, *thread = posts
+    assert report.params["text"] == "Month close 2026-12: 46 invoices, $1,595.00"
+    assert report.params["metadata"] == {
+        "event_type": "rebill_close_report",
+        "event_payload": {"period": "2026-12"},
+    }
+    assert [b["elements"][0]["action_id"] for b in report.params["blocks"] if b["type"] == "actions"][-1] == (
+        "digest_review"
+    )
     assert [len(t.params["blocks"]) for t in thread] == [40, 40, 12]
     assert len({t.params["thread_ts"] for t in thread}) == 1
     assert "⚠ no e-mail: can't be sent" in texts([b for t in thread for b in t.params["blocks"]])
