@@ -268,7 +268,11 @@ def _finish(engine: Engine, period: str, *, clock: Clock) -> None:
 
 def hold_exceptions(engine: Engine, entries: Sequence[Entry], *, clock: Clock) -> None:
     """Hold each auto-approved, unsent invoice that has an exception (once: a person's decision stands)."""
-    ids = [e.invoice_id for e in entries if e.exceptions and e.state in (State.READY, State.NO_EMAIL, State.FAILED)]
+    ids = [
+        e.invoice_id
+        for e in entries
+        if e.exceptions and e.state in (State.READY, State.NO_EMAIL, State.FAILED)
+    ]
     if not ids:
         return
     with session_scope(engine) as db:
