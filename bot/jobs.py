@@ -141,6 +141,8 @@ def publish_report(ctx: JobContext, report: CloseReport) -> str:
         return "no alerts channel set (/rebill settings): report not posted"
     if not report.entries:
         return f"no invoices for {report.period}: nothing posted"
+    if not report.finished:  # its holder reports once it has sent: a report now would not be true
+        return "being closed by another process: it posts the report"
     slack = close_report.Slack(ctx.engine, ctx.clock, ctx.client, ctx.poster, channel)
     done = close_report.publish(slack, report)
     if done.report_ts is None:

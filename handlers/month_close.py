@@ -72,7 +72,7 @@ def close_and_report(work: Work, period: Period, *, actor: str) -> tuple[CloseRe
         default_timezone=work.settings.rebill_timezone,
     )
     channel = _channel(work.engine)
-    if channel is None or not report.entries:
+    if channel is None or not report.entries or not report.finished:
         return report, None
     slack = close_report.Slack(work.engine, work.clock, work.client, Poster(work.client), channel)
     return report, close_report.publish(slack, report).report_ts

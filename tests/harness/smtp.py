@@ -32,6 +32,7 @@ class SmtpSink:
 
     received: list[Received] = field(default_factory=list)
     refuse_rcpt: str | None = None
+    refuse_rcpt_for: dict[str, str] = field(default_factory=dict)  # address → SMTP reply
     refuse_data: str | None = None
     hang_after_data: bool = False  # take the whole message, then never answer (a sender may die waiting)
 
@@ -45,6 +46,8 @@ class SmtpSink:
     ) -> str:
         if self.refuse_rcpt:
             return self.refuse_rcpt
+        if address in self.refuse_rcpt_for:
+            return self.refuse_rcpt_for[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
