@@ -33,6 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -196,7 +197,14 @@ def close_month(
     )
     sent_now: list[SendResult] = []
     if did_close:
-        report = build_report(engine, str(period), clock=clock, psa_configured=psa_configured, rules=rules)
+        report = build_report(
+            engine,
+            str(period),
+            clock=clock,
+            psa_configured=psa_configured,
+            rules=rules,
+            default_timezone=default_timezone,
+        )
         with session_scope(engine) as db:
             auto_approve = billing_settings.load(db).auto_approve
             auto_send = billing_settings.load(db).auto_send
@@ -213,7 +221,14 @@ def close_month(
                 default_timezone=default_timezone,
             )
         _finish(engine, str(period), clock=clock)
-    report = build_report(engine, str(period), clock=clock, psa_configured=psa_configured, rules=rules)
+    report = build_report(
+        engine,
+        str(period),
+        clock=clock,
+        psa_configured=psa_configured,
+        rules=rules,
+        default_timezone=default_timezone,
+    )
     report.billed, report.did_close, report.sent_now = billed, did_close, sent_now
     return report
 
@@ -420,6 +435,7 @@ def build_report(
     clock: Clock,
     psa_configured: bool = False,
     rules: Sequence[Rule] = close_exceptions.RULES,
+    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> CloseReport:
     """The report from what is stored now: each invoice's state, exceptions and changes."""
     now = clock.now()
@@ -467,11 +483,14 @@ def build_report(
                     ),
                 )
             )
+    scheduled = row.scheduled_for if row else None
+    if scheduled is not None:
+        scheduled = scheduled.astimezone(ZoneInfo(settings.timezone or default_timezone))
     return CloseReport(
         period=period,
         run_by=row.run_by if row else "",
         ran_late=row.ran_late if row else False,
-        scheduled_for=row.scheduled_for if row else None,
+        scheduled_for=scheduled,  # in the business's time zone
         finished=bool(row and row.finished_at),
         did_close=False,
         billed=None,

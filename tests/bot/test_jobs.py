@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.db import session_scope
-from bot.jobs import find, previous_fire_time
+from bot.jobs import catch_up, find, previous_fire_time
 from bot.poster import Poster
 from bot.scheduler import job_context
 from bot.settings import Settings
@@ -229,3 +229,41 @@ def test_monthly_billrun_digest_and_thread(settings: Settings, engine: Engine, f
     assert [len(t.params["blocks"]) for t in thread] == [40, 40, 12]
     assert len({t.params["thread_ts"] for t in thread}) == 1
     assert "⚠ no e-mail: can't be sent" in texts([b for t in thread for b in t.params["blocks"]])
+
+
+def test_scheduler_down_40_days_across_two_bill_run_days_makes_up_both_months_once_oldest_first(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)
+    nov_1 = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)  # 1 Nov 02:00 AEDT: the last run before the outage
+    clock = FixedClock(nov_1)
+    ctx = job_context(settings, engine, clock, NO_PSA)
+    assert "month close 2026-11: 1 created" in find("monthly_billrun").run(ctx, nov_1)  # type: ignore[union-attr]
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(days=40))  # back on 4 Jan
+    done = [summary for job, summary in catch_up(ctx) if job == "monthly_billrun"]
+    assert [s.split(":")[0] for s in done] == ["month close 2026-12", "month close 2027-01"]
+    assert all("1 created" in s and "(ran late)" in s for s in done)
+    with Session(engine) as db:
+        billed = [(i.period, i.number) for i in db.exec(select(Invoice).order_by(Invoice.id)).all()]
+    assert billed == [("2026-11", "INV-00001"), ("2026-12", "INV-00002"), ("2027-01", "INV-00003")]
+    reports = [
+        p for p in fake_slack.calls_to("chat.postMessage") if p.params["text"].startswith("Month close")
+    ]
+    assert [r.params["text"].split(":")[0] for r in reports] == [
+        "Month close 2026-11",
+        "Month close 2026-12",
+        "Month close 2027-01",
+    ]
+    assert "ran late (due 1 Dec 2026" in texts(reports[1].params["blocks"])
+    assert "ran late" not in texts(reports[0].params["blocks"])
+    # Back again the next day: nothing more is billed or posted.
+    clock.advance(days=1)
+    catch_up(ctx)
+    with Session(engine) as db:
+        assert len(db.exec(select(Invoice)).all()) == 3
+    assert (
+        len(
+            [p for p in fake_slack.calls_to("chat.postMessage") if p.params["text"].startswith("Month close")]
+        )
+        == 3
+    )
