@@ -108,6 +108,8 @@ class MoreInput:
     auto_send: bool
     missing_email_digest_time: str
     reminders_enabled: bool
+    four_eyes: bool = False
+    change_threshold_pct: int = 20
 
 
 def _optional(raw: dict[str, Any], field: str, limit: int, errors: dict[str, str], label: str) -> str | None:
@@ -156,6 +158,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         errors["billing_mode"] = "Choose in advance or in arrears."
     day = _whole(raw, "bill_run_day", 1, 28, errors, "Bill-run day", 1)
     hour = _whole(raw, "bill_run_hour", 0, 23, errors, "Bill-run hour", 2)
+    threshold = _whole(raw, "change_threshold_pct", 1, 99, errors, "The change threshold", 20)
     digest = str(raw.get("missing_email_digest_time") or "09:00")
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest):
         errors["missing_email_digest_time"] = "A time of day such as 09:00."
@@ -182,6 +185,8 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         auto_send="auto_send" in flags,
         missing_email_digest_time=digest,
         reminders_enabled="reminders" in flags,
+        four_eyes="four_eyes" in flags,
+        change_threshold_pct=threshold,
     )
 
 

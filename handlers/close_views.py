@@ -8,27 +8,18 @@ what is true now.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 
 from core.money import format_money
 from core.month_close import CloseReport, Entry, State
 from handlers import blocks
 from handlers.alert_views import AlertIds
 from handlers.blocks import Block, esc
+from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
 from handlers.invoice_views import Ids as InvoiceIds
 
 THREAD_BATCH = 20  # invoices per thread message: 2 blocks each, inside a message's 50
 CARDS = 10  # exception and uncertain cards in the report itself (2 blocks each)
-
-
-class CloseIds(StrEnum):
-    APPROVE = "close_approve"
-    HOLD = "close_hold"
-    SEND_ALL = "close_send_all"
-    SEND_AGAIN = "close_send_again"
-    WAS_SENT = "close_was_sent"
-    ACTIONS_BLOCK = "close_actions"
 
 
 STATE_LABELS: dict[State, str] = {

@@ -14,7 +14,7 @@ from core.calculation import Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
-from core.month_close import changes_for
+from core.month_close import State, changes_for, state_of
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
 from handlers import month_close
@@ -30,8 +30,9 @@ def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
     customer = customers.get(call.db, invoice.customer_id)
     lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
     changes = changes_for(call.db, invoice).summary()
+    uncertain = state_of(invoice, customer, now=call.deps.clock.now()) == State.UNCERTAIN
     return views.invoice_modal(
-        invoice, lines, today=call.today, customer_email=customer.email, changes=changes
+        invoice, lines, today=call.today, customer_email=customer.email, changes=changes, uncertain=uncertain
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot import close_report
 from bot.poster import Poster
@@ -27,7 +28,7 @@ from core.month_close import CloseReport
 from handlers import close_views
 from handlers.base import Call, listener
 from handlers.blocks import esc
-from handlers.close_views import CloseIds
+from handlers.close_ids import CloseIds
 from handlers.invoice_views import billrun_summary_text
 
 
@@ -167,6 +168,16 @@ def send_all(call: Call) -> None:
     send_all_approved(_work(call), call.body["actions"][0]["value"], actor=call.user_id)
 
 
+def _redraw_invoice(call: Call, invoice_id: int) -> None:
+    """When the click came from the invoice view, show the invoice as it is now."""
+    view = call.body.get("view") or {}
+    if view.get("type") == "modal" and view.get("id"):
+        from handlers.invoices import invoice_modal  # handlers.invoices registers Run from here
+
+        fresh = invoice_service.get(db=call.db, invoice_id=invoice_id)
+        call.client.views_update(view_id=view["id"], view=invoice_modal(call, fresh))
+
+
 def send_again(call: Call) -> None:
     """Delivery uncertain → a person checked the mail log and wants it sent (the dead claim is replaced)."""
     call.ack()
@@ -185,10 +196,13 @@ def send_again(call: Call) -> None:
         templates_dir=work.settings.rebill_templates_dir,
         default_timezone=work.settings.rebill_timezone,
     )
-    invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
-    refresh_report(work, invoice.period)
+    # Short sessions of its own: on SQLite the request's session would hold the write lock.
+    with Session(work.engine) as db:
+        period = invoice_service.get(db=db, invoice_id=_invoice_id(call)).period
+    refresh_report(work, period)
     icon = ":white_check_mark:" if result.ok else ":warning:"
-    _say_in_thread(work, invoice.period, f"{icon} {esc(result.message)} (<@{call.user_id}>)")
+    _say_in_thread(work, period, f"{icon} {esc(result.message)} (<@{call.user_id}>)")
+    _redraw_invoice(call, _invoice_id(call))
 
 
 def was_sent(call: Call) -> None:
@@ -204,6 +218,7 @@ def was_sent(call: Call) -> None:
         invoice.period,
         f":white_check_mark: {esc(invoice.number)} recorded as sent by <@{call.user_id}>.",
     )
+    _redraw_invoice(call, invoice.id or 0)
 
 
 def register(app: App) -> None:

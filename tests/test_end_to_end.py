@@ -288,3 +288,48 @@ def test_auto_send_reports_from_stored_states(
     # No Mail Motors has an exception, so auto-approve's approval is held for a person.
     assert ":white_check_mark: sent *1*" in report and ":double_vertical_bar: held *1*" in report
     assert "No Mail Motors" in report and "Approved by the scheduler · sent by auto-send" in report
+
+
+def test_delivery_uncertain_card_it_was_sent_and_send_again_through_the_endpoint(
+    world: dict[str, Any], fake_slack: FakeSlack, smtp: SmtpServer, engine: Engine
+) -> None:
+    from sqlalchemy import update
+
+    from models.invoices import Invoice
+    from tests.core.test_delivery import dead_worker
+
+    slack: SlackSender = world["slack"]
+    with session_scope(engine) as db:
+        billing_settings.load(db).auto_approve = True
+    find("monthly_billrun").run(world["ctx"], DEC_1_0200)  # type: ignore[union-attr]
+    with session_scope(engine) as db:  # a sender died mid-send on both invoices
+        db.execute(
+            update(Invoice).values(
+                send_claimed_at=DEC_1_0200, send_claim_token="dead", send_claimed_by=dead_worker()
+            )
+        )
+    slack.block_action("invoice_open", value="1")
+    view = fake_slack.wait_for("views.open")[-1].params["view"]
+    assert "Delivery uncertain: check your mail server's log" in texts(view["blocks"])
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {"close_send_again", "close_was_sent"} <= {e["action_id"] for e in buttons}
+
+    _, thread = thread_button(fake_slack, "digest_pdf_one", "INV-00001")
+    slack.block_action("close_was_sent", value="1", channel_id="C0ALERTS", message_ts=thread)
+    report = texts(fake_slack.wait_for("chat.update")[-1].params["blocks"])
+    assert ":white_check_mark: sent *1*" in report and ":grey_question: delivery uncertain *1*" in report
+    assert "delivery uncertain: check your mail server's log" in report and "*INV-00002*" in report
+    assert smtp.received == []  # "It was sent" sends nothing
+
+    with session_scope(engine) as db:  # No Mail Motors got an address meanwhile
+        db.execute(
+            update(EndCustomer)
+            .where(EndCustomer.id == world["people"]["No Mail Motors"])
+            .values(email="a@nm.example")
+        )
+    slack.block_action("close_send_again", value="2", channel_id="C0ALERTS", message_ts=thread)
+    assert [m.envelope_to for m in smtp.received] == [["a@nm.example"]]
+    said = fake_slack.calls_to("chat.postMessage")[-1].params
+    assert said["thread_ts"] == thread and "INV-00002 sent to a@nm.example" in said["text"]
+    final = texts(fake_slack.calls_to("chat.update")[-1].params["blocks"])
+    assert ":white_check_mark: sent *2*" in final and "uncertain" not in final

@@ -162,3 +162,17 @@ def test_auto_approve_holds_exceptions_and_auto_send_sends_the_rest(engine: Engi
         engine, clock, actor="system:billrun", smtp=smtp_config(smtp.port), templates_dir=light_templates()
     )
     assert not again.did_close and again.sent_now == [] and len(smtp.received) == 3
+
+
+def test_close_settings_are_validated() -> None:
+    from core.billing_settings import validate_more
+    from core.errors import FieldErrors
+
+    chosen = validate_more({"change_threshold_pct": "35", "options": ["four_eyes"]})
+    assert (chosen.change_threshold_pct, chosen.four_eyes, chosen.auto_send) == (35, True, False)
+    assert validate_more({}).change_threshold_pct == 20
+    with pytest.raises(FieldErrors) as refused:
+        validate_more({"change_threshold_pct": "150"})
+    assert refused.value.errors == {
+        "change_threshold_pct": "The change threshold must be a whole number from 1 to 99."
+    }
