@@ -267,3 +267,14 @@ def test_scheduler_down_40_days_across_two_bill_run_days_makes_up_both_months_on
         )
         == 3
     )
+
+
+def test_a_database_without_any_month_close_makes_up_only_the_latest_month(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)  # e.g. upgraded from before month closes: old months are not billed in bulk
+    ctx = job_context(settings, engine, FixedClock(datetime(2027, 3, 10, 0, 0, tzinfo=UTC)), NO_PSA)
+    done = [summary for job, summary in catch_up(ctx) if job == "monthly_billrun"]
+    assert [s.split(":")[0] for s in done] == ["month close 2027-03"]
+    with Session(engine) as db:
+        assert [i.period for i in db.exec(select(Invoice)).all()] == ["2027-03"]
