@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -84,7 +85,7 @@ def _report_ts(slack: Slack, report: CloseReport, me: str) -> str | None:
             slack.engine, row.id, was=row.claimed_by, claimed_by=me, clock=slack.clock
         ):
             return None
-        landed = _find_report(slack, report.period)
+        landed = _find_report(slack, report.period, since=row.claimed_at)
         if landed is not None:
             notifications.complete(
                 slack.engine, row.id, clock=slack.clock, channel=slack.channel, message_ts=landed
@@ -178,8 +179,10 @@ def _messages(slack: Slack, method: str, **params: Any) -> list[dict[str, Any]]:
             return out
 
 
-def _find_report(slack: Slack, period: str) -> str | None:
-    for message in _messages(slack, "conversations.history", channel=slack.channel):
+def _find_report(slack: Slack, period: str, *, since: datetime) -> str | None:
+    # Only messages from around the dead holder's claim onwards: the report can't be older.
+    oldest = f"{since.timestamp() - 60:.6f}"
+    for message in _messages(slack, "conversations.history", channel=slack.channel, oldest=oldest):
         meta = message.get("metadata") or {}
         if (
             meta.get("event_type") == REPORT_EVENT

@@ -225,3 +225,26 @@ def test_killed_during_an_smtp_send_is_delivery_uncertain_until_a_person_decides
         "ap@alpha.example",
         "ap@beta.example",
     ]
+
+
+def test_killed_after_slack_took_the_report_then_restarted_posts_no_second_report(
+    db_url: str, engine: Engine, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    book(engine, [(f"Client {n}", f"ap{n}@ok.example") for n in range(3)], auto=False)
+    env = app_env(fake_slack, db_url, REBILL_NOW=NOW.isoformat())
+    stall = fake_slack.stall_post(
+        lambda p: not p.get("thread_ts") and p.get("text", "").startswith("Month close")
+    )
+    first = start_job(env, tmp_path)
+    try:
+        assert stall.arrived.wait(timeout=120), first.communicate(timeout=5)
+        first.kill()
+        first.wait(timeout=30)
+    finally:
+        stall.release.set()
+    restarted = start_job(env, tmp_path)
+    out = restarted.communicate(timeout=120)[0]
+    assert "report posted: 3 thread entries posted" in out, out
+    [report] = [m for m in fake_slack.messages if "thread_ts" not in m]
+    assert {m["thread_ts"] for m in fake_slack.messages if "thread_ts" in m} == {report["ts"]}
+    assert thread_entries(fake_slack) == Counter(invoice_ids(engine))
