@@ -69,6 +69,15 @@ def report_ts(engine: Engine, period: str) -> tuple[str | None, str | None]:
     return row.channel, row.message_ts
 
 
+def thread_messages(engine: Engine, period: str) -> dict[str, list[int]]:
+    """{thread message ts: the invoice ids it shows}, from the entries' completed claims."""
+    out: dict[str, list[int]] = {}
+    for row in notifications.done_for(engine, kind="close_thread", subject=period):
+        if row.message_ts and row.occasion.isdigit():
+            out.setdefault(row.message_ts, []).append(int(row.occasion))
+    return out
+
+
 def _report_ts(slack: Slack, report: CloseReport, me: str) -> str | None:
     key = {"kind": "close_report", "subject": "all", "occasion": report.period}
     claim = notifications.claim(slack.engine, **key, claimed_by=me, clock=slack.clock)

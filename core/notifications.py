@@ -95,3 +95,20 @@ def take_over(engine: Engine, claim_id: int, *, was: str, claimed_by: str, clock
             .values(claimed_by=claimed_by[:100], claimed_at=clock.now())
         ).rowcount
     return changed == 1
+
+
+def done_for(engine: Engine, *, kind: str, subject: str) -> list[Notification]:
+    """Every completed claim of one kind and subject (e.g. a report's thread entries)."""
+    with session_scope(engine) as db:
+        rows = list(
+            db.exec(
+                select(Notification).where(
+                    Notification.kind == kind,
+                    Notification.subject == subject,
+                    Notification.done_at.is_not(None),  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+        for row in rows:
+            db.expunge(row)
+        return rows

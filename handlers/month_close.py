@@ -79,16 +79,30 @@ def close_and_report(work: Work, period: Period, *, actor: str) -> tuple[CloseRe
     return report, close_report.publish(slack, report).report_ts
 
 
-def refresh_report(work: Work, period: str) -> None:
-    """Redraw the period's report message from what is stored now."""
+def refresh_report(work: Work, period: str, *, invoice_ids: set[int] | None = None) -> None:
+    """Redraw the period's report, and the thread messages showing `invoice_ids` (None: all),
+    from what is stored now, so every button on screen matches the invoice's state."""
     channel, ts = close_report.report_ts(work.engine, period)
     if channel is None or ts is None:
         return
     report = month_close.build_report(
-        work.engine, period, clock=work.clock, psa_configured=work.psa_configured
+        work.engine,
+        period,
+        clock=work.clock,
+        psa_configured=work.psa_configured,
+        default_timezone=work.settings.rebill_timezone,
     )
     text, blocks = close_views.report_message(report)
     work.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+    order = {e.invoice_id: n for n, e in enumerate(report.entries, start=1)}
+    by_id = {e.invoice_id: e for e in report.entries}
+    for message_ts, ids in close_report.thread_messages(work.engine, period).items():
+        if invoice_ids is not None and not invoice_ids & set(ids):
+            continue
+        shown = [by_id[i] for i in sorted(ids, key=lambda i: order.get(i, 0)) if i in by_id]
+        if shown:
+            text, blocks = close_views.thread_message(shown, first=order[shown[0].invoice_id], of=len(order))
+            work.client.chat_update(channel=channel, ts=message_ts, text=text, blocks=blocks)
 
 
 def _say_in_thread(work: Work, period: str, text: str) -> None:
@@ -122,7 +136,7 @@ def approve(call: Call) -> None:
     invoice = month_close.approve(
         engine=work.engine, invoice_id=_invoice_id(call), actor=call.user_id, clock=work.clock
     )
-    refresh_report(work, invoice.period)
+    refresh_report(work, invoice.period, invoice_ids={invoice.id or 0})
     _say_in_thread(
         work, invoice.period, f":white_check_mark: {esc(invoice.number)} approved by <@{call.user_id}>."
     )
@@ -134,7 +148,7 @@ def hold(call: Call) -> None:
     invoice = month_close.hold(
         engine=work.engine, invoice_id=_invoice_id(call), actor=call.user_id, clock=work.clock
     )
-    refresh_report(work, invoice.period)
+    refresh_report(work, invoice.period, invoice_ids={invoice.id or 0})
     _say_in_thread(
         work, invoice.period, f":double_vertical_bar: {esc(invoice.number)} held by <@{call.user_id}>."
     )
@@ -199,7 +213,7 @@ def send_again(call: Call) -> None:
     # Short sessions of its own: on SQLite the request's session would hold the write lock.
     with Session(work.engine) as db:
         period = invoice_service.get(db=db, invoice_id=_invoice_id(call)).period
-    refresh_report(work, period)
+    refresh_report(work, period, invoice_ids={_invoice_id(call)})
     icon = ":white_check_mark:" if result.ok else ":warning:"
     _say_in_thread(work, period, f"{icon} {esc(result.message)} (<@{call.user_id}>)")
     _redraw_invoice(call, _invoice_id(call))
@@ -212,7 +226,7 @@ def was_sent(call: Call) -> None:
     invoice = mark_sent(
         engine=work.engine, invoice_ref=_invoice_id(call), actor=call.user_id, clock=work.clock
     )
-    refresh_report(work, invoice.period)
+    refresh_report(work, invoice.period, invoice_ids={invoice.id or 0})
     _say_in_thread(
         work,
         invoice.period,

@@ -120,14 +120,22 @@ def test_month_close_report_approve_send_from_thread_email_received_and_shown_se
     slack.block_action(
         "close_approve", value=value, channel_id="C0ALERTS", message_ts=thread, thread_ts=thread
     )
-    updated = fake_slack.wait_for("chat.update")[-1].params
+    updated, entry = (c.params for c in fake_slack.wait_for("chat.update", count=2)[-2:])
     assert updated["ts"] == thread and "Approved by <@U0ADMIN>" in texts(updated["blocks"])
     assert [e["text"]["text"] for e in updated["blocks"][-1]["elements"]] == [
         "Send all approved (1)",
         "Review",
     ]
+    # The thread entry is redrawn too: approved, so it now offers Send.
+    first_entry = thread_button(fake_slack, "close_approve", "INV-00001")
+    assert entry["ts"] != thread and report_buttons(entry["blocks"], "INV-00001") == {
+        "digest_send_one": value,
+        "close_hold": value,
+        "digest_pdf_one": value,
+    }
+    assert first_entry[1] == thread
 
-    # Send from the thread (the entry posted before approval still carries Send for a ready one).
+    # Send from the thread.
     slack.block_action(
         "digest_send_one",
         value=value,
@@ -164,6 +172,11 @@ def test_month_close_report_approve_send_from_thread_email_received_and_shown_se
     slack.block_action("customer_open", value=str(world["people"]["Harbour Dental"]))
     view = fake_slack.wait_for("views.open")[-1].params["view"]
     assert "*INV-00001* · 2026-12 · $550.00 · due 31 Dec 2026 · _sent_" in texts(view["blocks"])
+
+
+def last_update(fake: FakeSlack, ts: str) -> dict[str, Any]:
+    """The latest chat.update of the message `ts` (the report; its thread messages are redrawn too)."""
+    return [c.params for c in fake.calls_to("chat.update") if c.params["ts"] == ts][-1]
 
 
 def thread_button(fake: FakeSlack, action_id: str, invoice_number: str) -> tuple[str, str]:
@@ -249,7 +262,7 @@ def test_send_all_sends_approved_only_says_how_many_held_and_four_eyes_refuses_t
         "close_hold", value=ocean, user_id="U0CHECKER", channel_id="C0ALERTS", message_ts=thread
     )
 
-    updated = fake_slack.calls_to("chat.update")[-1].params
+    updated = last_update(fake_slack, thread)
     send_all = updated["blocks"][-2]["elements"][0]
     assert (
         send_all["text"]["text"] == "Send all approved (1)"
@@ -265,7 +278,7 @@ def test_send_all_sends_approved_only_says_how_many_held_and_four_eyes_refuses_t
     assert (
         said["thread_ts"] == thread and "sent all approved: 1 e-mailed, 0 not sent, 1 held." in said["text"]
     )
-    final = texts(fake_slack.calls_to("chat.update")[-1].params["blocks"])
+    final = texts(last_update(fake_slack, thread)["blocks"])
     assert ":white_check_mark: sent *1*" in final and ":double_vertical_bar: held *1*" in final
     assert "Approved by <@U0CHECKER> · sent by <@U0CHECKER>" in final
     # Clicking again sends nothing more.
@@ -316,7 +329,7 @@ def test_delivery_uncertain_card_it_was_sent_and_send_again_through_the_endpoint
 
     _, thread = thread_button(fake_slack, "digest_pdf_one", "INV-00001")
     slack.block_action("close_was_sent", value="1", channel_id="C0ALERTS", message_ts=thread)
-    report = texts(fake_slack.wait_for("chat.update")[-1].params["blocks"])
+    report = texts(last_update(fake_slack, thread)["blocks"])
     assert ":white_check_mark: sent *1*" in report and ":grey_question: delivery uncertain *1*" in report
     assert "delivery uncertain: check your mail server's log" in report and "*INV-00002*" in report
     assert smtp.received == []  # "It was sent" sends nothing
@@ -331,5 +344,5 @@ def test_delivery_uncertain_card_it_was_sent_and_send_again_through_the_endpoint
     assert [m.envelope_to for m in smtp.received] == [["a@nm.example"]]
     said = fake_slack.calls_to("chat.postMessage")[-1].params
     assert said["thread_ts"] == thread and "INV-00002 sent to a@nm.example" in said["text"]
-    final = texts(fake_slack.calls_to("chat.update")[-1].params["blocks"])
+    final = texts(last_update(fake_slack, thread)["blocks"])
     assert ":white_check_mark: sent *2*" in final and "uncertain" not in final
