@@ -197,29 +197,22 @@ def close_month(
     )
     sent_now: list[SendResult] = []
     if did_close:
-        report = build_report(
-            engine,
-            str(period),
-            clock=clock,
-            psa_configured=psa_configured,
-            rules=rules,
-            default_timezone=default_timezone,
-        )
-        with session_scope(engine) as db:
-            auto_approve = billing_settings.load(db).auto_approve
-            auto_send = billing_settings.load(db).auto_send
-        if auto_approve:
-            hold_exceptions(engine, report.entries, clock=clock)
-        if send if send is not None else auto_send:
-            sent_now = send_approved(
-                engine=engine,
-                period=str(period),
-                actor=actor if send else "system:auto_send",
+        try:
+            sent_now = _hold_and_send(
+                engine,
+                period,
+                actor=actor,
                 clock=clock,
                 smtp=smtp,
+                send=send,
+                psa_configured=psa_configured,
+                rules=rules,
                 templates_dir=templates_dir,
                 default_timezone=default_timezone,
             )
+        except BaseException:
+            _release(engine, str(period))  # the next call (a retry, catch-up) does it again
+            raise
         _finish(engine, str(period), clock=clock)
     report = build_report(
         engine,
@@ -231,6 +224,54 @@ def close_month(
     )
     report.billed, report.did_close, report.sent_now = billed, did_close, sent_now
     return report
+
+
+def _hold_and_send(
+    engine: Engine,
+    period: Period,
+    *,
+    actor: str,
+    clock: Clock,
+    smtp: SmtpConfig | None,
+    send: bool | None,
+    psa_configured: bool,
+    rules: Sequence[Rule],
+    templates_dir: Path | str | None,
+    default_timezone: str,
+) -> list[SendResult]:
+    """What only the month's holder does: hold exceptions (auto-approve), send (auto-send / --send)."""
+    report = build_report(
+        engine,
+        str(period),
+        clock=clock,
+        psa_configured=psa_configured,
+        rules=rules,
+        default_timezone=default_timezone,
+    )
+    with session_scope(engine) as db:
+        settings = billing_settings.load(db)
+        auto_approve, auto_send = settings.auto_approve, settings.auto_send
+    if auto_approve:
+        hold_exceptions(engine, report.entries, clock=clock)
+    if not (send if send is not None else auto_send):
+        return []
+    return send_approved(
+        engine=engine,
+        period=str(period),
+        actor=actor if send else "system:auto_send",
+        clock=clock,
+        smtp=smtp,
+        templates_dir=templates_dir,
+        default_timezone=default_timezone,
+    )
+
+
+def _release(engine: Engine, period: str) -> None:
+    """Give back an unfinished claim of ours after a failure (a dead process's is taken over instead)."""
+    with session_scope(engine) as db:
+        row = db.get(MonthClose, period)
+        if row is not None and row.finished_at is None and row.claimed_by == workers.this_worker():
+            db.delete(row)
 
 
 def claim_month(
