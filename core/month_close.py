@@ -19,8 +19,8 @@ Auto-approve and exceptions
     until a person approves it: exceptions come before sending.
 
 Four eyes
-    With `four_eyes` on, whoever ran the close can't approve its invoices (the scheduler's runs,
-    actor `system:*`, leave everyone free to approve).
+    With `four_eyes` on, whoever ran the close can't approve its invoices, by any path
+    (`core.four_eyes`, checked by `core.invoices.approve` too).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.db import session_scope
-from core import billing_settings, close_exceptions, invoice_changes, invoices, rendering, workers
+from core import billing_settings, close_exceptions, four_eyes, invoice_changes, invoices, rendering, workers
 from core.billrun import BillRunResult, run_bill
 from core.calculation import Period
 from core.clock import Clock
@@ -428,13 +428,7 @@ def approve(*, engine: Engine, invoice_id: int, actor: str, clock: Clock) -> Inv
     """
     with session_scope(engine) as db:
         invoice = invoices.find(db=db, ref=invoice_id, for_update=True)
-        settings = billing_settings.load(db)
-        closed = db.get(MonthClose, invoice.period)
-        if settings.four_eyes and closed is not None and closed.run_by == actor:
-            raise NotAllowed(
-                f"Four-eyes rule: you ran the {invoice.period} bill run, so someone else must approve "
-                f"{invoice.number}."
-            )
+        four_eyes.check(db, invoice, actor=actor)
         if invoice.status == invoices.DRAFT:
             invoice = invoices.approve(db=db, ref=invoice.id or 0, actor=actor, clock=clock)
         elif invoice.status != invoices.APPROVED:

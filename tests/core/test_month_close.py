@@ -11,10 +11,11 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
-from core import billing_settings, charges
+from core import billing_settings, charges, invoices
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge
 from core.close_exceptions import RULES, CloseException, RuleInput
+from core.delivery import send_invoice
 from core.errors import NotAllowed
 from core.month_close import State, approve, build_report, close_month, hold, send_approved
 from models.customers import EndCustomer
@@ -123,6 +124,14 @@ def test_four_eyes_hold_and_send_all_approved_only(
     steady, jumpy, quiet, gone = (e.invoice_id for e in report.entries)
     with pytest.raises(NotAllowed, match="Four-eyes rule: you ran the 2026-12 bill run"):
         approve(engine=engine, invoice_id=steady, actor="U0RUNNER", clock=clock)
+    # the invoice view's Approve
+    with pytest.raises(NotAllowed, match="Four-eyes rule"), session_scope(engine) as db:
+        invoices.approve(db=db, ref=steady, actor="U0RUNNER", clock=clock)
+    with pytest.raises(NotAllowed, match="Four-eyes rule"):  # sending a draft approves it first
+        send_invoice(
+            engine=engine, smtp=smtp_config(smtp.port), invoice_ref=steady, actor="U0RUNNER", clock=clock
+        )
+    assert smtp.received == []
     for invoice_id in (steady, jumpy, gone):
         approve(engine=engine, invoice_id=invoice_id, actor="U0CHECKER", clock=clock)
     hold(engine=engine, invoice_id=gone, actor="U0CHECKER", clock=clock, reason="ask about the contract")
