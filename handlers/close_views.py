@@ -136,7 +136,8 @@ def exception_card(entry: Entry) -> list[Block]:
         buttons.append(blocks.button("Approve", CloseIds.APPROVE, value=value, style="primary"))
     if entry.state in (State.READY, State.AWAITING_APPROVAL, State.NO_EMAIL, State.FAILED):
         buttons.append(blocks.button("Hold", CloseIds.HOLD, value=value))
-    held = f"\n_{STATE_LABELS[entry.state]}_" + (f" by {who(entry.held_by)}" if entry.held_by else "")
+    by = f" by {who(entry.held_by)}" if entry.state == State.HELD and entry.held_by else ""
+    held = f"\n_{STATE_LABELS[entry.state]}{by}_"
     return [blocks.section(f"{_line(entry)}\n{reasons}{held}"), blocks.actions(*buttons)]
 
 
