@@ -42,7 +42,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.db import session_scope
-from core import billing_settings, close_exceptions, four_eyes, invoice_changes, invoices, rendering, workers
+from core import (
+    audit,
+    billing_settings,
+    close_exceptions,
+    four_eyes,
+    invoice_changes,
+    invoices,
+    rendering,
+    workers,
+)
 from core.billrun import BillRunResult, run_bill
 from core.calculation import Period
 from core.clock import Clock
@@ -458,8 +467,6 @@ def hold(*, engine: Engine, invoice_id: int, actor: str, clock: Clock, reason: s
 
 
 def _audit(db: Session, invoice: Invoice, actor: str, action: str) -> None:
-    from core import audit
-
     audit.record(db, actor=actor, entity=invoices.ENTITY, entity_id=invoice.id, action=action, changes={})
 
 
