@@ -143,6 +143,64 @@ def _run(
     )
 
 
+@main.command("close")
+@click.option("--period", required=True, help="Month to close, e.g. 2026-12.")
+@click.option("--send", is_flag=True, help="E-mail the approved invoices even if auto-send is off.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def close(period: str, send: bool, as_json: bool) -> None:
+    """Close PERIOD: bill run, exceptions, sending (auto-send, or --send), then the report.
+
+    The same use case as the scheduled job and the Slack Run button (`core.month_close`); safe
+    to run again. The report is printed here; the channel report is posted by Slack and the
+    scheduler. Exit status 0, or 1 when an invoice failed to send or its delivery is uncertain.
+    """
+    from bot.settings import ConfigError, load_smtp_settings
+    from core.clock import clock_from_env
+    from core.month_close import State, close_month
+
+    billing_period = _period(period)
+    try:
+        smtp = load_smtp_settings().smtp
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if send and smtp is None:
+        click.echo("SMTP is not configured: set SMTP_HOST and REBILL_FROM_EMAIL (see README.md).", err=True)
+        sys.exit(2)
+    with _friendly_errors():
+        report = close_month(
+            engine=_engine(),
+            period=billing_period,
+            actor=_actor(),
+            clock=clock_from_env(),
+            smtp=smtp,
+            send=True if send else None,
+            templates_dir=_env("REBILL_TEMPLATES_DIR"),
+            default_timezone=_env("REBILL_TIMEZONE") or "Australia/Sydney",
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        late = " (ran late)" if report.ran_late else ""
+        click.echo(
+            f"Month close {report.period}{late}: {len(report.entries)} invoice(s), total {_money(report.total)}"
+        )
+        if report.billed is not None:
+            click.echo(
+                f"  bill run: {report.billed.created} created, {report.billed.skipped_existing} already there"
+            )
+        for state, n in sorted(report.counts.items()):
+            click.echo(f"  {state.value.replace('_', ' ')}: {n}")
+        for entry in report.entries:
+            error = f": {entry.error}" if entry.state == State.FAILED and entry.error else ""
+            flags = "".join(f"\n      ⚠ {x.message}" for x in entry.exceptions)
+            click.echo(
+                f"    {entry.number:<14} {entry.state.value:<18} {_money(entry.total):>12}  {entry.customer_name}{error}{flags}"
+            )
+    bad = report.count(State.FAILED) + report.count(State.UNCERTAIN)
+    sys.exit(1 if bad else 0)
+
+
 @main.group("invoice")
 def invoice_group() -> None:
     """List, show, print and export invoices."""
@@ -183,14 +241,18 @@ def invoice_list(period: str | None, status: str | None, as_json: bool) -> None:
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def invoice_show(number: str, as_json: bool) -> None:
-    """Show one invoice with its lines."""
+    """Show one invoice with its lines and what changed since the customer's previous invoice."""
     from bot.db import session_scope
     from core import invoices
+    from core.month_close import changes_for
 
     with _friendly_errors(), session_scope(_engine()) as db:
         today = _today(db)
         found = invoices.detail(db=db, ref=number)
         data = _summary(found.invoice, today, invoices.status_label(found.invoice, today))
+        changes = changes_for(db, found.invoice)
+        data["changes"] = changes.as_dict()
+        summary = changes.summary()
         data["lines"] = [
             {
                 "position": line.position,
@@ -214,6 +276,7 @@ def invoice_show(number: str, as_json: bool) -> None:
             f"  {line['description']}  {line['quantity']} x {line['unit_price']} = {line['amount']}{gst}"
         )
     click.echo(f"subtotal {data['subtotal']}  GST {data['tax']}  total {data['total']} {data['currency']}")
+    click.echo(summary)
 
 
 def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:

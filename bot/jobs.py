@@ -8,38 +8,37 @@ work once, and a scheduler that was down at the scheduled time makes the missed 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
+from bot import close_report
 from bot.db import session_scope
 from bot.poster import Poster
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
-from core import alerts, billing_settings, notifications, psa_service
-from core import invoices as invoice_service
-from core.billrun import run_bill
+from core import alerts, billing_settings, notifications, psa_service, workers
 from core.calculation import Period
 from core.clock import Clock
-from core.delivery import send_many
 from core.errors import RebillError
+from core.month_close import CloseReport, close_month
 from core.reminders import newly_overdue, overdue_alert_key, send_reminders
 from core.settings_keys import hint
 from handlers import alert_views
-from handlers.alert_views import SendOutcome
 from integrations.config import PsaSettings
-from models.customers import EndCustomer
+from models.month_close import MonthClose
 from models.system import BillingSettings
 
 log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(hours=6)  # a month close starting later than this after its time says it ran late
+MONTHLY_LOOKBACK = timedelta(days=400)  # how far back missed month closes are looked for
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class JobContext:
     client: WebClient
     poster: Poster
     psa: PsaSettings
-    worker: str = f"{socket.gethostname()}:{os.getpid()}"
+    worker: str = field(default_factory=workers.this_worker)
 
     @property
     def tz(self) -> tzinfo:
@@ -107,78 +106,53 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     return f"posted: {len(customers)} customer(s) without an e-mail"
 
 
-def post_invoice_digest(ctx: JobContext, period: str, outcomes: Sequence[SendOutcome] = ()) -> str:
-    """One digest per period in the alerts channel, with per-invoice detail in its thread."""
-    channel = _alert_channel(ctx)
-    if channel is None:
-        return f"no alerts channel set ({hint('alert_channel_id')}): digest skipped"
-    with session_scope(ctx.engine) as db:
-        ready = [i for i in invoice_service.list_invoices(db=db, period=period) if i.status != "void"]
-        emails = customer_emails(db, {i.customer_id for i in ready})
-    if not ready:
-        return f"no invoices for {period}: nothing posted"
-    claim = notifications.claim(
-        ctx.engine,
-        kind="invoice_ready",
-        subject="all",
-        occasion=period,
-        claimed_by=ctx.worker,
-        clock=ctx.clock,
-    )
-    if claim is None:
-        return f"digest for {period} already posted"
-    try:
-        text, blocks = alert_views.invoice_ready_digest(period, ready, outcomes=outcomes)
-        ts = ctx.poster.post(channel, text, blocks)
-    except Exception:
-        notifications.release(ctx.engine, claim)
-        raise
-    notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
-    # The thread is best effort: the digest (and its claim) stand even if a reply fails.
-    for thread_text, thread_blocks in alert_views.invoice_thread_messages(ready, emails):
-        ctx.poster.post(channel, thread_text, thread_blocks, thread_ts=ts)
-    return f"digest posted: {len(ready)} invoices"
-
-
 def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
-    """The scheduled bill run for the month it fires in, then the digest (and auto-send if on).
+    """The month close for the month `scheduled_for` falls in, then its report in the channel.
 
-    The run itself needs no claim: it is idempotent (one live invoice per customer and period,
-    enforced by the database), so a second replica running it too creates nothing.
+    Everything it does is claimed (`core.month_close`, `bot.close_report`), so every replica may
+    run it, and running it again posts only what is missing from the report's thread.
     """
     period = Period.of(scheduled_for.astimezone(ctx.tz).date())
-    result = run_bill(engine=ctx.engine, period=period, actor="system:billrun", clock=ctx.clock)
-    outcomes = auto_send(ctx, str(period))
-    digest = post_invoice_digest(ctx, str(period), outcomes)
-    return f"bill run {period}: {result.created} created, {result.skipped_existing} already there; {digest}"
-
-
-def auto_send(ctx: JobContext, period: str) -> list[SendOutcome]:
-    """With "auto-send" on, e-mail the period's approved invoices (each send is claimed)."""
-    with session_scope(ctx.engine) as db:
-        enabled = billing_settings.load(db).auto_send
-        approved = invoice_service.list_invoices(db=db, period=period, status="approved")
-        archived = archived_customers(db, {i.customer_id for i in approved})
-    ready = [i for i in approved if i.customer_id not in archived]
-    smtp = ctx.settings.smtp
-    if not enabled or not ready:
-        return []
-    if smtp is None:
-        return [
-            SendOutcome(i.number, i.customer_name, False, "e-mail is not configured (SMTP_HOST)")
-            for i in ready
-        ]
-    names = {i.number: i.customer_name for i in ready}
-    results = send_many(
+    late = ctx.clock.now() - scheduled_for > LATE_AFTER
+    report = close_month(
         engine=ctx.engine,
-        smtp=smtp,
-        refs=[i.number for i in ready],
-        actor="system:auto_send",
+        period=period,
+        actor="system:billrun",
         clock=ctx.clock,
+        smtp=ctx.settings.smtp,
+        psa_configured=ctx.psa.rebill_psa is not None,
+        scheduled_for=scheduled_for,
+        ran_late=late,
         templates_dir=ctx.settings.rebill_templates_dir,
         default_timezone=ctx.settings.rebill_timezone,
     )
-    return [SendOutcome(r.number, names.get(r.number, ""), r.ok, r.message) for r in results]
+    billed = report.billed
+    head = f"month close {period}: {billed.created if billed else 0} created"
+    head += f", {billed.skipped_existing if billed else 0} already there"
+    if report.sent_now:
+        sent = sum(1 for r in report.sent_now if r.ok)
+        head += f"; {sent} e-mailed, {len(report.sent_now) - sent} not"
+    if report.ran_late:
+        head += " (ran late)"
+    return f"{head}; {publish_report(ctx, report)}"
+
+
+def publish_report(ctx: JobContext, report: CloseReport) -> str:
+    channel = _alert_channel(ctx)
+    if channel is None:
+        return "no alerts channel set (/rebill settings): report not posted"
+    if not report.entries:
+        return f"no invoices for {report.period}: nothing posted"
+    if not report.finished:  # its holder reports once it has sent: a report now would not be true
+        return "being closed by another process: it posts the report"
+    slack = close_report.Slack(ctx.engine, ctx.clock, ctx.client, ctx.poster, channel)
+    done = close_report.publish(slack, report)
+    if done.report_ts is None:
+        return "report being posted by another process"
+    parts = [f"{done.thread_posted} thread entr{'y' if done.thread_posted == 1 else 'ies'} posted"]
+    if done.recovered:
+        parts.append(f"{done.recovered} found already posted")
+    return "report posted: " + ", ".join(parts)
 
 
 def payment_reminders(ctx: JobContext, scheduled_for: datetime) -> str:
@@ -228,22 +202,6 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     for claim, _ in claimed:
         notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
     return f"posted: {len(claimed)} newly overdue"
-
-
-def archived_customers(db: Session, ids: set[int]) -> set[int]:
-    if not ids:
-        return set()
-    rows = db.exec(
-        select(EndCustomer.id).where(col(EndCustomer.id).in_(ids), col(EndCustomer.archived_at).is_not(None))
-    )
-    return {row for row in rows.all() if row is not None}
-
-
-def customer_emails(db: Session, ids: set[int]) -> dict[int, str | None]:
-    if not ids:
-        return {}
-    rows = db.exec(select(EndCustomer.id, EndCustomer.email).where(col(EndCustomer.id).in_(ids))).all()
-    return {row[0]: row[1] for row in rows}
 
 
 def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
@@ -335,10 +293,10 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
 JOBS: list[JobSpec] = [
     JobSpec(
         id="monthly_billrun",
-        description="Monthly bill run, then the invoice-ready digest (and auto-send)",
+        description="Month close: bill run, exceptions, auto-send if on, the report in the channel",
         trigger=lambda row, tz: CronTrigger(day=row.bill_run_day, hour=row.bill_run_hour, timezone=tz),
         run=monthly_billrun,
-        catch_up=timedelta(days=5),
+        catch_up=MONTHLY_LOOKBACK,
     ),
     JobSpec(
         id="overdue_alert",
@@ -403,13 +361,53 @@ def run_logged(ctx: JobContext, spec: JobSpec, scheduled_for: datetime) -> str:
 
 
 def catch_up(ctx: JobContext) -> list[tuple[str, str]]:
-    """Make up each job's most recent scheduled run if it was missed (its claim says if it was)."""
+    """Make up missed runs: every missed month close (oldest first), each other job's latest run.
+
+    Month close: every bill-run time in the last `MONTHLY_LOOKBACK` whose month has no close yet
+    and is later than the latest closed month, then the latest bill-run time again (idempotent:
+    it posts whatever is missing from that report). A database with no close at all (a fresh
+    install, or one upgraded from before month closes) makes up only the latest.
+    Daily jobs make up only their latest run, within their `catch_up` window (12 hours): a
+    reminder or alert for a day long gone is not sent.
+    """
     with session_scope(ctx.engine) as db:
         row = billing_settings.load(db)
     now = ctx.clock.now()
     done = []
     for spec in JOBS:
+        if spec.id == "monthly_billrun":
+            for moment in missed_month_closes(ctx, spec.trigger(row, ctx.tz), now):
+                done.append((spec.id, run_logged(ctx, spec, moment)))
+            continue
         last = previous_fire_time(spec.trigger(row, ctx.tz), now, spec.catch_up)
         if last is not None:
             done.append((spec.id, run_logged(ctx, spec, last)))
     return done
+
+
+def missed_month_closes(ctx: JobContext, trigger: BaseTrigger, now: datetime) -> list[datetime]:
+    moments = fire_times(trigger, now, MONTHLY_LOOKBACK)
+    if not moments:
+        return []
+    with session_scope(ctx.engine) as db:
+        closed = set(db.exec(select(MonthClose.period)).all())
+    if not closed:
+        return moments[-1:]
+    latest = max(closed)
+    missed = [
+        m
+        for m in moments[:-1]
+        if str(Period.of(m.astimezone(ctx.tz).date())) not in closed
+        and str(Period.of(m.astimezone(ctx.tz).date())) > latest
+    ]
+    return [*missed, moments[-1]]
+
+
+def fire_times(trigger: BaseTrigger, now: datetime, window: timedelta) -> list[datetime]:
+    """Every time `trigger` fired in (now - window, now], oldest first."""
+    out = []
+    moment = trigger.get_next_fire_time(None, now - window)
+    while moment is not None and moment <= now:
+        out.append(moment)
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return out

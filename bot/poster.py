@@ -28,7 +28,13 @@ class Poster:
         self._lock = threading.Lock()
 
     def post(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], *, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> str:
         with self._lock:
             last = self._last.get(channel)
@@ -36,8 +42,9 @@ class Poster:
                 wait = PER_CHANNEL_INTERVAL - (self._monotonic() - last)
                 if wait > 0:
                     self._sleep(wait)
+            extra = {"metadata": metadata} if metadata else {}
             response = self._client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, **extra
             )
             self._last[channel] = self._monotonic()
         return str(response["ts"])

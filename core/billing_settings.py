@@ -109,6 +109,8 @@ class MoreInput:
     auto_send: bool
     missing_email_digest_time: str
     reminders_enabled: bool
+    four_eyes: bool = False
+    change_threshold_pct: int = 20
 
 
 MULTILINE = frozenset({"business_address", "payment_instructions"})
@@ -160,6 +162,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         errors["billing_mode"] = "Choose in advance or in arrears."
     day = _whole(raw, "bill_run_day", 1, 28, errors, "Bill-run day", 1)
     hour = _whole(raw, "bill_run_hour", 0, 23, errors, "Bill-run hour", 2)
+    threshold = _whole(raw, "change_threshold_pct", 1, 99, errors, "The change threshold", 20)
     digest = str(raw.get("missing_email_digest_time") or "09:00")
     if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", digest):
         errors["missing_email_digest_time"] = "A time of day such as 09:00."
@@ -186,6 +189,8 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         auto_send="auto_send" in flags,
         missing_email_digest_time=digest,
         reminders_enabled="reminders" in flags,
+        four_eyes="four_eyes" in flags,
+        change_threshold_pct=threshold,
     )
 
 

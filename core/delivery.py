@@ -8,10 +8,12 @@ The claim comes first
     the row claimed (or sent) and returns "already being sent" / "already sent" without mailing.
     The claim is released (token-checked) when the attempt ends, successfully or not.
 
-    A sender that dies between claiming and finishing leaves its claim; after `STALE_CLAIM_AFTER`
-    (15 minutes: far beyond a send, which is bounded by SMTP_TIMEOUT plus a second of rendering)
-    the next attempt may take it over. If the process died *after* the server accepted the message
-    that one retry duplicates the e-mail: the price of not losing an invoice forever.
+    The claim names its process (`send_claimed_by`, host:pid). A sender that dies between claiming
+    and finishing leaves its claim, and nobody can know whether the mail server accepted the
+    message before it died: such a claim (its process gone, or older than `STALE_CLAIM_AFTER`, see
+    `core.workers`) makes the invoice *delivery uncertain*. It is never sent again by itself: a
+    person checks the mail server's log and either sends again (`takeover=True`) or records that
+    it was sent (`mark_sent`). A live claim still answers "already being sent".
 
 No lock held while rendering or talking to SMTP
     SQLite takes the write lock for a whole transaction here (`bot.db`: BEGIN IMMEDIATE), and a
@@ -54,7 +56,7 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
-from core import audit, invoices, mailer, rendering
+from core import audit, invoices, mailer, rendering, workers
 from core.clock import Clock
 from core.errors import NotAllowed, RebillError
 from core.mailer import Attachment, MailError, SmtpConfig
@@ -63,7 +65,7 @@ from models.invoices import Invoice
 
 log = logging.getLogger(__name__)
 
-STALE_CLAIM_AFTER: Final = timedelta(minutes=15)
+STALE_CLAIM_AFTER: Final = workers.STALE_AFTER
 _INVOICE = Invoice.__table__  # type: ignore[attr-defined]
 _ERROR_MAX: Final = 1000  # invoice.send_error length
 
@@ -81,6 +83,7 @@ class Outcome(StrEnum):
     SENT = "sent"
     ALREADY_SENT = "already_sent"
     IN_PROGRESS = "in_progress"  # another click/process holds a live claim
+    UNCERTAIN = "uncertain"  # a claim outlived its process: a person decides (send again / it was sent)
     FAILED = "failed"  # the mail server (or the network) said no; retry later
     REFUSED = "refused"  # not sendable (void, paid, no e-mail, unknown): only from the batch helpers
     SKIPPED = "skipped"  # a reminder that no longer applies (paid meanwhile)
@@ -145,8 +148,12 @@ def send_invoice(
     templates_dir: Path | str | None = None,
     default_timezone: str = rendering.DEFAULT_TIMEZONE,
     stale_after: timedelta = STALE_CLAIM_AFTER,
+    takeover: bool = False,
 ) -> SendResult:
     """E-mail one invoice (HTML + text body, PDF attached) to its customer.
+
+    `takeover` is a person's "Send again" on a delivery-uncertain invoice: it replaces the dead
+    sender's claim. Without it such an invoice comes back as UNCERTAIN, unsent.
 
     Raises NotFound, NotAllowed (void, paid) or NoEmail when it can't be sent at all; returns a
     SendResult for everything that depends on timing or the mail server.
@@ -159,6 +166,7 @@ def send_invoice(
         resend=resend,
         stale_after=stale_after,
         timezone=default_timezone,
+        takeover=takeover,
     )
     if isinstance(claimed, SendResult):
         return claimed
@@ -251,6 +259,45 @@ def send_many(
     return results
 
 
+def mark_sent(*, engine: Engine, invoice_ref: str | int, actor: str, clock: Clock) -> Invoice:
+    """ "It was sent": a person saw the message in the mail server's log; record it, send nothing.
+
+    Only for an invoice whose delivery is uncertain or that is unsent; the dead claim is cleared.
+    """
+    now = clock.now()
+    with session_scope(engine) as db:
+        invoice = invoices.find(db=db, ref=invoice_ref, for_update=True)
+        if invoice.sent_at is not None:
+            raise NotAllowed(f"{invoice.number} is recorded as sent already.")
+        if invoice.status not in invoices.OWING:
+            raise NotAllowed(f"{invoice.number} is {invoice.status}; it can't be marked sent.")
+        to = invoice.customer_email
+        customer = db.get(EndCustomer, invoice.customer_id)
+        if customer is not None and customer.email:
+            to = customer.email
+        invoice.status = invoices.SENT
+        invoice.sent_at = now
+        invoice.sent_to = (to or "")[:600] or None
+        invoice.sent_by = actor[:64]
+        invoice.send_error = None
+        invoice.send_claimed_at = None
+        invoice.send_claim_token = None
+        invoice.send_claimed_by = None
+        invoice.updated_at = now
+        db.add(invoice)
+        audit.record(
+            db,
+            actor=actor,
+            entity=invoices.ENTITY,
+            entity_id=invoice.id,
+            action="marked_sent",
+            changes={"to": invoice.sent_to, "why": "delivery uncertain; confirmed in the mail log"},
+        )
+        db.flush()
+        db.expunge(invoice)
+    return invoice
+
+
 def load_documents(
     *,
     engine: Engine,
@@ -331,9 +378,9 @@ def _claim(
     resend: bool,
     stale_after: timedelta,
     timezone: str,
+    takeover: bool = False,
 ) -> _Claim | SendResult:
     now = clock.now()
-    cutoff = now - stale_after
     with session_scope(engine) as db:
         invoice = invoices.find(db=db, ref=ref, for_update=True)
         assert invoice.id is not None
@@ -353,8 +400,13 @@ def _claim(
                 sent_to=invoice.sent_to,
                 message_id=invoice.message_id,
             )
-        if invoice.send_claimed_at is not None and invoice.send_claimed_at >= cutoff:
-            return _in_progress(invoice, timezone)
+        if invoice.send_claimed_at is not None:
+            if not workers.is_gone(
+                invoice.send_claimed_by, invoice.send_claimed_at, now=now, stale_after=stale_after
+            ):
+                return _in_progress(invoice, timezone)
+            if not takeover:
+                return _uncertain(invoice, timezone)
         approved_draft = invoice.status == invoices.DRAFT
         if approved_draft:
             invoices.approve(db=db, ref=invoice.id, actor=actor, clock=clock)
@@ -362,12 +414,16 @@ def _claim(
         conditions = [
             _INVOICE.c.id == invoice.id,
             _INVOICE.c.status.in_(invoices.OWING),
-            or_(_INVOICE.c.send_claimed_at.is_(None), _INVOICE.c.send_claimed_at < cutoff),
+            or_(
+                _INVOICE.c.send_claimed_at.is_(None), _INVOICE.c.send_claim_token == invoice.send_claim_token
+            ),
         ]
         if not resend:
             conditions.append(_INVOICE.c.sent_at.is_(None))
         claimed = db.execute(
-            update(_INVOICE).where(*conditions).values(send_claimed_at=now, send_claim_token=token)
+            update(_INVOICE)
+            .where(*conditions)
+            .values(send_claimed_at=now, send_claim_token=token, send_claimed_by=workers.this_worker())
         ).rowcount
         if claimed != 1:  # the row lock makes this unreachable; the condition is the real guard
             db.rollback()
@@ -393,6 +449,7 @@ def _record_success(engine: Engine, claim: _Claim, *, message_id: str, actor: st
                 sent_at=now,
                 sent_to=claim.to[:600],
                 message_id=message_id[:255],
+                sent_by=actor[:64],
                 send_error=None,
                 updated_at=now,
             )
@@ -435,7 +492,7 @@ def _release(db: Any, claim: _Claim) -> None:
     db.execute(
         update(_INVOICE)
         .where(_INVOICE.c.id == claim.invoice_id, _INVOICE.c.send_claim_token == claim.token)
-        .values(send_claimed_at=None, send_claim_token=None)
+        .values(send_claimed_at=None, send_claim_token=None, send_claimed_by=None)
     )
 
 
@@ -466,6 +523,22 @@ def _in_progress(invoice: Invoice, timezone: str) -> SendResult:
         number=invoice.number,
         outcome=Outcome.IN_PROGRESS,
         message=f"{invoice.number} is already being sent (started {started}); check again in a minute.",
+        invoice_id=invoice.id,
+    )
+
+
+UNCERTAIN_ADVICE: Final = "delivery uncertain: check your mail server's log"
+
+
+def _uncertain(invoice: Invoice, timezone: str) -> SendResult:
+    started = _when(invoice.send_claimed_at, timezone, with_time=True) if invoice.send_claimed_at else "?"
+    return SendResult(
+        number=invoice.number,
+        outcome=Outcome.UNCERTAIN,
+        message=(
+            f"{invoice.number}: {UNCERTAIN_ADVICE} (a send started {started} never finished). "
+            "If it arrived, choose It was sent; if not, Send again."
+        ),
         invoice_id=invoice.id,
     )
 

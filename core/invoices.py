@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Session, col
 
-from core import audit, billing_settings, numbering
+from core import audit, billing_settings, four_eyes, numbering
 from core.calculation import Period
 from core.clock import Clock
 from core.errors import NotAllowed, NotFound
@@ -162,6 +162,7 @@ def approve(*, db: Session, ref: str | int, actor: str, clock: Clock) -> Invoice
         return invoice
     if invoice.status != DRAFT:
         raise NotAllowed(f"{invoice.number} is {invoice.status}; only a draft can be approved.")
+    four_eyes.check(db, invoice, actor=actor)
     now = clock.now()
     return _set(
         db, invoice, {"status": APPROVED, "approved_at": now, "approved_by": actor}, actor, "approve", now

@@ -4,8 +4,10 @@ The claim is an INSERT ... ON CONFLICT DO NOTHING committed on its own, so which
 (replica, restarted scheduler, a `jobs run` from the CLI) inserts the row does the work and every
 other one sees the conflict and does nothing. A failed action releases its claim so a later run
 can retry; a process that dies mid-action leaves the claim, so the action is never repeated
-(at most once, by design: a duplicate alert or e-mail is worse than a missing one, which the
-notifications table shows).
+blindly (a duplicate alert or e-mail is worse than a missing one). Where the outcome can be
+checked afterwards (a Slack post carries its key in message metadata: `bot.close_report`), a
+later run finds the dead holder's claim (`find`, `core.workers.is_gone`), looks, and either
+records what landed or takes the claim over (`take_over`) and does it: exactly once.
 """
 
 from __future__ import annotations
@@ -66,3 +68,47 @@ def claimed_at(engine: Engine, *, kind: str, subject: str, occasion: str) -> dat
             )
         ).first()
         return row.claimed_at if row else None
+
+
+def find(engine: Engine, *, kind: str, subject: str, occasion: str) -> Notification | None:
+    with session_scope(engine) as db:
+        row = db.exec(
+            select(Notification).where(
+                Notification.kind == kind, Notification.subject == subject, Notification.occasion == occasion
+            )
+        ).first()
+        if row is not None:
+            db.expunge(row)
+        return row
+
+
+def take_over(engine: Engine, claim_id: int, *, was: str, claimed_by: str, clock: Clock) -> bool:
+    """Replace a dead holder's claim (only if it is still that holder's): True if it is now ours."""
+    with session_scope(engine) as db:
+        changed = db.execute(
+            update(Notification)
+            .where(
+                Notification.id == claim_id,  # type: ignore[arg-type]
+                Notification.claimed_by == was,  # type: ignore[arg-type]
+                Notification.done_at.is_(None),  # type: ignore[union-attr]
+            )
+            .values(claimed_by=claimed_by[:100], claimed_at=clock.now())
+        ).rowcount
+    return changed == 1
+
+
+def done_for(engine: Engine, *, kind: str, subject: str) -> list[Notification]:
+    """Every completed claim of one kind and subject (e.g. a report's thread entries)."""
+    with session_scope(engine) as db:
+        rows = list(
+            db.exec(
+                select(Notification).where(
+                    Notification.kind == kind,
+                    Notification.subject == subject,
+                    Notification.done_at.is_not(None),  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+        for row in rows:
+            db.expunge(row)
+        return rows

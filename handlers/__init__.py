@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import alerts, charges, commands, customers, errors, home, invoices, psa, setup, xero
+from handlers import (
+    alerts,
+    charges,
+    commands,
+    customers,
+    errors,
+    home,
+    invoices,
+    month_close,
+    psa,
+    setup,
+    xero,
+)
 
 
 def register_all(app: App) -> None:
@@ -16,5 +28,6 @@ def register_all(app: App) -> None:
     psa.register(app)
     invoices.register(app)
     alerts.register(app)
+    month_close.register(app)
     home.register(app)
     xero.register(app)

@@ -13,6 +13,7 @@ from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.charge_views import day, lines_and_totals
+from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
 from handlers.fields import encode_metadata, modal
 from models.invoices import Invoice, InvoiceLine
@@ -77,6 +78,8 @@ def invoice_modal(
     today: date,
     customer_email: str | None,
     xero: Sequence[Block] = (),
+    changes: str | None = None,
+    uncertain: bool = False,
 ) -> dict[str, Any]:
     value = str(invoice.id)
     out: list[Block] = [
@@ -87,6 +90,21 @@ def invoice_modal(
             block_id="summary",
         ),
     ]
+    if changes:
+        out.append(blocks.context(f":arrows_counterclockwise: {esc(changes)}"))
+    if uncertain:
+        out.append(
+            blocks.section(
+                ":grey_question: *Delivery uncertain: check your mail server's log.* A send was "
+                "interrupted; it is not sent again by itself."
+            )
+        )
+        out.append(
+            blocks.actions(
+                blocks.button("Send again", CloseIds.SEND_AGAIN, value=str(invoice.id)),
+                blocks.button("It was sent", CloseIds.WAS_SENT, value=str(invoice.id)),
+            )
+        )
     if invoice.sent_at:
         out.append(
             blocks.context(

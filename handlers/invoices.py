@@ -11,14 +11,15 @@ from slack_sdk import WebClient
 from bot.workpool import interactive_timeout
 from core import customers
 from core import invoices as invoice_service
-from core.billrun import preview_bill, run_bill
+from core.billrun import preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import RebillError
 from core.invoices import FILTERS
+from core.month_close import State, changes_for, state_of
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
-from handlers import xero
+from handlers import month_close, xero
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
 from handlers.commands import subcommand
@@ -31,12 +32,16 @@ def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
     assert invoice.id is not None
     customer = customers.get(call.db, invoice.customer_id)
     lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
+    changes = changes_for(call.db, invoice).summary()
+    uncertain = state_of(invoice, customer, now=call.deps.clock.now()) == State.UNCERTAIN
     return views.invoice_modal(
         invoice,
         lines,
         today=call.today,
         customer_email=customer.email,
         xero=xero.invoice_blocks(call.db, invoice),
+        changes=changes,
+        uncertain=uncertain,
     )
 
 
@@ -255,25 +260,6 @@ def billrun_command(call: Call, args: str) -> None:
     call.later(preview, writes=False)
 
 
-def billrun_run(call: Call) -> None:
-    call.ack()
-    period = Period.parse(call.body["actions"][0]["value"])
-    call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
-    call.later(_run_bill)
-
-
-def _run_bill(call: Call) -> None:
-    period = Period.parse(call.body["actions"][0]["value"])
-    # run_bill commits batch by batch on its own connections; this request's session stays unused
-    # so that on SQLite it holds no lock the run would wait for.
-    try:
-        result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
-    except RebillError as exc:
-        call.respond(replace_original=True, text=md(":warning: {}", exc.user_message))
-        return
-    call.respond(replace_original=True, text=views.billrun_summary_text(result))
-
-
 def register(app: App) -> None:
     app.action(Ids.OPEN)(listener(open_invoice))
     app.action(Ids.PDF)(listener(download_pdf))
@@ -282,5 +268,6 @@ def register(app: App) -> None:
     app.action(Ids.VOID)(listener(void))
     app.action(Ids.REISSUE)(listener(reissue))
     app.action(Ids.PAID)(listener(mark_paid))
-    app.action(Ids.BILLRUN_RUN)(listener(billrun_run))
+    # Run closes the month (core.month_close), the same use case as the scheduler and `rebill-bot close`.
+    app.action(Ids.BILLRUN_RUN)(listener(month_close.run))
     app.action(Ids.SEND)(listener(send))

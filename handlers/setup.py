@@ -96,11 +96,13 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
         ("Approve new invoices automatically", "auto_approve"),
         ("E-mail approved invoices automatically", "auto_send"),
         ("E-mail payment reminders (4 days before due; 1, 7 and 14 days after)", "reminders"),
+        ("Four eyes: whoever runs the month close can't approve its invoices", "four_eyes"),
     ]
     chosen = {
         "auto_approve": row.auto_approve,
         "auto_send": row.auto_send,
         "reminders": row.reminders_enabled,
+        "four_eyes": row.four_eyes,
     }
     options = [option(text, value) for text, value in flags]
     checkboxes: dict[str, Any] = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": options}
@@ -178,6 +180,13 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             "element": checkboxes,
             "optional": True,
         },
+        text_input(
+            "change_threshold_pct",
+            "Month close: flag a total that changed by more than (%)",
+            initial=row.change_threshold_pct,
+            optional=False,
+            max_length=2,
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine, InvoiceSeries
+from models.month_close import MonthClose
 from models.psa import PsaCompany, PsaRefresh
 from models.system import AuditLog, BillingSettings, Notification
 from models.xero import XeroCall, XeroConnection, XeroContactLink, XeroDocument, XeroSettings
@@ -24,6 +25,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceSeries",
+    "MonthClose",
     "Notification",
     "OnceOffItem",
     "PsaCompany",

@@ -40,6 +40,8 @@ class BillingSettings(SQLModel, table=True):
     auto_send: bool = False
     missing_email_digest_time: str = Field(default="09:00", max_length=5)
     reminders_enabled: bool = False
+    change_threshold_pct: int = Field(default=20, description="month close: flag totals that moved more")
+    four_eyes: bool = Field(default=False, description="month close: the runner may not approve")
     configured_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str | None = Field(default=None, max_length=64)

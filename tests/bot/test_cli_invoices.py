@@ -160,3 +160,25 @@ def test_two_billrun_processes_at_once_and_an_unmigrated_database(tmp_path: Path
         ).stdout
     )
     assert [r["number"] for r in listed] == [f"INV-0000{n}" for n in range(1, 6)]
+
+
+def test_close_runs_the_month_close_and_show_json_has_changes(cli, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    build_book(engine)
+    nov = cli("close", "--period", "2026-11", "--json")
+    assert nov.exit_code == 0, nov.output
+    closed = cli("close", "--period", "2026-12")
+    assert closed.exit_code == 0, closed.output
+    assert closed.output.startswith("Month close 2026-12: 5 invoice(s), total 1201.15\n  bill run: 5 created")
+    assert "⚠ total up 67% since 2026-11 ($132.00 → $220.00)" in closed.output  # exceptions listed
+    again = json.loads(cli("close", "--period", "2026-12", "--json").output)
+    assert again["run_by"].startswith("cli:") and sum(again["counts"].values()) == 5
+    assert {i["state"] for i in again["invoices"]} <= {"awaiting_approval", "no_email"}  # nothing sent
+    grown = next(i["number"] for i in again["invoices"] if "total_changed" in i["exceptions"])
+    shown = json.loads(cli("invoice", "show", grown, "--json").output)
+    assert shown["period"] == "2026-12" and shown["changes"]["previous_period"] == "2026-11"
+    assert set(shown["changes"]) == {"previous_number", "previous_period", "delta", "lines"}
+    assert shown["changes"]["delta"] != "0.00" and all(line["reason"] for line in shown["changes"]["lines"])
+    assert shown["changes"]["lines"], shown["changes"]
+    sent = cli("close", "--period", "2026-12", "--send")
+    assert sent.exit_code == 2 and "SMTP is not configured" in sent.output
+    assert cli("close", "--period", "December").exit_code == 2

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.db import session_scope
-from bot.jobs import find, previous_fire_time
+from bot.jobs import catch_up, find, previous_fire_time
 from bot.poster import Poster
 from bot.scheduler import job_context
 from bot.settings import Settings
@@ -149,15 +149,22 @@ def test_two_scheduler_processes_post_each_alert_once_and_make_up_a_missed_run(
     # The missed 1 Dec bill run was made up once: one invoice digest (+ its thread), one e-mail digest.
     assert sorted(p.params["text"] for p in digests) == [
         "1 end customer can't be sent invoices: no e-mail address",
-        "1 invoice for 2026-12 ready: $11.00",
+        "Month close 2026-12: 1 invoice, $11.00",
     ], outputs
     assert len(posts) == 3
     lines = sorted(line for out in outputs for line in out.splitlines() if line.startswith("catch-up m"))
+    # The second replica finds the report posted, or still being posted by the first: either way
+    # it posts nothing.
+    quiet = ("report being posted by another process", "being closed by another process: it posts the report")
+    for said in quiet:
+        lines = [line.replace(said, "report posted: 0 thread entries posted") for line in lines]
     assert lines == [
         "catch-up missing_email_digest: already done for 2026-12-02",
         "catch-up missing_email_digest: posted: 1 customer(s) without an e-mail",
-        "catch-up monthly_billrun: bill run 2026-12: 0 created, 1 already there; digest for 2026-12 already posted",
-        "catch-up monthly_billrun: bill run 2026-12: 1 created, 0 already there; digest posted: 1 invoices",
+        "catch-up monthly_billrun: month close 2026-12: 0 created, 1 already there (ran late); "
+        "report posted: 0 thread entries posted",
+        "catch-up monthly_billrun: month close 2026-12: 1 created, 0 already there (ran late); "
+        "report posted: 1 thread entry posted",
     ], outputs
     with Session(engine) as db:
         assert [i.number for i in db.exec(select(Invoice)).all()] == ["INV-00001"]
@@ -206,14 +213,67 @@ def test_monthly_billrun_digest_and_thread(settings: Settings, engine: Engine, f
     ctx = job_context(settings, engine, FixedClock(first_of_month), NO_PSA)
     spec = find("monthly_billrun")
     assert spec is not None
-    assert spec.run(ctx, first_of_month).endswith("digest posted: 46 invoices")
-    assert spec.run(ctx, first_of_month).endswith("digest for 2026-12 already posted")
+    assert spec.run(ctx, first_of_month).endswith("report posted: 46 thread entries posted")
+    assert spec.run(ctx, first_of_month).endswith("report posted: 0 thread entries posted")
     posts = fake_slack.calls_to("chat.postMessage")
-    digest, *thread = posts
-    assert digest.params["text"].startswith("46 invoices for 2026-12 ready")
-    assert [b["elements"][0]["action_id"] for b in digest.params["blocks"] if b["type"] == "actions"] == [
-        "digest_send_all"
-    ]
+    report, *thread = posts
+    assert report.params["text"] == "Month close 2026-12: 46 invoices, $1,595.00"
+    assert report.params["metadata"] == {
+        "event_type": "rebill_close_report",
+        "event_payload": {"period": "2026-12"},
+    }
+    assert [b["elements"][0]["action_id"] for b in report.params["blocks"] if b["type"] == "actions"][-1] == (
+        "digest_review"
+    )
     assert [len(t.params["blocks"]) for t in thread] == [40, 40, 12]
     assert len({t.params["thread_ts"] for t in thread}) == 1
     assert "⚠ no e-mail: can't be sent" in texts([b for t in thread for b in t.params["blocks"]])
+
+
+def test_scheduler_down_40_days_across_two_bill_run_days_makes_up_both_months_once_oldest_first(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)
+    nov_1 = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)  # 1 Nov 02:00 AEDT: the last run before the outage
+    clock = FixedClock(nov_1)
+    ctx = job_context(settings, engine, clock, NO_PSA)
+    assert "month close 2026-11: 1 created" in find("monthly_billrun").run(ctx, nov_1)  # type: ignore[union-attr]
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC) + timedelta(days=40))  # back on 4 Jan
+    done = [summary for job, summary in catch_up(ctx) if job == "monthly_billrun"]
+    assert [s.split(":")[0] for s in done] == ["month close 2026-12", "month close 2027-01"]
+    assert all("1 created" in s and "(ran late)" in s for s in done)
+    with Session(engine) as db:
+        billed = [(i.period, i.number) for i in db.exec(select(Invoice).order_by(Invoice.id)).all()]
+    assert billed == [("2026-11", "INV-00001"), ("2026-12", "INV-00002"), ("2027-01", "INV-00003")]
+    reports = [
+        p for p in fake_slack.calls_to("chat.postMessage") if p.params["text"].startswith("Month close")
+    ]
+    assert [r.params["text"].split(":")[0] for r in reports] == [
+        "Month close 2026-11",
+        "Month close 2026-12",
+        "Month close 2027-01",
+    ]
+    assert "ran late (due 1 Dec 2026" in texts(reports[1].params["blocks"])
+    assert "ran late" not in texts(reports[0].params["blocks"])
+    # Back again the next day: nothing more is billed or posted.
+    clock.advance(days=1)
+    catch_up(ctx)
+    with Session(engine) as db:
+        assert len(db.exec(select(Invoice)).all()) == 3
+    assert (
+        len(
+            [p for p in fake_slack.calls_to("chat.postMessage") if p.params["text"].startswith("Month close")]
+        )
+        == 3
+    )
+
+
+def test_a_database_without_any_month_close_makes_up_only_the_latest_month(
+    settings: Settings, engine: Engine, fake_slack: FakeSlack
+) -> None:
+    book(engine)  # e.g. upgraded from before month closes: old months are not billed in bulk
+    ctx = job_context(settings, engine, FixedClock(datetime(2027, 3, 10, 0, 0, tzinfo=UTC)), NO_PSA)
+    done = [summary for job, summary in catch_up(ctx) if job == "monthly_billrun"]
+    assert [s.split(":")[0] for s in done] == ["month close 2027-03"]
+    with Session(engine) as db:
+        assert [i.period for i in db.exec(select(Invoice)).all()] == ["2027-03"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import io
+import socket
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from bot.db import session_scope
 from core import customers, invoices
 from core.billrun import run_bill
 from core.customer_validation import validate_customer
-from core.delivery import NoEmail, Outcome, SendResult, send_invoice, send_many
+from core.delivery import NoEmail, Outcome, SendResult, mark_sent, send_invoice, send_many
 from core.errors import NotAllowed, NotFound
 from core.mailer import SmtpConfig
 from models.customers import EndCustomer
@@ -203,20 +205,67 @@ def test_concurrent_senders_send_once(engine: Engine, smtp: SmtpServer, clock: F
         assert actions(db, load(engine, "INV-00001").id).count("send") == 1
 
 
-def test_a_crashed_senders_claim_blocks_until_it_is_stale(
+def dead_worker() -> str:
+    """host:pid of a process that has exited (a child we started and reaped)."""
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    return f"{socket.gethostname()}:{probe.pid}"
+
+
+def test_a_crashed_senders_claim_is_delivery_uncertain_until_a_person_decides(
+    engine: Engine, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    bill(engine, ("Alpha Dental", "ap@alpha.example"), ("Beta Bakery", "ap@beta.example"))
+    with session_scope(engine) as db:  # a process on this host claimed both (approving them), then died
+        db.execute(
+            update(Invoice).values(
+                status="approved",
+                send_claimed_at=clock.now(),
+                send_claim_token="dead",
+                send_claimed_by=dead_worker(),
+            )
+        )
+    first = send(engine, smtp.port, "INV-00001", clock)
+    assert first.outcome == Outcome.UNCERTAIN and not first.ok
+    assert "delivery uncertain: check your mail server's log" in first.message
+    clock.advance(days=3)  # however long: never sent again by itself
+    assert send(engine, smtp.port, "INV-00001", clock).outcome == Outcome.UNCERTAIN
+    assert smtp.received == []
+
+    again = send(engine, smtp.port, "INV-00001", clock, takeover=True)  # "Send again"
+    assert again.outcome == Outcome.SENT and len(smtp.received) == 1
+    assert load(engine, "INV-00001").send_claimed_by is None
+
+    marked = mark_sent(
+        engine=engine, invoice_ref="INV-00002", actor="U0CHECKER", clock=clock
+    )  # "It was sent"
+    assert (marked.status, marked.sent_by, marked.sent_to) == ("sent", "U0CHECKER", "ap@beta.example")
+    assert send(engine, smtp.port, "INV-00002", clock).outcome == Outcome.ALREADY_SENT
+    assert len(smtp.received) == 1
+    with Session(engine) as db:
+        assert actions(db, marked.id)[-1] == "marked_sent"
+    with pytest.raises(NotAllowed, match="recorded as sent already"):
+        mark_sent(engine=engine, invoice_ref="INV-00002", actor="U0CHECKER", clock=clock)
+
+
+def test_a_live_claim_elsewhere_is_in_progress_then_uncertain_when_too_old(
     engine: Engine, smtp: SmtpServer, clock: FixedClock
 ) -> None:
     bill(engine, ("Alpha Dental", "ap@alpha.example"))
-    with session_scope(engine) as db:  # a process claimed it, then died
-        db.execute(update(Invoice).values(send_claimed_at=clock.now(), send_claim_token="dead"))
+    with session_scope(engine) as db:  # another host is sending: it can't be checked from here
+        db.execute(
+            update(Invoice).values(
+                send_claimed_at=clock.now(), send_claim_token="other", send_claimed_by="other-host:42"
+            )
+        )
     clock.advance(minutes=14)
     busy = send(engine, smtp.port, "INV-00001", clock)
     assert busy.outcome == Outcome.IN_PROGRESS and not busy.ok
     assert busy.message.startswith("INV-00001 is already being sent (started 2026-11-25 20:00)")
     assert smtp.received == [] and load(engine, "INV-00001").status == "draft"  # nothing changed
     clock.advance(minutes=2)
-    assert send(engine, smtp.port, "INV-00001", clock).outcome == Outcome.SENT
-    assert len(smtp.received) == 1 and load(engine, "INV-00001").send_claim_token is None
+    assert send(engine, smtp.port, "INV-00001", clock).outcome == Outcome.UNCERTAIN
+    assert smtp.received == []
 
 
 @pytest.mark.parametrize(

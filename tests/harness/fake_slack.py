@@ -35,6 +35,16 @@ class Fault:
 
 
 @dataclass
+class Stall:
+    """Post the message, then keep the caller waiting for its answer until released: the moment a
+    client can die after Slack has accepted a message but before it learns the message's ts."""
+
+    where: Callable[[dict[str, Any]], bool]
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class FakeSlack:
     bot_token: str = "xoxb-test-token"
     team_id: str = "T0TEST"
@@ -50,6 +60,8 @@ class FakeSlack:
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self.messages: list[dict[str, Any]] = []  # what chat.postMessage posted, for conversations.*
+        self._stalls: list[Stall] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -91,6 +103,12 @@ class FakeSlack:
     def fail_next(self, method: str, *, times: int = 1, **fault: Any) -> None:
         with self._cond:
             self._faults.setdefault(method, []).extend(Fault(**fault) for _ in range(times))
+
+    def stall_post(self, where: Callable[[dict[str, Any]], bool]) -> Stall:
+        stall = Stall(where)
+        with self._cond:
+            self._stalls.append(stall)
+        return stall
 
     def calls_to(self, method: str) -> list[ApiCall]:
         with self._cond:
@@ -211,7 +229,57 @@ class FakeSlack:
     def _api_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = p.get("channel", "")
         ts = self._ts()
+        message = {"type": "message", "text": p.get("text"), "ts": ts, "channel": channel}
+        if p.get("thread_ts"):
+            message["thread_ts"] = p["thread_ts"]
+        if p.get("metadata"):
+            message["metadata"] = p["metadata"]
+        with self._cond:
+            self.messages.append(message)
+            stall = next((s for s in self._stalls if s.where(p)), None)
+            if stall is not None:
+                self._stalls.remove(stall)
+        if stall is not None:
+            stall.arrived.set()
+            stall.release.wait(timeout=60)
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": p.get("text"), "ts": ts}}
+
+    # conversations.history / conversations.replies as documented at
+    # https://api.slack.com/methods/conversations.history and .../conversations.replies:
+    # newest first for history, parent then replies oldest first for replies; `metadata` only with
+    # include_all_metadata; one page here (has_more false).
+    def _visible(self, message: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        shown = dict(message)
+        if str(p.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            shown.pop("metadata", None)
+        return shown
+
+    def _api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            top = [m for m in self.messages if m["channel"] == p.get("channel") and "thread_ts" not in m]
+        return {
+            "ok": True,
+            "messages": [self._visible(m, p) for m in reversed(top)],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _api_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self._cond:
+            found = [
+                m
+                for m in self.messages
+                if m["channel"] == p.get("channel")
+                and (m["ts"] == p.get("ts") or m.get("thread_ts") == p.get("ts"))
+            ]
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        return {
+            "ok": True,
+            "messages": [self._visible(m, p) for m in found],
+            "has_more": False,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _api_chat_postEphemeral(self, _p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._ts()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -31,22 +32,33 @@ class SmtpSink:
 
     received: list[Received] = field(default_factory=list)
     refuse_rcpt: str | None = None
+    refuse_rcpt_for: dict[str, str] = field(default_factory=dict)  # address → SMTP reply
     refuse_data: str | None = None
+    hang_after_data: bool = False  # take the whole message, then never answer (a sender may die waiting)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
+        self.data_seen = threading.Event()
+        self.release = threading.Event()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         if self.refuse_rcpt:
             return self.refuse_rcpt
+        if address in self.refuse_rcpt_for:
+            return self.refuse_rcpt_for[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_data:
             return self.refuse_data
+        if self.hang_after_data:
+            self.data_seen.set()
+            while not self.release.is_set():  # the server's own loop, not the test, waits here
+                await asyncio.sleep(0.05)
+            return "421 Closing"
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._cond:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
@@ -65,6 +77,7 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        self.sink.release.set()
         self._controller.stop()
 
     @property
