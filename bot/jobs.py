@@ -160,7 +160,7 @@ def payment_reminders(ctx: JobContext, scheduled_for: datetime) -> str:
     with session_scope(ctx.engine) as db:
         enabled = billing_settings.load(db).reminders_enabled
     if not enabled:
-        return f"reminders are off ({hint('reminders')})"
+        return Skipped(f"reminders are off ({hint('reminders')})")
     if ctx.settings.smtp is None:
         return "e-mail is not configured (SMTP_HOST): no reminders sent"
     results = send_reminders(
@@ -208,7 +208,7 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     """Refresh the PSA company cache and resync linked customers, once per scheduled slot."""
     kind = ctx.psa.rebill_psa
     if kind is None:
-        return "no PSA configured"
+        return Skipped("no PSA configured")
     slot = scheduled_for.astimezone(ctx.tz).strftime("%Y-%m-%dT%H")
     claim = notifications.claim(
         ctx.engine, kind="psa_refresh", subject=kind, occasion=slot, claimed_by=ctx.worker, clock=ctx.clock
@@ -259,7 +259,7 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
     except XeroError as exc:
         return f"Xero settings are wrong: {exc.user_message}"
     if config is None:
-        return "Xero not configured"
+        return Skipped("Xero not configured")
     slot = scheduled_for.astimezone(ctx.tz)
     slot = slot.replace(minute=slot.minute - slot.minute % 30, second=0, microsecond=0)
     claim = notifications.claim(
@@ -350,13 +350,22 @@ def previous_fire_time(trigger: BaseTrigger, now: datetime, window: timedelta) -
     return last
 
 
+class Skipped(str):
+    """A job's answer when it had nothing to do because a feature is off or not set up: logged at
+    DEBUG, so a start-up's catch-up of every job doesn't print a line per feature not in use."""
+
+
 def run_logged(ctx: JobContext, spec: JobSpec, scheduled_for: datetime) -> str:
     try:
         summary = spec.run(ctx, scheduled_for)
+    except RebillError as exc:  # expected (billing not set up, no channel...): one line, no traceback
+        log.warning("job %s for %s: %s", spec.id, scheduled_for.isoformat(), exc.user_message)
+        return f"not run: {exc.user_message}"
     except Exception:
         log.exception("job %s for %s failed", spec.id, scheduled_for.isoformat())
         return "failed (see the log)"
-    log.info("job %s for %s: %s", spec.id, scheduled_for.isoformat(), summary)
+    level = logging.DEBUG if isinstance(summary, Skipped) else logging.INFO
+    log.log(level, "job %s for %s: %s", spec.id, scheduled_for.isoformat(), summary)
     return summary
 
 

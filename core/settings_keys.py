@@ -86,6 +86,17 @@ KEYS: tuple[Key, ...] = (
         field="reminders",
         flag=True,
     ),
+    Key(
+        "change_threshold_pct",
+        "Month close: flag a total that changed by more than this % since last month (1-99)",
+        _attr("change_threshold_pct"),
+    ),
+    Key(
+        "four_eyes",
+        "Month close: whoever runs it can't approve its invoices",
+        _attr("four_eyes"),
+        flag=True,
+    ),
 )
 BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 BY_FIELD: dict[str, Key] = {key.form_field: key for key in KEYS if not key.flag}

@@ -18,6 +18,7 @@ Concurrency
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,9 +26,18 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
+
+with warnings.catch_warnings():
+    # authlib >= 1.9 warns on import that its httpx integration will move to "httpx2"; the
+    # integration works as documented, and the warning would be the first line of every start-up.
+    # authlib.deprecate installs an "always" filter for its own warning class on import: import it
+    # first, then put ours in front of it.
+    import authlib.deprecate  # noqa: F401
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.common.security import generate_token
+    from authlib.integrations.base_client.errors import OAuthError
+    from authlib.integrations.httpx_client import OAuth2Client
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
