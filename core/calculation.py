@@ -65,8 +65,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
+from core.coverage import (
+    OPEN_END,
+    Covered,
+    Span,
+    Version,
+    intersect,
+    net_coverage,
+    owed_segments,
+    subtract,
+)
 from core.money import ZERO, line_amount, prorated_amount, require_decimal, round_exact, sum_money, tax_amount
 
 FREQUENCY_MONTHS: Final[Mapping[str, int]] = {"monthly": 1, "quarterly": 3, "annually": 12}
@@ -75,7 +85,12 @@ MODES: Final = ("advance", "arrears")
 SERVICE_STATUSES: Final = ("active", "cancelled")
 TAX_ROUNDING: Final = "per-invoice-half-up"
 RECURRING: Final = "recurring"
+CATCH_UP: Final = "catch_up"
+CREDIT: Final = "credit"
 ONCE_OFF: Final = "once_off"
+LINE_KINDS: Final = (RECURRING, CATCH_UP, CREDIT, ONCE_OFF)
+CHARGE_KINDS: Final = (RECURRING, CATCH_UP, CREDIT)  # the kinds that are ledger entries
+DEFAULT_HORIZON_MONTHS: Final = 3
 
 _MONTH_ABBR: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PERIOD_TEXT = re.compile(r"(\d{4})-(\d{2})")
@@ -151,12 +166,20 @@ class ChargeInput:
     end_date: date | None
     taxable: bool
     service_id: int | None
+    versions: tuple[Version, ...] = ()  # none: one version, the fields above, from effective_from
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
         require_decimal(self.quantity, what="quantity")
         if self.frequency not in FREQUENCY_MONTHS:
             raise ValueError(f"charge {self.id}: unknown frequency {self.frequency!r}")
+
+    @property
+    def schedule(self) -> tuple[Version, ...]:
+        """Its price and quantity over time, oldest first."""
+        if self.versions:
+            return self.versions
+        return (Version(1, self.effective_from, self.unit_price, self.quantity),)
 
 
 @dataclass(frozen=True)
@@ -190,8 +213,9 @@ class OnceOffInput:
 class Line:
     """One invoice line. `amount` is ex-GST and already rounded (2 dp).
 
-    For recurring lines `period_start`/`period_end` are the days actually billed; for once-off lines
-    both are the item's date, so the date survives onto the invoice.
+    For charge lines (`kind` recurring, catch_up or credit) `period_start`/`period_end` are the days
+    billed or credited, `charge_id`/`charge_version` the ledger entry; a credit has a negative
+    quantity and amount. For once-off lines both dates are the item's date.
     """
 
     kind: str
@@ -203,6 +227,9 @@ class Line:
     taxable: bool
     period_start: date | None
     period_end: date | None
+    reason: str | None = None
+    charge_id: int | None = None
+    charge_version: int | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.amount, what="amount")
@@ -218,32 +245,77 @@ class Totals:
     tax_rounding: str
 
 
-def bill_lines(
+@dataclass(frozen=True)
+class Bill:
+    """An invoice's lines, and the catch-up beyond the horizon that waits for someone's decision."""
+
+    lines: tuple[Line, ...]
+    held: tuple[Line, ...] = ()
+
+
+def bill(
     *,
     period: Period,
     mode: str,
     charges: Sequence[ChargeInput],
     services: Sequence[ServiceInput],
     once_offs: Sequence[OnceOffInput],
-) -> list[Line]:
-    """The lines of the invoice for `period` (see the module docstring for every rule applied).
+    coverage: Mapping[int, Sequence[Covered]] | None = None,
+    ledger_from: Period | None = None,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    include_old: bool = False,
+    waived: Mapping[int, frozenset[Period]] | None = None,
+) -> Bill:
+    """The invoice for `period` (see the module docstring for every rule applied).
 
-    `services` must include every service a charge refers to (ValueError otherwise: silently
-    dropping or billing a charge whose service we cannot see would both be wrong).
+    `coverage` is the ledger by charge id (live documents' charge lines); `ledger_from` the period
+    of the first invoice the ledger knows of: days in cycles that started before its service month
+    count as settled (default: this invoice's own, i.e. no memory before it). `waived` lists, per service, the invoice periods
+    it was excluded from. `services` must include every service a charge refers to (ValueError
+    otherwise: silently dropping or billing a charge whose service we cannot see would both be
+    wrong).
     """
     if mode not in MODES:
         raise ValueError(f"billing mode must be one of {MODES}, not {mode!r}")
-    service_month = period if mode == "advance" else period.previous()
+    if horizon_months < 0:
+        raise ValueError("the back-billing horizon can't be negative")
+    service_month = _service_month(period, mode)
+    start = service_month.first_day
+    if ledger_from is not None:
+        start = min(start, _service_month(ledger_from, mode).first_day)
+    horizon = service_month.plus(-horizon_months)
     services_by_id = {service.id: service for service in services}
     lines: list[Line] = []
+    held: list[Line] = []
     for charge in sorted(charges, key=lambda c: c.id):
-        line = _recurring_line(charge, service_month, services_by_id)
-        if line is not None:
-            lines.append(line)
+        service = _service_of(charge, services_by_id)
+        skipped = (waived or {}).get(charge.service_id, frozenset()) if charge.service_id else frozenset()
+        billed, waiting = _charge_lines(
+            charge,
+            service,
+            (coverage or {}).get(charge.id, ()),
+            service_month=service_month,
+            ledger_start=start,
+            horizon=horizon,
+            include_old=include_old,
+            waived=frozenset(_service_month(p, mode) for p in skipped),
+        )
+        lines.extend(billed)
+        held.extend(waiting)
     for item in sorted(once_offs, key=lambda i: (i.item_date, i.id)):
         if item.item_date <= period.last_day:
             lines.append(_once_off_line(item))
-    return lines
+    return Bill(lines=tuple(lines), held=tuple(held))
+
+
+def bill_lines(**kwargs: Any) -> list[Line]:
+    """The lines of `bill(**kwargs)` (the held catch-up left out)."""
+    return list(bill(**kwargs).lines)
+
+
+def _service_month(period: Period, mode: str) -> Period:
+    """The month whose service the invoice for `period` bills: itself (advance) or the one before."""
+    return period if mode == "advance" else period.previous()
 
 
 def totals(lines: Sequence[Line], tax_rate: Decimal) -> Totals:
@@ -300,46 +372,130 @@ def _window(charge: ChargeInput, service: ServiceInput | None) -> tuple[date, da
     return start, end
 
 
-def _recurring_line(
-    charge: ChargeInput, service_month: Period, services_by_id: Mapping[int, ServiceInput]
-) -> Line | None:
-    service = _service_of(charge, services_by_id)
-    if service is not None and (service.status == "cancelled" or service.exclude_next_invoice):
-        return None
-    cycle_months = FREQUENCY_MONTHS[charge.frequency]
-    started = charge.effective_from  # months_in == service_month.months_since(Period.of(started))
-    months_in = (service_month.year - started.year) * 12 + (service_month.month - started.month)
-    if months_in < 0 or months_in % cycle_months != 0:
-        return None  # the service month does not start a cycle of this charge
-    cycle_start, cycle_end, cycle_days = _cycle(service_month, cycle_months)
+def _charge_lines(
+    charge: ChargeInput,
+    service: ServiceInput | None,
+    entries: Sequence[Covered],
+    *,
+    service_month: Period,
+    ledger_start: date,
+    horizon: Period,
+    include_old: bool,
+    waived: frozenset[Period],
+) -> tuple[list[Line], list[Line]]:
+    """One charge's lines (credits, catch-up, this cycle) and its held catch-up, from the ledger."""
+    if service is not None and service.exclude_next_invoice:
+        return [], []
+    months = FREQUENCY_MONTHS[charge.frequency]
+    anchor = Period.of(charge.effective_from)
     start, end = _window(charge, service)
-    covered_start = max(cycle_start, start)
-    covered_end = cycle_end if end is None else min(cycle_end, end)
-    if covered_end < covered_start:
-        return None
-    covered_days = (covered_end - covered_start).days + 1
-    span = _date_range(covered_start, covered_end)
-    if covered_days == cycle_days:
-        description = f"{charge.description} ({span})"
-    else:
-        description = f"{charge.description} ({span}, pro-rata {covered_days}/{cycle_days} days)"
-    return Line(
-        kind=RECURRING,
-        source_id=charge.id,
-        description=description,
-        quantity=charge.quantity,
-        unit_price=charge.unit_price,
-        amount=prorated_amount(
-            charge.unit_price,
-            charge.quantity,
-            first_day=(covered_start - cycle_start).days + 1,
-            last_day=(covered_end - cycle_start).days + 1,
-            days=cycle_days,
-        ),
-        taxable=charge.taxable,
-        period_start=covered_start,
-        period_end=covered_end,
+    window: Span | None = (start, end or OPEN_END) if end is None or start <= end else None
+    if service is not None and service.status == "cancelled" and service.end_date is None:
+        window = None  # cancelled without saying when: nothing more is owed
+    versions = charge.schedule
+    owed = owed_segments(versions, window)
+    lines: list[Line] = []
+    still_owed: list[Span] = []
+    for segment in net_coverage(entries, versions):
+        same = [o.span for o in owed if o.version == segment.version]
+        still_owed.extend(intersect([segment.span], same))
+        for first, last in subtract([segment.span], same):
+            reason = _credit_reason(charge, service, window, first)
+            for piece in _pieces(first, last, anchor, months):
+                lines.append(_charge_line(charge, piece, segment.version, CREDIT, reason))
+    current = _cycle_month(anchor, months, service_month)
+    through = _cycle(current, months)[1]
+    settled = _cycle_month(anchor, months, Period.of(ledger_start))
+    if settled.first_day < ledger_start:
+        settled = settled.plus(months)  # a cycle the ledger only saw part of was billed before it
+    held: list[Line] = []
+    for segment in owed:
+        wanted = (max(segment.start, settled.first_day), min(segment.end, through))
+        for first, last in subtract([wanted], still_owed):
+            for piece in _pieces(first, last, anchor, months):
+                cycle = piece[2]
+                if any(cycle <= month < cycle.plus(months) for month in waived):
+                    continue  # the service was left off that cycle's invoice: those days are waived
+                if cycle == current:
+                    lines.append(_charge_line(charge, piece, segment.version, RECURRING, None))
+                elif Period.of(piece[0]) < horizon and not include_old:
+                    held.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
+                else:
+                    lines.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
+    lines.sort(key=lambda line: (line.period_start, line.kind != CREDIT))
+    return lines, held
+
+
+_Piece = tuple[date, date, Period]  # days of one cycle, and the cycle's first month
+
+
+def _pieces(first: date, last: date, anchor: Period, months: int) -> list[_Piece]:
+    """Days `first..last` split where the charge's cycles (months, quarters, years) start."""
+    pieces: list[_Piece] = []
+    while first <= last:
+        cycle = _cycle_month(anchor, months, Period.of(first))
+        cycle_last = _cycle(cycle, months)[1]
+        pieces.append((first, min(last, cycle_last), cycle))
+        first = cycle_last + timedelta(days=1)
+    return pieces
+
+
+def _cycle_month(anchor: Period, months: int, month: Period) -> Period:
+    """The first month of the charge's cycle that contains `month` (cycles count from `anchor`)."""
+    return anchor.plus(month.months_since(anchor) // months * months)
+
+
+def _charge_line(charge: ChargeInput, piece: _Piece, version: Version, kind: str, reason: str | None) -> Line:
+    first, last, cycle = piece
+    cycle_start, _, cycle_days = _cycle(cycle, FREQUENCY_MONTHS[charge.frequency])
+    covered_days = (last - first).days + 1
+    notes = [_date_range(first, last)]
+    if kind == CATCH_UP:
+        notes.append("catch-up")
+    elif kind == CREDIT:
+        notes.append(f"credit: {reason}")
+    if covered_days != cycle_days:
+        notes.append(f"pro-rata {covered_days}/{cycle_days} days")
+    amount = prorated_amount(
+        version.unit_price,
+        version.quantity,
+        first_day=(first - cycle_start).days + 1,
+        last_day=(last - cycle_start).days + 1,
+        days=cycle_days,
     )
+    sign = -1 if kind == CREDIT else 1
+    return Line(
+        kind=kind,
+        source_id=charge.id,
+        description=f"{charge.description} ({', '.join(notes)})",
+        quantity=sign * version.quantity,
+        unit_price=version.unit_price,
+        amount=sign * amount,
+        taxable=charge.taxable,
+        period_start=first,
+        period_end=last,
+        reason=reason,
+        charge_id=charge.id,
+        charge_version=version.number,
+    )
+
+
+def _credit_reason(charge: ChargeInput, service: ServiceInput | None, window: Span | None, day: date) -> str:
+    """Why billed days stopped being owed, in words for the invoice line."""
+    if window is not None and window[0] <= day <= window[1]:
+        return "price or quantity changed"
+    if window is not None and day < window[0]:
+        return f"starts {_day(window[0], with_year=True)}"
+    if (
+        service is not None
+        and service.end_date is not None
+        and (charge.end_date is None or service.end_date <= charge.end_date)
+    ):
+        verb = "cancelled" if service.status == "cancelled" else "ended"
+        return f"service {verb}, last day {_day(service.end_date, with_year=True)}"
+    if charge.end_date is not None:
+        return f"ended, last day {_day(charge.end_date, with_year=True)}"
+    return "no longer billed"
 
 
 @lru_cache(maxsize=64)
