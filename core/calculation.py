@@ -397,12 +397,23 @@ def _charge_lines(
     lines: list[Line] = []
     still_owed: list[Span] = []
     for segment in net_coverage(entries, versions):
+        if segment.count < 0:  # credited days whose bill was voided: bill the credit back first
+            for piece in _pieces(segment.start, segment.end, anchor, months):
+                line = _charge_line(charge, piece, segment.version, CATCH_UP, _CREDIT_REVERSED)
+                lines.extend([line] * -segment.count)
+            continue
         same = [o.span for o in owed if o.version == segment.version]
-        still_owed.extend(intersect([segment.span], same))
+        kept = intersect([segment.span], same)
+        still_owed.extend(kept)
         for first, last in subtract([segment.span], same):
             reason = _credit_reason(charge, service, window, first)
             for piece in _pieces(first, last, anchor, months):
-                lines.append(_charge_line(charge, piece, segment.version, CREDIT, reason))
+                credit = _charge_line(charge, piece, segment.version, CREDIT, reason)
+                lines.extend([credit] * segment.count)
+        for first, last in kept if segment.count > 1 else ():
+            for piece in _pieces(first, last, anchor, months):  # billed twice: credit the extra
+                credit = _charge_line(charge, piece, segment.version, CREDIT, "billed twice")
+                lines.extend([credit] * (segment.count - 1))
     current = _cycle_month(anchor, months, service_month)
     through = _cycle(current, months)[1]
     settled = _cycle_month(anchor, months, Period.of(ledger_start))
@@ -426,6 +437,7 @@ def _charge_lines(
     return lines, held
 
 
+_CREDIT_REVERSED: Final = "reverses a credit whose invoice was voided"
 _Piece = tuple[date, date, Period]  # days of one cycle, and the cycle's first month
 
 

@@ -59,6 +59,7 @@ class Segment:
     start: date
     end: date
     version: Version
+    count: int = 1  # times billed minus times credited (see net_coverage)
 
     @property
     def span(self) -> Span:
@@ -107,14 +108,16 @@ def days_in(spans: Iterable[Span]) -> int:
 
 
 def net_coverage(entries: Sequence[Covered], versions: Sequence[Version]) -> list[Segment]:
-    """What the live documents still cover: days billed more often than credited, with the version.
+    """What the live documents cover: per day, how many times more billed than credited, by version.
 
     Counting, not ordering: a day billed, credited and billed again (a charge ended back, then
     extended) is covered once; a day billed at one version and credited at it is free, whatever
     was billed after. Entries count per (version, price, quantity): a credit releases only what was
-    billed at that price. A billed line whose price and quantity are not its version's (a line
-    from before versions existed, or a version since rewritten) stands for a version of its own
-    that no owed day has, so it is credited and billed again at the version in force.
+    billed at that price. A count is normally 1; it is negative when the invoice a credit released
+    was voided afterwards (the caller bills the credit back), and never above 1 unless two live
+    documents billed the same day (the caller credits the extra). A billed line whose price and
+    quantity are not its version's (a version since rewritten) stands for a version of its own that
+    no owed day has, so it is credited and billed again at the version in force.
     """
     by_number = {v.number: v for v in versions}
     groups: dict[tuple[int, Decimal, Decimal], tuple[list[Span], list[Span]]] = {}
@@ -126,29 +129,28 @@ def net_coverage(entries: Sequence[Covered], versions: Sequence[Version]) -> lis
         version = by_number.get(number)
         if version is None or (version.unit_price, version.quantity) != (unit_price, quantity):
             version = Version(-abs(number) - 1, date.min, unit_price, quantity)
-        for start, end in _positive(billed, credited):
-            segments.append(Segment(start, end, version))
+        for start, end, count in _counts(billed, credited):
+            segments.append(Segment(start, end, version, count))
     return sorted(segments, key=lambda s: (s.start, s.version.number))
 
 
-def _positive(billed: Sequence[Span], credited: Sequence[Span]) -> list[Span]:
-    """Days covered by more of `billed` than of `credited` (a sweep over the span boundaries)."""
+def _counts(billed: Sequence[Span], credited: Sequence[Span]) -> list[tuple[date, date, int]]:
+    """Runs of days with the same non-zero (times billed - times credited): a sweep over boundaries."""
     events: dict[date, int] = {}
     for spans, sign in ((billed, 1), (credited, -1)):
         for start, end in spans:
             events[start] = events.get(start, 0) + sign
             events[end + _DAY] = events.get(end + _DAY, 0) - sign
-    result: list[Span] = []
+    result: list[tuple[date, date, int]] = []
     count = 0
-    opened: date | None = None
+    opened = date.min
     for day in sorted(events):
-        count += events[day]
-        if count > 0 and opened is None:
+        if count and events[day]:
+            result.append((opened, day - _DAY, count))
+        if events[day]:
+            count += events[day]
             opened = day
-        elif count <= 0 and opened is not None:
-            result.append((opened, day - _DAY))
-            opened = None
-    return normalise(result)
+    return result
 
 
 def owed_segments(versions: Sequence[Version], window: Span | None) -> list[Segment]:

@@ -1,6 +1,6 @@
 """The bill run remembers what it billed: hand-worked cases over a real database (SQLite and PostgreSQL).
 
-Each test writes its working out: the pro-rata piece rule is `R(p·b/n) − R(p·(a−1)/n)` for days
+Each test writes its working out: the pro-rata piece rule is `R(p·b/n) - R(p·(a-1)/n)` for days
 a..b of an n-day cycle (R = half-up to cents), so a bill and a later credit of part of it net to
 exactly the pro-rata value of the days left.
 """
@@ -106,7 +106,7 @@ def test_started_mid_month_after_the_month_was_invoiced_advance(engine: Engine, 
     run(engine, NOV)  # November invoiced in advance: Backup 50.00
     charge(engine, book, "NBN 100", "100", "2026-11-12")  # added on 20 Nov, backdated to 12 Nov
     run(engine, DEC)
-    # 12-30 Nov is days 12..30 of 30: R(100·30/30) − R(100·11/30) = 100.00 − 36.67 = 63.33.
+    # 12-30 Nov is days 12..30 of 30: R(100·30/30) - R(100·11/30) = 100.00 - 36.67 = 63.33.
     # December is a whole month: 100.00. With Backup 50.00, subtotal 213.33, GST 21.33, total 234.66.
     dec = only(engine, book, DEC)
     assert lines(engine, dec) == [
@@ -124,7 +124,7 @@ def test_started_mid_month_after_the_month_was_invoiced_arrears(engine: Engine, 
     run(engine, NOV)  # arrears: November's invoice bills October
     charge(engine, book, "NBN 100", "100", "2026-10-12")  # added after it, backdated to 12 Oct
     run(engine, DEC)  # December's invoice bills November, and catches up 12-31 Oct
-    # 12-31 Oct is days 12..31 of 31: R(100) − R(100·11/31) = 100.00 − 35.48 = 64.52; November 100.00.
+    # 12-31 Oct is days 12..31 of 31: R(100) - R(100·11/31) = 100.00 - 35.48 = 64.52; November 100.00.
     assert lines(engine, only(engine, book, DEC)) == [
         ("recurring", "Backup (1 Nov – 30 Nov 2026)", D("50.00")),
         ("catch_up", "NBN 100 (12 Oct – 31 Oct 2026, catch-up, pro-rata 20/31 days)", D("64.52")),
@@ -137,7 +137,7 @@ def test_started_two_months_back_gives_two_catch_up_pieces(engine: Engine, book:
     run(engine, NOV)
     charge(engine, book, "NBN 100", "100", "2026-10-12")
     run(engine, DEC)
-    # October 12..31 of 31: 100.00 − R(100·11/31) = 64.52; November whole: 100.00; December 100.00.
+    # October 12..31 of 31: 100.00 - R(100·11/31) = 64.52; November whole: 100.00; December 100.00.
     assert lines(engine, only(engine, book, DEC))[1:] == [
         ("catch_up", "NBN 100 (12 Oct – 31 Oct 2026, catch-up, pro-rata 20/31 days)", D("64.52")),
         ("catch_up", "NBN 100 (1 Nov – 30 Nov 2026, catch-up)", D("100.00")),
@@ -161,7 +161,7 @@ def test_catch_up_beyond_the_horizon_is_held_until_confirmed(engine: Engine) -> 
         ("recurring", D("100.00")),
     ]
 
-    # July 15..31 of 31: 100.00 − R(100·14/31) = 100.00 − 45.16 = 54.84, and August 100.00: held, listed.
+    # July 15..31 of 31: 100.00 - R(100·14/31) = 100.00 - 45.16 = 54.84, and August 100.00: held, listed.
     def held_of_alpha(found: Any) -> list[tuple[date, date, D]]:
         return [(h.period_start, h.period_end, h.amount) for h in found.held if h.customer_id == alpha]
 
@@ -192,7 +192,7 @@ def test_end_dated_back_into_a_billed_month_is_credited_what_was_billed(engine: 
         charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=nbn, end_date="2026-12-10")
     run(engine, JAN)
     # Days 11..31 of 31 were billed as part of R(100) = 100.00; their share is
-    # R(100·31/31) − R(100·10/31) = 100.00 − 32.26 = 67.74, credited. Bill + credit = 32.26, which is
+    # R(100·31/31) - R(100·10/31) = 100.00 - 32.26 = 67.74, credited. Bill + credit = 32.26, which is
     # exactly the pro-rata value of 1..10 Dec, R(100·10/31).
     assert lines(engine, only(engine, book, JAN)) == [
         ("recurring", "Backup (1 Jan – 31 Jan 2027)", D("50.00")),
@@ -203,9 +203,9 @@ def test_end_dated_back_into_a_billed_month_is_credited_what_was_billed(engine: 
         ),
     ]
     jan = only(engine, book, JAN)
-    # Subtotal 50.00 − 67.74 = −17.74 < 0: a credit note (its own series), never a negative invoice.
+    # Subtotal 50.00 - 67.74 = -17.74 < 0: a credit note (its own series), never a negative invoice.
     assert jan.doc_type == "credit_note" and jan.number == "CN-00001"
-    # GST on −17.74 is −1.77 (half away from zero of −1.774); total −19.51.
+    # GST on -17.74 is -1.77 (half away from zero of -1.774); total -19.51.
     assert (jan.subtotal, jan.tax, jan.total) == (D("-17.74"), D("-1.77"), D("-19.51"))
     run(engine, JAN)  # a re-run credits nothing twice; the January slot is still free for an invoice
     assert len(documents(engine, book, JAN)) == 1
@@ -237,7 +237,7 @@ def test_cancel_service_bills_through_the_last_day_and_credits_after_it(engine: 
             .values(end_date=date(2026, 11, 5))
         )
     run(engine, JAN)
-    # Credit 6..30 Nov: R(310) − R(310·5/30) = 310.00 − 51.67 = 258.33; and 1..10 Dec: 100.00.
+    # Credit 6..30 Nov: R(310) - R(310·5/30) = 310.00 - 51.67 = 258.33; and 1..10 Dec: 100.00.
     assert lines(engine, only(engine, book, JAN))[1:] == [
         (
             "credit",
@@ -257,12 +257,12 @@ def test_quarterly_charge_started_mid_quarter_after_the_quarters_invoice(engine:
     run(engine, NOV)
     charge(engine, book, "Firewall licence", "300", "2026-10-15", frequency="quarterly")
     run(engine, DEC)
-    # The cycle runs 1 Oct – 31 Dec (92 days, counted from October); the charge owes days 15..92.
-    # R(300) − R(300·14/92) = 300.00 − 45.65 = 254.35, one piece: the cycle is the current one.
+    # The cycle runs 1 Oct - 31 Dec (92 days, counted from October); the charge owes days 15..92.
+    # R(300) - R(300·14/92) = 300.00 - 45.65 = 254.35, one piece: the cycle is the current one.
     assert lines(engine, only(engine, book, DEC))[1:] == [
         ("recurring", "Firewall licence (15 Oct – 31 Dec 2026, pro-rata 78/92 days)", D("254.35")),
     ]
-    run(engine, JAN)  # the next cycle, 1 Jan – 31 Mar 2027, whole: 300.00
+    run(engine, JAN)  # the next cycle, 1 Jan - 31 Mar 2027, whole: 300.00
     assert lines(engine, only(engine, book, JAN))[1:] == [
         ("recurring", "Firewall licence (1 Jan – 31 Mar 2027)", D("300.00")),
     ]
