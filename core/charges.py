@@ -40,13 +40,19 @@ from core.calculation import (
     monthly_run_rate,
     totals,
 )
-from core.charge_validation import OnceOffFields, RecurringChargeFields, ServiceFields, validate_end_date
+from core.charge_validation import (
+    OnceOffFields,
+    RecurringChargeFields,
+    ServiceFields,
+    validate_change_from,
+    validate_end_date,
+)
 from core.clock import Clock, SystemClock
 from core.coverage import Covered, Version
 from core.errors import FieldErrors, NotAllowed, NotFound
-from models.charges import OnceOffItem, RecurringCharge, Service
+from models.charges import ChargeVersion, OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
-from models.invoices import Invoice
+from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
 
 SERVICE: Final = "service"
@@ -165,15 +171,103 @@ def add_recurring_charge(
 
 
 def edit_recurring_charge(
-    *, db: Session, actor: str, charge_id: int, data: RecurringChargeFields, clock: Clock | None = None
+    *,
+    db: Session,
+    actor: str,
+    charge_id: int,
+    data: RecurringChargeFields,
+    clock: Clock | None = None,
+    change_from: date | str | None = None,
 ) -> RecurringCharge:
-    """Replace a charge's fields. Past invoices keep their own copies of the lines, so this only
-    changes what is billed from the next invoice on."""
+    """Replace a charge's fields; a new price or quantity of a billed charge takes an effective date.
+
+    A charge never billed just changes. Once billed, its price and quantity are versioned
+    (`ChargeVersion`): the change closes the current version the day before `change_from` and opens
+    the next; the bill run then credits days already billed from that date at the old version and
+    bills them at the new one. Refuses (FieldErrors on `change_from`) without a date, or with one
+    before the current version's start.
+    """
     charge = get_recurring_charge(db=db, charge_id=charge_id)
     if data.service_id != charge.service_id:
         _check_service_link(db, charge.customer_id, data.service_id)
     values = asdict(data)
+    repriced = (data.unit_price, data.quantity) != (charge.unit_price, charge.quantity)
+    if repriced and (_is_billed(db, charge_id) or _versions(db, charge_id)):
+        start = validate_change_from(change_from, not_before=data.effective_from)
+        _add_version(db, charge, start, data.unit_price, data.quantity, actor=actor, clock=clock)
     return _apply(db, charge, values, actor=actor, entity=RECURRING_CHARGE, action="update", clock=clock)
+
+
+def _is_billed(db: Session, charge_id: int) -> bool:
+    """Whether any document, live or void, ever billed the charge (then its history matters)."""
+    found = db.exec(select(InvoiceLine.id).where(InvoiceLine.charge_id == charge_id).limit(1)).first()
+    return found is not None
+
+
+def _versions(db: Session, charge_id: int) -> list[ChargeVersion]:
+    query = (
+        select(ChargeVersion).where(ChargeVersion.charge_id == charge_id).order_by(col(ChargeVersion.version))
+    )
+    return list(db.exec(query).all())
+
+
+def _add_version(
+    db: Session,
+    charge: RecurringCharge,
+    start: date,
+    unit_price: Decimal,
+    quantity: Decimal,
+    *,
+    actor: str,
+    clock: Clock | None,
+) -> None:
+    assert charge.id is not None
+    versions = _versions(db, charge.id)
+    now = _now(clock)
+    if not versions:  # the price so far becomes version 1, from the charge's start
+        versions = [
+            ChargeVersion(
+                charge_id=charge.id,
+                version=1,
+                effective_from=charge.effective_from,
+                unit_price=charge.unit_price,
+                quantity=charge.quantity,
+                created_at=now,
+                created_by=actor,
+            )
+        ]
+        db.add(versions[0])
+    last = versions[-1]
+    if start < last.effective_from:
+        raise FieldErrors(
+            {
+                "change_from": f"Pick {last.effective_from.isoformat()} or later: the current price applies from then."
+            }
+        )
+    if start == last.effective_from:  # the same day again: that version's price is corrected
+        last.unit_price, last.quantity = unit_price, quantity
+        db.add(last)
+    else:
+        db.add(
+            ChargeVersion(
+                charge_id=charge.id,
+                version=last.version + 1,
+                effective_from=start,
+                unit_price=unit_price,
+                quantity=quantity,
+                created_at=now,
+                created_by=actor,
+            )
+        )
+    audit.record(
+        db,
+        actor=actor,
+        entity=RECURRING_CHARGE,
+        entity_id=charge.id,
+        action="new_version",
+        changes={"from": start.isoformat(), "unit_price": str(unit_price), "quantity": str(quantity)},
+    )
+    db.flush()
 
 
 def end_recurring_charge(

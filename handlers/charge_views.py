@@ -227,6 +227,15 @@ def charge_form(
         date_input("end_date", "End date", initial=charge and charge.end_date),
         checkbox_input("taxable", "GST", "Taxable (GST applies)", checked=charge.taxable if charge else True),
     ]
+    if charge is not None:
+        form.append(
+            date_input(
+                "change_from",
+                "New price or quantity applies from",
+                hint="Needed once the charge has been billed: days already billed from then are "
+                "credited at the old price and billed at the new one.",
+            )
+        )
     live = [s for s in services if s.status != "cancelled"]
     if live:
         choices = [("No service", "none")] + [(s.name[:75], str(s.id)) for s in live]

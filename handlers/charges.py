@@ -198,6 +198,7 @@ def charge_submitted(call: Call) -> None:
             charge_id=int(origin["charge_id"]),
             data=data,
             clock=call.deps.clock,
+            change_from=values.get("change_from"),
         )
     else:
         charges.add_recurring_charge(

@@ -22,6 +22,7 @@ from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge, validate_service
 from core.customer_validation import validate_customer
+from core.errors import FieldErrors
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
 from tests.factories import configure
@@ -300,3 +301,47 @@ def test_upgrade_counts_existing_lines_as_billed(engine: Engine, book: int) -> N
         )
     run(engine, JAN)
     assert [amount for _, _, amount in lines(engine, only(engine, book, JAN))] == [D("50.00")]
+
+
+def edit_price(engine: Engine, charge_id: int, price: str, **options: Any) -> None:
+    with session_scope(engine) as db:
+        row = charges.get_recurring_charge(db=db, charge_id=charge_id)
+        data = validate_recurring_charge(
+            description=row.description,
+            unit_price=price,
+            quantity=str(row.quantity),
+            frequency=row.frequency,
+            effective_from=row.effective_from.isoformat(),
+        )
+        charges.edit_recurring_charge(db=db, actor=ACTOR, charge_id=charge_id, data=data, **options)
+
+
+def test_price_change_effective_mid_month_after_billing(engine: Engine, book: int) -> None:
+    nbn = charge(engine, book, "NBN 100", "100", "2026-01-01")
+    run(engine, DEC)  # December billed at 100.00
+    with pytest.raises(FieldErrors) as refused:  # billed: "from when?" must be answered
+        edit_price(engine, nbn, "120")
+    assert "change_from" in refused.value.errors
+    edit_price(engine, nbn, "120", change_from="2026-12-16")
+    run(engine, JAN)
+    # Credit 16..31 Dec at the old price: R(100) - R(100·15/31) = 100.00 - 48.39 = 51.61.
+    # Bill 16..31 Dec at the new price: R(120) - R(120·15/31) = 120.00 - 58.06 = 61.94. January: 120.00.
+    # December nets 100.00 - 51.61 + 61.94 = 110.33 = 48.39 (1..15 at 100) + 61.94 (16..31 at 120).
+    assert lines(engine, only(engine, book, JAN))[1:] == [
+        (
+            "credit",
+            "NBN 100 (16 Dec - 31 Dec 2026, credit: price or quantity changed, pro-rata 16/31 days)".replace(
+                " - ", " – "
+            ),
+            D("-51.61"),
+        ),
+        ("catch_up", "NBN 100 (16 Dec – 31 Dec 2026, catch-up, pro-rata 16/31 days)", D("61.94")),
+        ("recurring", "NBN 100 (1 Jan – 31 Jan 2027)", D("120.00")),
+    ]
+
+
+def test_a_charge_never_billed_just_changes(engine: Engine, book: int) -> None:
+    nbn = charge(engine, book, "NBN 100", "100", "2026-01-01")
+    edit_price(engine, nbn, "120")  # no "from when": nothing was billed at the old price
+    run(engine, DEC)
+    assert lines(engine, only(engine, book, DEC))[1][2] == D("120.00")
