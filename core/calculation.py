@@ -83,7 +83,10 @@ FREQUENCY_MONTHS: Final[Mapping[str, int]] = {"monthly": 1, "quarterly": 3, "ann
 FREQUENCIES: Final = tuple(FREQUENCY_MONTHS)
 MODES: Final = ("advance", "arrears")
 SERVICE_STATUSES: Final = ("active", "cancelled")
-TAX_ROUNDING: Final = "per-invoice-half-up"
+PER_LINE: Final = "per-line-half-up"
+PER_INVOICE: Final = "per-invoice-half-up"
+TAX_METHODS: Final = (PER_LINE, PER_INVOICE)
+TAX_ROUNDING: Final = PER_LINE  # the method new documents use; each keeps the one it was made with
 RECURRING: Final = "recurring"
 CATCH_UP: Final = "catch_up"
 CREDIT: Final = "credit"
@@ -243,6 +246,7 @@ class Totals:
     tax: Decimal
     total: Decimal
     tax_rounding: str
+    line_taxes: tuple[Decimal, ...] = ()  # each line's GST, adding up to `tax` (see `line_taxes`)
 
 
 @dataclass(frozen=True)
@@ -318,15 +322,43 @@ def _service_month(period: Period, mode: str) -> Period:
     return period if mode == "advance" else period.previous()
 
 
-def totals(lines: Sequence[Line], tax_rate: Decimal) -> Totals:
-    """Subtotal, GST (rounded once per invoice, half-up) and total of `lines`."""
+def totals(lines: Sequence[Line], tax_rate: Decimal, method: str = TAX_ROUNDING) -> Totals:
+    """Subtotal, GST (rounded per line, or once per invoice for `PER_INVOICE`) and total of `lines`."""
     rate = require_decimal(tax_rate, what="tax_rate")
     if not ZERO <= rate < 1:
         raise ValueError(f"tax rate must be a fraction such as 0.10, not {rate}")
     subtotal = sum_money(line.amount for line in lines)
-    taxable = sum_money(line.amount for line in lines if line.taxable)
-    tax = tax_amount(taxable, rate)
-    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax, tax_rounding=TAX_ROUNDING)
+    taxes = line_taxes([(line.amount, line.taxable) for line in lines], rate, method)
+    tax = sum_money(taxes)
+    return Totals(
+        subtotal=subtotal, tax=tax, total=subtotal + tax, tax_rounding=method, line_taxes=tuple(taxes)
+    )
+
+
+def line_taxes(lines: Sequence[tuple[Decimal, bool]], rate: Decimal, method: str) -> list[Decimal]:
+    """Each (amount, taxable) line's GST, as the books must record it to arrive at our total.
+
+    `PER_LINE` (the default, what Xero does itself): each taxable line's `amount * rate` rounded
+    half-up once. `PER_INVOICE` (documents written before 0012): the invoice's GST is the taxable
+    total times the rate rounded once; here it is shared out so the lines add up to it exactly,
+    each line's own rounding moved by a cent where the remainders were largest (ties: earlier line).
+    The Xero push and the export send these as each line's tax amount.
+    """
+    if method not in TAX_METHODS:
+        raise ValueError(f"unknown tax rounding {method!r}")
+    exact = [Fraction(amount) * Fraction(rate) if taxable else Fraction(0) for amount, taxable in lines]
+    rounded = [round_exact(value) for value in exact]
+    if method == PER_LINE:
+        return rounded
+    target = tax_amount(sum_money(amount for amount, taxable in lines if taxable), rate)
+    cents = int((target - sum_money(rounded)) * 100)
+    step = Decimal("0.01") if cents > 0 else Decimal("-0.01")
+    taxable = [i for i, (_, is_taxable) in enumerate(lines) if is_taxable]
+    # The lines whose rounding gave away the most (or, going down, took the most) move first.
+    order = sorted(taxable, key=lambda i: (-(exact[i] - Fraction(rounded[i])) * (1 if cents > 0 else -1), i))
+    for i in order[: abs(cents)]:
+        rounded[i] += step
+    return rounded
 
 
 def monthly_run_rate(

@@ -551,9 +551,12 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
             "charge_id": line.charge_id,
             "charge_version": line.charge_version,
             "reason": line.reason[:200] if line.reason else None,
+            "tax": tax,
         }
         for invoice_id, draft in invoices
-        for position, line in enumerate(draft.lines, start=1)
+        for position, (line, tax) in enumerate(
+            zip(draft.lines, draft.totals.line_taxes or [None] * len(draft.lines), strict=True), start=1
+        )
     ]
     if rows:
         db.execute(insert(_LINE), rows)

@@ -95,6 +95,9 @@ class InvoiceLine(SQLModel, table=True):
     charge_id: int | None = Field(default=None, index=True)
     charge_version: int | None = None
     reason: str | None = Field(default=None, max_length=200, description="why: catch-up, credit reason")
+    credits_line_id: int | None = Field(
+        default=None, foreign_key="invoice_line.id", description="the invoice line a credit note line credits"
+    )
     tax: Decimal | None = Field(
         default=None, max_digits=14, decimal_places=2, description="this line's GST as the books record it"
     )

@@ -74,6 +74,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("charge_version", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
         batch_op.add_column(sa.Column("tax", sa.Numeric(precision=14, scale=2), nullable=True))
+        batch_op.add_column(sa.Column("credits_line_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_invoice_line_credits_line_id_invoice_line"),
+            "invoice_line",
+            ["credits_line_id"],
+            ["id"],
+        )
         batch_op.create_index(batch_op.f("ix_invoice_line_charge_id"), ["charge_id"], unique=False)
 
     with op.batch_alter_table("billing_settings", schema=None) as batch_op:
@@ -103,6 +110,10 @@ def downgrade() -> None:
 
     with op.batch_alter_table("invoice_line", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invoice_line_charge_id"))
+        batch_op.drop_constraint(
+            batch_op.f("fk_invoice_line_credits_line_id_invoice_line"), type_="foreignkey"
+        )
+        batch_op.drop_column("credits_line_id")
         batch_op.drop_column("tax")
         batch_op.drop_column("reason")
         batch_op.drop_column("charge_version")

@@ -323,14 +323,14 @@ CASES = [
         once_offs=[once(3, "0.05", "1", date(2026, 6, 1))],
     ),
     Case(
-        "GST rounded once per invoice, not per line",
-        "Three taxable 0.15 items = 0.45. GST 0.045 → 0.05 (per line it would be 3 x 0.02 = 0.06). "
-        "Total 0.50.",
+        "GST rounded per line, as the books do",
+        "Three taxable 0.15 items = 0.45. GST per line 0.015 → 0.02 each, 0.06 (per invoice it would be "
+        "0.045 → 0.05; Xero rounds each line, so per line is what the books reproduce). Total 0.51.",
         "2026-06",
         [("once_off", 1, "0.15"), ("once_off", 2, "0.15"), ("once_off", 3, "0.15")],
         "0.45",
-        "0.05",
-        "0.50",
+        "0.06",
+        "0.51",
         once_offs=[once(i, "0.15", "1", date(2026, 6, 1)) for i in (1, 2, 3)],
     ),
     Case(
