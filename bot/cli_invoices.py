@@ -40,6 +40,7 @@ XERO_COLUMNS: Final = (
     "UnitAmount",
     "AccountCode",
     "TaxType",
+    "TaxAmount",
     "Currency",
 )
 XERO_GST: Final = "GST on Income"
@@ -105,7 +106,15 @@ def _money(value: Decimal) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--regenerate-drafts", is_flag=True, help="Recompute invoices of the period still in draft.")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=200, show_default=True, hidden=True)
-def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int) -> None:
+@click.option(
+    "--include-old-catch-up",
+    "include_old",
+    is_flag=True,
+    help="Also bill unbilled days older than the back-billing horizon (listed as held otherwise).",
+)
+def billrun(
+    period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int, include_old: bool
+) -> None:
     """Invoice every active customer with something to bill for PERIOD (safe to run again)."""
     billing_period = _period(period)
     engine = _engine()
@@ -118,9 +127,11 @@ def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, 
                     bar.length = max(total, 1)
                     bar.update(done - bar.pos)
 
-                result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, progress)
+                result = _run(
+                    engine, billing_period, regenerate_drafts, dry_run, batch_size, progress, include_old
+                )
         else:
-            result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, None)
+            result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, None, include_old)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -134,6 +145,16 @@ def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, 
     click.echo(f"  {result.skipped_existing} skipped: already invoiced for {billing_period}")
     click.echo(f"  {result.nothing_to_bill} with nothing to bill")
     click.echo(f"  total {_money(result.total)} (incl. GST)")
+    if result.credit_notes:
+        click.echo(f"  {result.credit_notes} of them credit note(s): credits exceeded charges")
+    if result.held:
+        held = sum((item.amount for item in result.held), Decimal(0))
+        click.echo(
+            f"  {len(result.held)} older catch-up piece(s) held for a decision, {_money(held)} ex GST:"
+        )
+        for item in result.held:
+            click.echo(f"    {item.customer_name}: {item.description} {_money(item.amount)}")
+        click.echo("  bill them with --include-old-catch-up")
     for warning in result.warnings:
         click.echo(f"  ⚠ {warning}", err=True)
 
@@ -145,6 +166,7 @@ def _run(
     dry_run: bool,
     batch_size: int,
     progress: Callable[[int, int], None] | None,
+    include_old: bool = False,
 ) -> BillRunResult:
     from core.billrun import run_bill
     from core.clock import clock_from_env
@@ -158,6 +180,7 @@ def _run(
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
+        include_old_catch_up=include_old,
     )
 
 
@@ -251,6 +274,8 @@ def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:
         "tax": _money(invoice.tax),
         "total": _money(invoice.total),
         "tax_rounding": invoice.tax_rounding,
+        "type": invoice.doc_type,
+        "credits_invoice_id": invoice.credits_invoice_id,
     }
 
 
@@ -301,16 +326,20 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
             if invoice.status == invoices.VOID or (invoice.status == invoices.DRAFT and not include_drafts):
                 continue
             assert invoice.id is not None
-            for line in invoices.lines_of(db=db, invoice_id=invoice.id):
-                writer.writerow(_xero_row(invoice, line, account_code))
+            lines = invoices.lines_of(db=db, invoice_id=invoice.id)
+            for line, tax in zip(lines, invoices.line_tax_amounts(invoice, lines), strict=True):
+                writer.writerow(_xero_row(invoice, line, account_code, tax))
                 rows += 1
     click.echo(f"exported {rows} line(s) to {path}")
 
 
-def _xero_row(invoice: Any, line: Any, account_code: str) -> list[str]:
+def _xero_row(invoice: Any, line: Any, account_code: str, tax: Decimal) -> list[str]:
     """One CSV row. Xero recomputes each line as Quantity x UnitAmount, so a line whose stored
     amount is not exactly that (a pro-rata month) is exported as 1 x its amount: the invoice
-    total in Xero must match ours to the cent."""
+    total in Xero must match ours to the cent. TaxAmount is the line's GST as we worked it out
+    (`invoices.line_tax_amounts`): Xero would round each line itself, which agrees for documents
+    rounded per line and is overridden for older ones rounded per invoice. A credit note's lines
+    are negative (Xero imports a document with a negative total as a credit note)."""
     from core.money import decimal_places, quantize_money
 
     qty, unit = line.quantity, line.unit_price
@@ -327,8 +356,53 @@ def _xero_row(invoice: Any, line: Any, account_code: str) -> list[str]:
         f"{unit:.{max(2, decimal_places(unit))}f}",
         account_code,
         XERO_GST if line.taxable else XERO_GST_FREE,
+        f"{tax:.2f}",
         invoice.currency,
     ]
+
+
+@invoice_group.command("credit")
+@click.argument("number")
+@click.option("--lines", "lines", help="Line numbers to credit, e.g. 1,3 (default: every line).")
+@click.option("--reason", help="Why, printed on the credit note.")
+@click.option("--json", "as_json", is_flag=True)
+def invoice_credit(number: str, lines: str | None, reason: str | None, as_json: bool) -> None:
+    """Issue a credit note for all or some lines of a sent or paid invoice (instead of a void)."""
+    from bot.db import session_scope
+    from core import credit_notes
+    from core.clock import clock_from_env
+
+    positions = _positions(lines)
+    with _friendly_errors(), session_scope(_engine()) as db:
+        done = credit_notes.credit(
+            db=db,
+            ref=number,
+            actor=_actor(),
+            clock=clock_from_env(),
+            positions=positions,
+            reason=reason,
+            today=_today(db),
+        )
+        note = done.credit_note
+        data = _summary(note, _today(db), note.status) | {"credits": done.invoice.number}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['number']} credits {done.lines} line(s) of {data['credits']}: total {data['total']}")
+
+
+def _positions(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        found = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise click.BadParameter(
+            "use line numbers separated by commas, e.g. 1,3", param_hint="--lines"
+        ) from None
+    if not found or min(found) < 1:
+        raise click.BadParameter("use line numbers from 1, e.g. 1,3", param_hint="--lines")
+    return found
 
 
 @invoice_group.command("send")

@@ -233,6 +233,7 @@ class Line:
     reason: str | None = None
     charge_id: int | None = None
     charge_version: int | None = None
+    credits_line_id: int | None = None  # on a credit note: the invoice line it credits
 
     def __post_init__(self) -> None:
         require_decimal(self.amount, what="amount")

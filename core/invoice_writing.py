@@ -314,6 +314,7 @@ def write_new(
     actor: str,
     clock: Clock,
     replaces: Mapping[int, int] | None = None,
+    status: str | None = None,
 ) -> list[Written]:
     """Number and insert `drafts` with their lines, claim their once-off items, audit them.
 
@@ -332,7 +333,7 @@ def write_new(
     )
     numbers = [next(note_numbers if d.doc_type == CREDIT_NOTE else invoice_numbers) for d in drafts]
     now = clock.now()
-    status = APPROVED if settings.auto_approve else DRAFT
+    status = status or (APPROVED if settings.auto_approve else DRAFT)
     rows = [
         {
             "customer_id": d.customer_id,
@@ -552,6 +553,7 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
             "charge_version": line.charge_version,
             "reason": line.reason[:200] if line.reason else None,
             "tax": tax,
+            "credits_line_id": line.credits_line_id,
         }
         for invoice_id, draft in invoices
         for position, (line, tax) in enumerate(

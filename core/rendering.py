@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from core import billing_settings
 from core import invoices as invoice_service
+from core.invoice_states import CREDIT_NOTE
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -116,6 +117,7 @@ def invoice_context(
     settings: BillingSettings,
     customer: EndCustomer | None,
     replaces_number: str | None = None,
+    credits_number: str | None = None,
 ) -> dict[str, Any]:
     """Everything the templates may use, with every key present (None when unset)."""
     return {
@@ -148,6 +150,11 @@ def invoice_context(
             "total": invoice.total,
             "tax_rate_percent": format((invoice.tax_rate * 100).normalize(), "f"),
             "replaces_number": replaces_number,
+            "is_credit_note": invoice.doc_type == CREDIT_NOTE,
+            "title": document_title(invoice),
+            "noun": "Credit note" if invoice.doc_type == CREDIT_NOTE else "Invoice",
+            "credits_number": credits_number,
+            "reason": invoice.reason,
         },
         "lines": [
             {
@@ -164,16 +171,27 @@ def invoice_context(
     }
 
 
+def document_title(invoice: Invoice) -> str:
+    """What the document calls itself: where GST applies, an ATO "Tax invoice" or, for a credit
+    note, an "Adjustment note"; otherwise plain "Invoice" or "Credit note"."""
+    gst = invoice.tax_rate != 0
+    if invoice.doc_type == CREDIT_NOTE:
+        return "Adjustment note" if gst else "Credit note"
+    return "Tax invoice" if gst else "Invoice"
+
+
 def load_context(*, db: Session, invoice: Invoice) -> dict[str, Any]:
     """`invoice_context` for a stored invoice: its lines, the settings and the customer's address."""
     assert invoice.id is not None
     replaces = db.get(Invoice, invoice.replaces_invoice_id) if invoice.replaces_invoice_id else None
+    credited = db.get(Invoice, invoice.credits_invoice_id) if invoice.credits_invoice_id else None
     return invoice_context(
         invoice=invoice,
         lines=invoice_service.lines_of(db=db, invoice_id=invoice.id),
         settings=billing_settings.load(db),
         customer=db.get(EndCustomer, invoice.customer_id),
         replaces_number=replaces.number if replaces else None,
+        credits_number=credited.number if credited else None,
     )
 
 
@@ -189,7 +207,8 @@ def render_email(env: Environment, context: Mapping[str, Any]) -> RenderedEmail:
     """The e-mail that carries the invoice: subject, HTML and plain-text bodies."""
     business = context["business"]["name"]
     number = context["invoice"]["number"]
-    subject = f"Invoice {number} from {business}" if business else f"Invoice {number}"
+    noun = context["invoice"].get("noun", "Invoice")
+    subject = f"{noun} {number} from {business}" if business else f"{noun} {number}"
     return RenderedEmail(
         subject=subject,
         html=render(env, EMAIL_HTML_TEMPLATE, context),

@@ -89,13 +89,17 @@ def only(engine: Engine, customer_id: int, period: Period) -> Invoice:
     return found[0]
 
 
-@pytest.fixture
-def book(engine: Engine) -> int:
+def make_book(engine: Engine) -> int:
     """A configured book (advance billing) with one customer on $50/month since January."""
     configure(engine, terms=14)
     alpha = customer(engine)
     charge(engine, alpha, "Backup", "50", "2026-01-01")
     return alpha
+
+
+@pytest.fixture
+def book(engine: Engine) -> int:
+    return make_book(engine)
 
 
 def set_mode(engine: Engine, mode: str, **values: Any) -> None:
