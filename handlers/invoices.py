@@ -1,4 +1,4 @@
-"""Listeners for invoices: open, PDF, approve, regenerate, void, reissue, mark paid; lists; bill run."""
+"""Listeners for invoices: open, PDF, approve, regenerate, void, reissue, mark paid, credit; lists; bill run."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from core import customers
+from core import credit_notes, customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill, run_bill
 from core.calculation import Period
 from core.delivery import NoEmail, SendResult, send_invoice
-from core.errors import RebillError
+from core.errors import FieldErrors, NotAllowed, RebillError
 from core.invoices import FILTERS
 from core.rendering import environment, invoice_pdf
 from handlers import invoice_views as views
 from handlers.base import Call, listener
 from handlers.commands import subcommand
+from handlers.fields import metadata, submitted
 from handlers.invoice_views import Ids
 from handlers.setup import ensure_configured
 from models.invoices import Invoice
@@ -101,6 +102,34 @@ def send(call: Call) -> None:
         call.client.views_push(
             trigger_id=call.body["trigger_id"], view=views.notice(f":warning: {result.message}")
         )
+
+
+def open_credit(call: Call) -> None:
+    call.ack()
+    invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
+    assert invoice.id is not None
+    lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
+    call.client.views_push(trigger_id=call.body["trigger_id"], view=views.credit_form(invoice, lines))
+
+
+def credit_submitted(call: Call) -> None:
+    """Issue the credit note, then show it in place of the form (refusals become a modal error)."""
+    view = call.body["view"]
+    origin, values = metadata(view), submitted(view)
+    chosen = [int(position) for position in values.get("lines") or []]
+    try:
+        done = credit_notes.credit(
+            db=call.db,
+            ref=int(origin["invoice_id"]),
+            actor=call.user_id,
+            clock=call.deps.clock,
+            positions=chosen or None,
+            reason=values.get("reason"),
+            today=call.today,
+        )
+    except NotAllowed as refusal:  # shown on the form, which stays open
+        raise FieldErrors({"lines": refusal.user_message}) from None
+    call.ack(response_action="update", view=invoice_modal(call, done.credit_note))
 
 
 def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
@@ -227,12 +256,20 @@ def billrun_command(call: Call, args: str) -> None:
 
 def billrun_run(call: Call) -> None:
     call.ack()
-    period = Period.parse(call.body["actions"][0]["value"])
+    action = call.body["actions"][0]
+    include_old = action.get("action_id") == Ids.BILLRUN_RUN_OLD
+    period = Period.parse(action["value"])
     call.respond(replace_original=True, text=f":hourglass_flowing_sand: Running the bill run for {period}…")
     # run_bill commits batch by batch on its own connections; this request's session stays unused
     # so that on SQLite it holds no lock the run would wait for.
     try:
-        result = run_bill(engine=call.deps.engine, period=period, actor=call.user_id, clock=call.deps.clock)
+        result = run_bill(
+            engine=call.deps.engine,
+            period=period,
+            actor=call.user_id,
+            clock=call.deps.clock,
+            include_old_catch_up=include_old,
+        )
     except RebillError as exc:
         call.respond(replace_original=True, text=f":warning: {exc.user_message}")
         return
@@ -248,4 +285,7 @@ def register(app: App) -> None:
     app.action(Ids.REISSUE)(listener(reissue))
     app.action(Ids.PAID)(listener(mark_paid))
     app.action(Ids.BILLRUN_RUN)(listener(billrun_run))
+    app.action(Ids.BILLRUN_RUN_OLD)(listener(billrun_run))
+    app.action(Ids.CREDIT)(listener(open_credit))
+    app.view(Ids.FORM_CREDIT)(listener(credit_submitted))
     app.action(Ids.SEND)(listener(send))
