@@ -127,3 +127,26 @@ def test_every_exported_document_adds_up_in_xero_as_it_does_here(engine: Engine,
             assert xero_totals(rows, use_tax_amount=False) == (invoice.subtotal, invoice.total), number
     # The old invoice comes out right only because its line taxes are exported.
     assert xero_totals(documents[third], use_tax_amount=False)[1] != ours[third].total
+
+
+def test_preview_json_shows_kinds_periods_and_reasons(engine: Engine) -> None:
+    configure(engine, terms=14)
+    alpha = customer(engine, "Alpha Dental")
+    old = charge(engine, alpha, "Backup", "50", "2026-01-01")
+    run(engine, Period(2026, 11))
+    charge(engine, alpha, "NBN 100", "100", "2026-11-12")
+    with session_scope(engine) as db:
+        charges.end_recurring_charge(db=db, actor="cli:test", charge_id=old, end_date="2026-11-20")
+    shown = cli(engine, "charges", "preview", "Alpha Dental", "--period", "2026-12", "--json")
+    assert shown.exit_code == 0, shown.output
+    lines = [
+        (ln["kind"], ln["period_start"], ln["period_end"], ln["reason"], ln["amount"])
+        for ln in json.loads(shown.output)["lines"]
+    ]
+    # Backup billed 1-30 Nov, ended 20 Nov: days 21..30 credited, R(50) - R(50·20/30) = 50.00 - 33.33.
+    # NBN from 12 Nov: caught up 12..30 Nov (63.33), then December (100.00).
+    assert lines == [
+        ("credit", "2026-11-21", "2026-11-30", "ended, last day 20 Nov 2026", "-16.67"),
+        ("catch_up", "2026-11-12", "2026-11-30", "catch-up", "63.33"),
+        ("recurring", "2026-12-01", "2026-12-31", None, "100.00"),
+    ]
