@@ -26,34 +26,39 @@ Monthly charges
 Quarterly and annual charges
     Cycles are calendar-month aligned and counted from the month of `effective_from`: a quarterly
     charge effective in January bills in January, April, July and October; an annual one every
-    January. Each cycle is billed whole on the invoice whose service month is the cycle's first
-    month (in arrears mode that is the invoice one month later, so quarterly/annual charges are in
-    arrears by a month, not by a cycle: prepaid licences should not wait a year to be recovered).
-    The amount is the full cycle price `unit_price * quantity`, unless the covered part of the cycle
-    is shorter than the cycle, in which case it is pro-rated by days, the same rule as monthly:
-    `unit_price * quantity * days_covered / days_in_cycle`, rounded once. The cycle is shortened
-    when
-    - the charge starts mid-month: the first cycle starts on `effective_from` and runs to the end of
-      its nominal last month (e.g. effective 15 Jan, quarterly: 15 Jan to 31 Mar, 76/90 days), so
-      every later cycle is a whole calendar quarter;
-    - `end_date` (of the charge or its service) falls inside the cycle: billed up to and including
-      the end date. Because the cycle is billed at its start, an end date set after that invoice was
-      issued needs a credit; that is the invoice module's concern, not this one's.
+    January. Each cycle is billed on the invoice whose service month is the cycle's first month (in
+    arrears mode that is the invoice one month later: in arrears by a month, not by a cycle). The
+    amount is the full cycle price `unit_price * quantity` when the whole cycle is owed; a cycle cut
+    short by a start or end date is priced by the SAME piece rule as a month, over the cycle's days:
+    days a..b of an n-day cycle cost `R(p·b/n) - R(p·(a-1)/n)`. That is two roundings, not one, and
+    deliberately so: it is what makes the pieces of a cycle add up to its price, and a bill and a
+    later credit of part of it net to the cent. Example: $300 a quarter effective 15 Oct, cycle
+    1 Oct - 31 Dec (92 days), days 15..92: R(300) - R(300·14/92) = 300.00 - 45.65 = 254.35.
+
+The ledger: catch-up, credits, the horizon (`bill`)
+    Given the ledger (`core.coverage`: the days of each charge live documents billed or credited),
+    the invoice bills every owed day not covered from the ledger's start through the end of the
+    cycle containing the service month (earlier cycles are `catch_up` lines, split at cycle
+    boundaries), and credits every covered day no longer owed, or billed at another version, at the
+    price it was billed (`credit` lines, negative). Catch-up older than `horizon_months` before the
+    service month is returned as `held`, not billed, unless `include_old`. Without a ledger (plain
+    `bill_lines` calls) the ledger starts at the service month: just this cycle.
 
 Services
-    A charge linked to a service inherits the service's life: a cancelled service
-    (`status == "cancelled"`) or one excluded from the next invoice takes its charges with it, and the
-    service's `start_date`/`end_date` cut the charge's coverage exactly like the charge's own
-    `effective_from`/`end_date` (so a service ended before the service month bills nothing).
+    A charge linked to a service inherits the service's life: its `start_date`/`end_date` cut the
+    charge's coverage exactly like the charge's own dates. A cancelled service bills through its end
+    date (the "last day billed" asked for when cancelling; without one, nothing more). A service
+    excluded from the next invoice leaves its charges off that invoice, and the days of the cycles
+    it was excluded from are waived, not caught up later.
 
 Tax
-    GST applies only to taxable lines and is rounded ONCE per invoice: `tax = half-up to cents of
-    (sum of taxable line amounts * tax_rate)`; the method is recorded as `per-invoice-half-up`.
-    `subtotal` is the sum of line amounts and `total = subtotal + tax`.
+    GST applies only to taxable lines and is rounded per line by default (`per-line-half-up`, what
+    Xero does, so the books reproduce our totals); documents keep the method they were made with,
+    and `line_taxes` gives each line's GST for either method. `total = subtotal + tax`.
 
 Order of lines
-    Recurring lines by charge id, then once-off lines by item date, then id: the same inputs always
-    give the same invoice.
+    Charge lines by charge id, then date (a credit before a bill of the same day), then once-off
+    lines by item date, then id: the same inputs always give the same invoice.
 """
 
 from __future__ import annotations
