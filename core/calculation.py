@@ -352,10 +352,10 @@ def line_taxes(lines: Sequence[tuple[Decimal, bool]], rate: Decimal, method: str
     """
     if method not in TAX_METHODS:
         raise ValueError(f"unknown tax rounding {method!r}")
-    exact = [Fraction(amount) * Fraction(rate) if taxable else Fraction(0) for amount, taxable in lines]
-    rounded = [round_exact(value) for value in exact]
+    rounded = [tax_amount(amount, rate) if taxable else ZERO for amount, taxable in lines]
     if method == PER_LINE:
         return rounded
+    exact = [Fraction(amount) * Fraction(rate) if taxable else Fraction(0) for amount, taxable in lines]
     target = tax_amount(sum_money(amount for amount, taxable in lines if taxable), rate)
     cents = int((target - sum_money(rounded)) * 100)
     step = Decimal("0.01") if cents > 0 else Decimal("-0.01")
@@ -425,7 +425,7 @@ def _charge_lines(
     if service is not None and service.exclude_next_invoice:
         return [], []
     months = FREQUENCY_MONTHS[charge.frequency]
-    anchor = Period.of(charge.effective_from)
+    anchor = _month_of(charge.effective_from)
     start, end = _window(charge, service)
     window: Span | None = (start, end or OPEN_END) if end is None or start <= end else None
     if service is not None and service.status == "cancelled" and service.end_date is None:
@@ -434,7 +434,7 @@ def _charge_lines(
     owed = owed_segments(versions, window)
     lines: list[Line] = []
     still_owed: list[Span] = []
-    for segment in net_coverage(entries, versions):
+    for segment in net_coverage(entries, versions) if entries else ():
         if segment.count < 0:  # credited days whose bill was voided: bill the credit back first
             for piece in _pieces(segment.start, segment.end, anchor, months):
                 line = _charge_line(charge, piece, segment.version, CATCH_UP, _CREDIT_REVERSED)
@@ -454,25 +454,32 @@ def _charge_lines(
                 lines.extend([credit] * (segment.count - 1))
     current = _cycle_month(anchor, months, service_month)
     through = _cycle(current, months)[1]
-    settled = _cycle_month(anchor, months, Period.of(ledger_start))
+    settled = _cycle_month(anchor, months, _month_of(ledger_start))
     if settled.first_day < ledger_start:
         settled = settled.plus(months)  # a cycle the ledger only saw part of was billed before it
     held: list[Line] = []
     for segment in owed:
         wanted = (max(segment.start, settled.first_day), min(segment.end, through))
-        for first, last in subtract([wanted], still_owed):
+        if wanted[0] > wanted[1]:
+            continue
+        for first, last in subtract([wanted], still_owed) if still_owed else [wanted]:
             for piece in _pieces(first, last, anchor, months):
                 cycle = piece[2]
                 if any(cycle <= month < cycle.plus(months) for month in waived):
                     continue  # the service was left off that cycle's invoice: those days are waived
                 if cycle == current:
                     lines.append(_charge_line(charge, piece, segment.version, RECURRING, None))
-                elif Period.of(piece[0]) < horizon and not include_old:
+                elif _month_of(piece[0]) < horizon and not include_old:
                     held.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
                 else:
                     lines.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
     lines.sort(key=lambda line: (line.period_start, line.kind != CREDIT))
     return lines, held
+
+
+@lru_cache(maxsize=4096)
+def _month_of(day: date) -> Period:
+    return Period.of(day)
 
 
 _CREDIT_REVERSED: Final = "reverses a credit whose invoice was voided"
@@ -483,15 +490,18 @@ def _pieces(first: date, last: date, anchor: Period, months: int) -> list[_Piece
     """Days `first..last` split where the charge's cycles (months, quarters, years) start."""
     pieces: list[_Piece] = []
     while first <= last:
-        cycle = _cycle_month(anchor, months, Period.of(first))
+        cycle = _cycle_month(anchor, months, _month_of(first))
         cycle_last = _cycle(cycle, months)[1]
         pieces.append((first, min(last, cycle_last), cycle))
         first = cycle_last + timedelta(days=1)
     return pieces
 
 
+@lru_cache(maxsize=4096)
 def _cycle_month(anchor: Period, months: int, month: Period) -> Period:
-    """The first month of the charge's cycle that contains `month` (cycles count from `anchor`)."""
+    """The first month of the charge's cycle that contains `month` (cycles count from `anchor`).
+
+    Cached: a bill run asks the same few (anchor, month) pairs for every charge of the book."""
     return anchor.plus(month.months_since(anchor) // months * months)
 
 
