@@ -29,6 +29,7 @@ from core.invoice_states import (
     DRAFT,
     ENTITY,
     FILTERS,
+    INVOICE,
     OVERDUE,
     OWING,
     PAID,
@@ -105,7 +106,7 @@ def detail(*, db: Session, ref: str | int) -> Detail:
 
 def is_overdue(invoice: Invoice, today: date) -> bool:
     """Owed (approved or sent, not paid) and past its due date."""
-    return invoice.status in OWING and invoice.due_date < today
+    return invoice.status in OWING and invoice.due_date < today and invoice.doc_type == INVOICE
 
 
 def status_label(invoice: Invoice, today: date) -> str:
@@ -158,7 +159,9 @@ def _filtered(
         if status == OVERDUE:
             if today is None:
                 raise ValueError("listing overdue invoices needs today's date")
-            query = query.where(col(Invoice.status).in_(OWING), Invoice.due_date < today)
+            query = query.where(
+                col(Invoice.status).in_(OWING), Invoice.due_date < today, Invoice.doc_type == INVOICE
+            )
         else:
             query = query.where(Invoice.status == status)
     return query
@@ -189,6 +192,8 @@ def mark_paid(
         return invoice
     if invoice.status == DRAFT:
         raise NotAllowed(f"{invoice.number} is still a draft; approve it before marking it paid.")
+    if invoice.doc_type != INVOICE:
+        raise NotAllowed(f"{invoice.number} is a credit note; only an invoice is paid.")
     if invoice.status not in OWING:
         raise NotAllowed(f"{invoice.number} is {invoice.status}; it can't be marked paid.")
     now = clock.now()

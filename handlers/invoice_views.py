@@ -49,6 +49,11 @@ def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
 
 
 def row_text(invoice: Invoice, today: date) -> str:
+    if invoice.doc_type == CREDIT_NOTE:
+        return (
+            f"*{esc(invoice.number)}* · {invoice.period} · credit note {format_money(invoice.total)}"
+            f" · _{status_label(invoice, today)}_"
+        )
     return (
         f"*{esc(invoice.number)}* · {invoice.period} · {format_money(invoice.total)} · due {day(invoice.due_date)}"
         f" · _{status_label(invoice, today)}_"
@@ -122,7 +127,7 @@ def invoice_modal(
             buttons.append(blocks.button("Send again", Ids.SEND, value=f"{value}:resend"))
         else:
             buttons.append(blocks.button("Send", Ids.SEND, value=value))
-    if invoice.status in OWING:
+    if invoice.status in OWING and invoice.doc_type == INVOICE:
         paid = blocks.button("Mark paid", Ids.PAID, value=value)
         paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
         paid["confirm"].pop("style")

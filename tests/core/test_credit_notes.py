@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from bot.db import session_scope
-from core import charges, credit_notes, invoices, rendering
+from core import charges, credit_notes, dashboard, invoices, reminders, rendering
 from core.errors import NotAllowed
 from models.invoices import Invoice
 from tests.core.test_ledger import ACTOR, DEC, JAN, charge, documents, lines, make_book, only, run
@@ -102,3 +103,18 @@ def test_only_sent_or_paid_invoices_are_credited(engine: Engine, book: int, stat
     with pytest.raises(NotAllowed, match="there is no line 7"):
         credit(engine, dec.number, positions=[7])
     assert len(documents(engine, book, DEC)) == 1  # nothing half-written
+
+
+def test_a_credit_note_is_never_owed_overdue_or_paid(engine: Engine, book: int) -> None:
+    run(engine, DEC)
+    dec = only(engine, book, DEC)
+    mark(engine, dec.number, "paid")
+    note = credit(engine, dec.number).credit_note
+    later = date(2027, 6, 1)
+    with session_scope(engine) as db:
+        assert invoices.list_invoices(db=db, status="overdue", today=later) == []
+        assert not invoices.is_overdue(invoices.find(db=db, ref=note.number), later)
+        assert reminders.overdue_invoices(db, today=later) == []
+        assert dashboard.invoice_figures(db, today=later).overdue == 0
+        with pytest.raises(NotAllowed, match="only an invoice is paid"):
+            invoices.mark_paid(db=db, ref=note.number, actor=ACTOR, clock=FixedClock())
