@@ -186,3 +186,32 @@ def test_credit_a_sent_invoice_from_slack(
         "response_action": "errors",
         "errors": {"lines": "Line(s) 2 of INV-00001 already have a credit note."},
     }
+
+
+def test_billrun_lists_held_catch_up_and_bills_it_when_asked(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine
+) -> None:
+    from core.billrun import run_bill
+    from core.calculation import Period
+    from tests.core.test_ledger import charge
+    from tests.harness.clock import FixedClock
+
+    factories.configure(engine, terms=30)
+    first = factories.customer(engine, "First Co")
+    charge(engine, first.id, "Backup", "50", "2026-01-01", end_date="2026-01-31")
+    run_bill(engine=engine, period=Period(2026, 1), actor="U0ADMIN", clock=FixedClock())  # the ledger starts
+    late = factories.customer(engine, "Late Co")
+    charge(engine, late.id, "NBN 100", "100", "2026-07-15")
+    preview = billrun_preview(slack, fake_slack)
+    shown = texts(preview["blocks"])
+    # 15-31 Jul (54.84) and August (100.00) are older than the 3-month horizon: listed, not billed.
+    assert "*Needs a decision:* 2 unbilled piece(s) older than the back-billing horizon, $154.84" in shown
+    buttons = preview["blocks"][-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["billrun_run", "billrun_run_old"]
+    slack.block_action(buttons[1]["action_id"], value=buttons[1]["value"])
+    summary = fake_slack.calls_to("response_url")[-1].params["text"]
+    assert "held for a decision" not in summary
+    with Session(engine) as db:
+        invoice = db.exec(select(Invoice).where(Invoice.customer_id == late.id)).one()
+    # Jul 54.84 + Aug..Nov 4 x 100 + Dec 100 = 554.84, GST 55.48 (per line: 5.48 + 5 x 10.00).
+    assert invoice.subtotal == Decimal("554.84") and invoice.total == Decimal("610.32")
