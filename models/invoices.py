@@ -53,8 +53,10 @@ class Invoice(SQLModel, table=True):
         sa_column_kwargs={"server_default": "invoice"},
         description="invoice | credit_note (amounts signed as owed: a credit note's total is negative)",
     )
+    # No foreign key on the two references below: adding one to a populated SQLite table means
+    # rebuilding it, which invoice_line's own foreign key forbids; core.credit_notes writes them.
     credits_invoice_id: int | None = Field(
-        default=None, foreign_key="invoice.id", description="the invoice a credit note credits, if one"
+        default=None, description="the invoice a credit note credits, if one"
     )
     reason: str | None = Field(default=None, max_length=300, description="why a credit note was issued")
     currency: str = Field(default="AUD", max_length=3)
@@ -96,7 +98,7 @@ class InvoiceLine(SQLModel, table=True):
     charge_version: int | None = None
     reason: str | None = Field(default=None, max_length=200, description="why: catch-up, credit reason")
     credits_line_id: int | None = Field(
-        default=None, foreign_key="invoice_line.id", description="the invoice line a credit note line credits"
+        default=None, description="the invoice line a credit note line credits"
     )
     tax: Decimal | None = Field(
         default=None, max_digits=14, decimal_places=2, description="this line's GST as the books record it"

@@ -46,55 +46,45 @@ def upgrade() -> None:
     with op.batch_alter_table("charge_version", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_charge_version_charge_id"), ["charge_id"], unique=False)
 
-    with op.batch_alter_table("invoice", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "doc_type",
-                sqlmodel.sql.sqltypes.AutoString(length=16),
-                server_default="invoice",
-                nullable=False,
-            )
-        )
-        batch_op.add_column(sa.Column("credits_invoice_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_invoice_credits_invoice_id_invoice"), "invoice", ["credits_invoice_id"], ["id"]
-        )
-        batch_op.drop_index("uq_invoice_customer_period_live")
-        batch_op.create_index(
-            "uq_invoice_customer_period_live",
-            ["customer_id", "period"],
-            unique=True,
-            sqlite_where=sa.text(_NEW_LIVE),
-            postgresql_where=sa.text(_NEW_LIVE),
-        )
-
-    with op.batch_alter_table("invoice_line", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("charge_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("charge_version", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
-        batch_op.add_column(sa.Column("tax", sa.Numeric(precision=14, scale=2), nullable=True))
-        batch_op.add_column(sa.Column("credits_line_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_invoice_line_credits_line_id_invoice_line"),
-            "invoice_line",
-            ["credits_line_id"],
-            ["id"],
-        )
-        batch_op.create_index(batch_op.f("ix_invoice_line_charge_id"), ["charge_id"], unique=False)
-
-    with op.batch_alter_table("billing_settings", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "credit_note_prefix",
-                sqlmodel.sql.sqltypes.AutoString(length=20),
-                server_default="CN-",
-                nullable=False,
-            )
-        )
-        batch_op.add_column(
-            sa.Column("back_billing_months", sa.Integer(), server_default="3", nullable=False)
-        )
+    # Plain ALTERs, no batch mode: rebuilding `invoice` on SQLite would drop a table that
+    # invoice_line references, which foreign keys (on in bot.db) forbid once there is data.
+    op.add_column(
+        "invoice",
+        sa.Column(
+            "doc_type", sqlmodel.sql.sqltypes.AutoString(length=16), server_default="invoice", nullable=False
+        ),
+    )
+    op.add_column("invoice", sa.Column("credits_invoice_id", sa.Integer(), nullable=True))
+    op.add_column("invoice", sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
+    op.drop_index("uq_invoice_customer_period_live", table_name="invoice")
+    op.create_index(
+        "uq_invoice_customer_period_live",
+        "invoice",
+        ["customer_id", "period"],
+        unique=True,
+        sqlite_where=sa.text(_NEW_LIVE),
+        postgresql_where=sa.text(_NEW_LIVE),
+    )
+    op.add_column("invoice_line", sa.Column("charge_id", sa.Integer(), nullable=True))
+    op.add_column("invoice_line", sa.Column("charge_version", sa.Integer(), nullable=True))
+    op.add_column(
+        "invoice_line", sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+    )
+    op.add_column("invoice_line", sa.Column("tax", sa.Numeric(precision=14, scale=2), nullable=True))
+    op.add_column("invoice_line", sa.Column("credits_line_id", sa.Integer(), nullable=True))
+    op.create_index(op.f("ix_invoice_line_charge_id"), "invoice_line", ["charge_id"], unique=False)
+    op.add_column(
+        "billing_settings",
+        sa.Column(
+            "credit_note_prefix",
+            sqlmodel.sql.sqltypes.AutoString(length=20),
+            server_default="CN-",
+            nullable=False,
+        ),
+    )
+    op.add_column(
+        "billing_settings", sa.Column("back_billing_months", sa.Integer(), server_default="3", nullable=False)
+    )
 
     # The ledger's first entries: every recurring line already billed its charge's stored period.
     op.execute(
@@ -104,35 +94,27 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping columns needs batch mode on SQLite (a table rebuild); downgrading a populated SQLite
+    # database therefore needs foreign keys off, as for any rebuild.
     with op.batch_alter_table("billing_settings", schema=None) as batch_op:
         batch_op.drop_column("back_billing_months")
         batch_op.drop_column("credit_note_prefix")
-
+    op.drop_index(op.f("ix_invoice_line_charge_id"), table_name="invoice_line")
     with op.batch_alter_table("invoice_line", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_invoice_line_charge_id"))
-        batch_op.drop_constraint(
-            batch_op.f("fk_invoice_line_credits_line_id_invoice_line"), type_="foreignkey"
-        )
-        batch_op.drop_column("credits_line_id")
-        batch_op.drop_column("tax")
-        batch_op.drop_column("reason")
-        batch_op.drop_column("charge_version")
-        batch_op.drop_column("charge_id")
-
+        for name in ("credits_line_id", "tax", "reason", "charge_version", "charge_id"):
+            batch_op.drop_column(name)
+    op.drop_index("uq_invoice_customer_period_live", table_name="invoice")
+    op.create_index(
+        "uq_invoice_customer_period_live",
+        "invoice",
+        ["customer_id", "period"],
+        unique=True,
+        sqlite_where=sa.text(_OLD_LIVE),
+        postgresql_where=sa.text(_OLD_LIVE),
+    )
     with op.batch_alter_table("invoice", schema=None) as batch_op:
-        batch_op.drop_index("uq_invoice_customer_period_live")
-        batch_op.create_index(
-            "uq_invoice_customer_period_live",
-            ["customer_id", "period"],
-            unique=True,
-            sqlite_where=sa.text(_OLD_LIVE),
-            postgresql_where=sa.text(_OLD_LIVE),
-        )
-        batch_op.drop_constraint(batch_op.f("fk_invoice_credits_invoice_id_invoice"), type_="foreignkey")
-        batch_op.drop_column("reason")
-        batch_op.drop_column("credits_invoice_id")
-        batch_op.drop_column("doc_type")
-
+        for name in ("reason", "credits_invoice_id", "doc_type"):
+            batch_op.drop_column(name)
     with op.batch_alter_table("charge_version", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_charge_version_charge_id"))
     op.drop_table("charge_version")
