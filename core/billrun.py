@@ -439,6 +439,13 @@ def _batch(
                 "left as it was (void it if that is right)."
             )
             continue
+        if draft.doc_type == CREDIT_NOTE:  # an invoice's number can't carry a credit note
+            result.skipped_existing += 1
+            result.warnings.append(
+                f"{row.number}: {customers[cid].company_name}'s credits for {period} now exceed its charges; "
+                "left as it was (void it and run again to issue a credit note)."
+            )
+            continue
         result.regenerated += 1
         result.regenerated_numbers.append(row.number)
         result.total += draft.totals.total

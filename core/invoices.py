@@ -26,6 +26,7 @@ from core.clock import Clock
 from core.errors import NotAllowed, NotFound
 from core.invoice_states import (
     APPROVED,
+    CREDIT_NOTE,
     DRAFT,
     ENTITY,
     FILTERS,
@@ -262,6 +263,11 @@ def regenerate(*, db: Session, ref: str | int, actor: str, clock: Clock) -> Invo
         if draft is None:
             raise NotAllowed(
                 f"{invoice.customer_name} has nothing to bill for {period} any more; void {invoice.number} instead."
+            )
+        if draft.doc_type == CREDIT_NOTE:
+            raise NotAllowed(
+                f"{invoice.customer_name}'s credits now exceed its charges: void {invoice.number} and run the "
+                "bill run again to issue a credit note."
             )
         rewrite_draft(db, invoice.id, draft, settings=settings, actor=actor, clock=clock)
     _expire_bulk_updated(db)

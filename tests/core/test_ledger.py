@@ -22,7 +22,7 @@ from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge, validate_service
 from core.customer_validation import validate_customer
-from core.errors import FieldErrors
+from core.errors import FieldErrors, NotAllowed
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
 from tests.factories import configure
@@ -349,3 +349,22 @@ def test_a_charge_never_billed_just_changes(engine: Engine, book: int) -> None:
     edit_price(engine, nbn, "120")  # no "from when": nothing was billed at the old price
     run(engine, DEC)
     assert lines(engine, only(engine, book, DEC))[1][2] == D("120.00")
+
+
+def test_a_draft_whose_credits_now_exceed_its_charges_is_not_regenerated(engine: Engine, book: int) -> None:
+    nbn = charge(engine, book, "NBN 100", "100", "2026-01-01")
+    run(engine, NOV)
+    run(engine, DEC)  # a draft: Backup 50 + NBN 100
+    with session_scope(engine) as db:  # NBN ended back on 1 Nov: November's 96.67 and December go
+        charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=nbn, end_date="2026-11-01")
+    dec = only(engine, book, DEC)
+    with session_scope(engine) as db, pytest.raises(NotAllowed, match="credits now exceed"):
+        invoices.regenerate(db=db, ref=dec.number, actor=ACTOR, clock=FixedClock())
+    result = run(engine, DEC, regenerate_drafts=True)
+    assert result.regenerated == 0 and "credits for 2026-12 now exceed" in result.warnings[0]
+    with session_scope(engine) as db:  # the way out: void it, run again: a credit note
+        invoices.void(db=db, ref=dec.number, actor=ACTOR, clock=FixedClock())
+    run(engine, DEC)
+    # Backup 50.00; NBN credit 2..30 Nov = R(100) - R(100·1/30) = 100.00 - 3.33 = 96.67; total -46.67.
+    note = only(engine, book, DEC)
+    assert note.doc_type == "credit_note" and note.subtotal == D("-46.67")
