@@ -11,6 +11,7 @@ R(p·b/n) - R(p·(a-1)/n)). The database round trip of the same entries is cover
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -122,7 +123,9 @@ def histories(draw: st.DrawFn) -> tuple[dict[int, ChargeInput], list[tuple[str, 
     return charges, ops
 
 
-@settings(max_examples=400, deadline=None)
+# Fewer examples under mutation testing (mutmut sets MUTANT_UNDER_TEST): hundreds of mutants each
+# rerun this test; 400 examples is for the suite, where it runs once.
+@settings(max_examples=25 if os.environ.get("MUTANT_UNDER_TEST") else 400, deadline=None)
 @given(histories())
 def test_billed_minus_credited_is_the_value_of_the_active_days(
     history: tuple[dict[int, ChargeInput], list[tuple[str, int, int]]],
