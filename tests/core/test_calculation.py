@@ -130,8 +130,10 @@ def test_totals_add_up(amounts: list[tuple[Decimal, bool]], rate: Decimal) -> No
     old = totals(lines, rate, PER_INVOICE)
     taxable_sum = sum((line.amount for line in lines if line.taxable), Decimal(0))
     assert old.tax == exact_half_up(Fraction(taxable_sum) * Fraction(rate)) == sum(old.line_taxes, Decimal(0))
-    for tax, line, exact in zip(old.line_taxes, lines, per_line, strict=True):
-        assert abs(tax - exact) <= CENT and (line.taxable or tax == 0)
+    for tax, line in zip(old.line_taxes, lines, strict=True):
+        # Shared out by largest remainder: each line's GST is its exact GST rounded down or up.
+        exact = Fraction(line.amount) * Fraction(rate) if line.taxable else Fraction(0)
+        assert abs(Fraction(tax) - exact) < Fraction(1, 100) and (line.taxable or tax == 0)
     for value in (result.subtotal, result.tax, result.total, *result.line_taxes, *old.line_taxes):
         assert value.as_tuple().exponent == -2
 
@@ -164,7 +166,14 @@ def test_line_taxes_move_the_lines_that_rounded_furthest() -> None:
     # Going up: 0.04 x 3 per line is 0.00 x 3, per invoice R(0.012) = 0.01: the first line takes it.
     amounts = [(Decimal("0.04"), True)] * 3
     assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0.00"), D("0.00")]
-    with pytest.raises(ValueError):
+    # The cent goes to the largest remainder, not to the first line or the biggest amount:
+    # 0.091 (+0.001), 0.014 (+0.004), 0.014 (+0.004): per invoice R(0.119) = 0.12, one cent to line 2.
+    amounts = [(Decimal("0.91"), True), (Decimal("0.14"), True), (Decimal("0.14"), True)]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.09"), D("0.02"), D("0.01")]
+    # 0.011 (+0.001), 0.094 (+0.004), 0.011 (+0.001): R(0.116) = 0.12, the cent to the middle line.
+    amounts = [(Decimal("0.11"), True), (Decimal("0.94"), True), (Decimal("0.11"), True)]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0.10"), D("0.01")]
+    with pytest.raises(ValueError, match="unknown tax rounding 'per-whim'"):
         line_taxes(amounts, Decimal("0.1"), "per-whim")
 
 
@@ -180,6 +189,8 @@ def test_totals_refuse_floats_and_silly_rates() -> None:
         totals([], 0.1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         totals([], Decimal("10"))  # 10 means 1000%: someone typed a percentage
+    with pytest.raises(ValueError, match=r"a fraction such as 0\.10, not 1"):
+        totals([], Decimal("1"))  # 100% is not a GST rate either
 
 
 # Whole months
