@@ -129,7 +129,10 @@ def floor(engine, n: int) -> float:  # type: ignore[no-untyped-def]
             "tax": Decimal("70.00"),
             "total": Decimal("848.20"),
             "tax_rate": Decimal("0.1"),
-            "tax_rounding": "per-invoice-half-up",
+            "tax_rounding": "per-line-half-up",
+            "doc_type": "invoice",  # the ledger's columns (issue 12): written by the run, so by the floor
+            "credits_invoice_id": None,
+            "reason": None,
             "payment_terms_days": 14,
             "customer_name": f"Bench {i + 1:06d}",
             "customer_email": f"ap{i + 1}@x.example",
@@ -152,6 +155,11 @@ def floor(engine, n: int) -> float:  # type: ignore[no-untyped-def]
             "taxable": True,
             "period_start": date(2027, 1, 1),
             "period_end": date(2027, 1, 31),
+            "charge_id": k,
+            "charge_version": 1,
+            "reason": None,
+            "tax": Decimal("1.24"),
+            "credits_line_id": None,
         }
         for i in range(n)
         for k in range(11)

@@ -202,7 +202,7 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
     try:
         with session_scope(_engine()) as db:
             found = customers.find(db, customer)
-            lines, result = charges.preview(db=db, customer_id=found.id or 0, period=chosen)
+            lines, result, bill = charges.preview_bill(db=db, customer_id=found.id or 0, period=chosen)
             name = found.company_name
     except RebillError as exc:
         return _fail(exc.user_message)
@@ -220,8 +220,20 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
                 "taxable": line.taxable,
                 "period_start": line.period_start and str(line.period_start),
                 "period_end": line.period_end and str(line.period_end),
+                "reason": line.reason,
+                "charge_version": line.charge_version,
             }
             for line in lines
+        ],
+        "type": "credit_note" if result.total < 0 else "invoice",
+        "held_catch_up": [
+            {
+                "description": line.description,
+                "period_start": str(line.period_start),
+                "period_end": str(line.period_end),
+                "amount": _money(line.amount),
+            }
+            for line in bill.held
         ],
         "subtotal": _money(result.subtotal),
         "tax": _money(result.tax),
@@ -235,3 +247,5 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
     for line in data["lines"]:
         click.echo(f"  {line['description']}: {line['quantity']} x {line['unit_price']} = {line['amount']}")
     click.echo(f"  subtotal {data['subtotal']}  GST {data['tax']}  total {data['total']}")
+    for line in data["held_catch_up"]:
+        click.echo(f"  held for a decision (older than the horizon): {line['description']} {line['amount']}")

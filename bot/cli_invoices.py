@@ -87,7 +87,15 @@ def _money(value: Decimal) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--regenerate-drafts", is_flag=True, help="Recompute invoices of the period still in draft.")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=200, show_default=True, hidden=True)
-def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int) -> None:
+@click.option(
+    "--include-old-catch-up",
+    "include_old",
+    is_flag=True,
+    help="Also bill unbilled days older than the back-billing horizon (listed as held otherwise).",
+)
+def billrun(
+    period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int, include_old: bool
+) -> None:
     """Invoice every active customer with something to bill for PERIOD (safe to run again)."""
     billing_period = _period(period)
     engine = _engine()
@@ -100,9 +108,11 @@ def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, 
                     bar.length = max(total, 1)
                     bar.update(done - bar.pos)
 
-                result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, progress)
+                result = _run(
+                    engine, billing_period, regenerate_drafts, dry_run, batch_size, progress, include_old
+                )
         else:
-            result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, None)
+            result = _run(engine, billing_period, regenerate_drafts, dry_run, batch_size, None, include_old)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -116,6 +126,16 @@ def billrun(period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, 
     click.echo(f"  {result.skipped_existing} skipped: already invoiced for {billing_period}")
     click.echo(f"  {result.nothing_to_bill} with nothing to bill")
     click.echo(f"  total {_money(result.total)} (incl. GST)")
+    if result.credit_notes:
+        click.echo(f"  {result.credit_notes} of them credit note(s): credits exceeded charges")
+    if result.held:
+        held = sum((item.amount for item in result.held), Decimal(0))
+        click.echo(
+            f"  {len(result.held)} older catch-up piece(s) held for a decision, {_money(held)} ex GST:"
+        )
+        for item in result.held:
+            click.echo(f"    {item.customer_name}: {item.description} {_money(item.amount)}")
+        click.echo("  bill them with --include-old-catch-up")
     for warning in result.warnings:
         click.echo(f"  ⚠ {warning}", err=True)
 
@@ -127,6 +147,7 @@ def _run(
     dry_run: bool,
     batch_size: int,
     progress: Callable[[int, int], None] | None,
+    include_old: bool = False,
 ) -> BillRunResult:
     from core.billrun import run_bill
     from core.clock import clock_from_env
@@ -140,14 +161,21 @@ def _run(
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
+        include_old_catch_up=include_old,
     )
 
 
 @main.command("close")
 @click.option("--period", required=True, help="Month to close, e.g. 2026-12.")
 @click.option("--send", is_flag=True, help="E-mail the approved invoices even if auto-send is off.")
+@click.option(
+    "--include-old-catch-up",
+    "include_old",
+    is_flag=True,
+    help="Also bill unbilled days beyond the back-billing horizon (listed by the dry run).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
-def close(period: str, send: bool, as_json: bool) -> None:
+def close(period: str, send: bool, include_old: bool, as_json: bool) -> None:
     """Close PERIOD: bill run, exceptions, sending (auto-send, or --send), then the report.
 
     The same use case as the scheduled job and the Slack Run button (`core.month_close`); safe
@@ -175,6 +203,7 @@ def close(period: str, send: bool, as_json: bool) -> None:
             clock=clock_from_env(),
             smtp=smtp,
             send=True if send else None,
+            include_old_catch_up=include_old,
             templates_dir=_env("REBILL_TEMPLATES_DIR"),
             default_timezone=_env("REBILL_TIMEZONE") or "Australia/Sydney",
         )
@@ -296,6 +325,8 @@ def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:
         "tax": _money(invoice.tax),
         "total": _money(invoice.total),
         "tax_rounding": invoice.tax_rounding,
+        "type": invoice.doc_type,
+        "credits_invoice_id": invoice.credits_invoice_id,
     }
 
 
@@ -341,6 +372,50 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
         )
     path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     click.echo(f"exported {rows} line(s) to {path}")
+
+
+@invoice_group.command("credit")
+@click.argument("number")
+@click.option("--lines", "lines", help="Line numbers to credit, e.g. 1,3 (default: every line).")
+@click.option("--reason", help="Why, printed on the credit note.")
+@click.option("--json", "as_json", is_flag=True)
+def invoice_credit(number: str, lines: str | None, reason: str | None, as_json: bool) -> None:
+    """Issue a credit note for all or some lines of a sent or paid invoice (instead of a void)."""
+    from bot.db import session_scope
+    from core import credit_notes
+    from core.clock import clock_from_env
+
+    positions = _positions(lines)
+    with _friendly_errors(), session_scope(_engine()) as db:
+        done = credit_notes.credit(
+            db=db,
+            ref=number,
+            actor=_actor(),
+            clock=clock_from_env(),
+            positions=positions,
+            reason=reason,
+            today=_today(db),
+        )
+        note = done.credit_note
+        data = _summary(note, _today(db), note.status) | {"credits": done.invoice.number}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['number']} credits {done.lines} line(s) of {data['credits']}: total {data['total']}")
+
+
+def _positions(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        found = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise click.BadParameter(
+            "use line numbers separated by commas, e.g. 1,3", param_hint="--lines"
+        ) from None
+    if not found or min(found) < 1:
+        raise click.BadParameter("use line numbers from 1, e.g. 1,3", param_hint="--lines")
+    return found
 
 
 @invoice_group.command("send")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,7 @@ from sqlmodel import Session
 from core import billing_settings, invoice_writing, invoices, numbering
 from core.calculation import Period
 from core.clock import Clock
+from core.invoice_states import CREDIT_NOTE, INVOICE
 from core.invoice_writing import ClaimConflict, Draft
 from core.money import ZERO
 from models.customers import EndCustomer
@@ -51,6 +53,42 @@ _CUSTOMER = EndCustomer.__table__  # type: ignore[attr-defined]
 _RETRIES = 3
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class HeldCatchUp:
+    """Unbilled days older than the back-billing horizon: listed, neither billed nor dropped."""
+
+    customer_id: int
+    customer_name: str
+    description: str
+    period_start: date
+    period_end: date
+    amount: Decimal
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "customer_id": self.customer_id,
+            "customer_name": self.customer_name,
+            "description": self.description,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "amount": str(self.amount),
+        }
+
+
+def held_of(draft: Draft) -> list[HeldCatchUp]:
+    return [
+        HeldCatchUp(
+            draft.customer_id,
+            draft.customer_name,
+            line.description,
+            line.period_start or draft.issue_date,
+            line.period_end or draft.issue_date,
+            line.amount,
+        )
+        for line in draft.held
+    ]
 
 
 @dataclass
@@ -66,6 +104,9 @@ class BillRunResult:
     total: Decimal = ZERO  # of the invoices created and regenerated, GST included
     regenerated_numbers: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    credit_notes: int = 0  # of `created`: customers whose credits exceeded their charges
+    # Catch-up older than the horizon, not billed: it waits for a decision (`include_old_catch_up`).
+    held: list[HeldCatchUp] = field(default_factory=list)
     # Created numbers as contiguous runs (series, first, last, padding): a run of 100,000 invoices
     # is normally one entry, so the result stays small however big the book is.
     runs: list[tuple[str, int, int, int]] = field(default_factory=list)
@@ -103,6 +144,8 @@ class BillRunResult:
         self.nothing_to_bill += other.nothing_to_bill
         self.regenerated_numbers.extend(other.regenerated_numbers)
         self.warnings.extend(other.warnings)
+        self.credit_notes += other.credit_notes
+        self.held.extend(other.held)
 
     def _add_run(self, series: str, first: int, last: int, padding: int) -> None:
         if self.runs:
@@ -125,6 +168,9 @@ class BillRunResult:
             "invoice_ranges": [list(r) for r in self.number_ranges],
             "regenerated_numbers": self.regenerated_numbers,
             "warnings": self.warnings,
+            "credit_notes": self.credit_notes,
+            "held_catch_up": [item.as_dict() for item in self.held],
+            "held_total": str(sum((item.amount for item in self.held), ZERO)),
         }
 
 
@@ -134,6 +180,7 @@ class PreviewItem:
     customer_name: str
     lines: int
     total: Decimal
+    doc_type: str = INVOICE
 
 
 @dataclass(frozen=True)
@@ -141,6 +188,11 @@ class BillPreview:
     period: str
     items: tuple[PreviewItem, ...]
     already_invoiced: int
+    held: tuple[HeldCatchUp, ...] = ()
+
+    @property
+    def held_total(self) -> Decimal:
+        return sum((item.amount for item in self.held), ZERO)
 
     @property
     def count(self) -> int:
@@ -161,11 +213,13 @@ def run_bill(
     dry_run: bool = False,
     batch_size: int = 200,
     progress: Progress | None = None,
+    include_old_catch_up: bool = False,
 ) -> BillRunResult:
     """Invoice every active customer with something to bill for `period` (see the module docstring).
 
     Raises NotAllowed before writing anything if the billing settings are incomplete. `progress`
-    is called with (customers done, customers in all) after each batch.
+    is called with (customers done, customers in all) after each batch. Catch-up older than the
+    back-billing horizon is listed in `held` and billed only with `include_old_catch_up`.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -187,6 +241,7 @@ def run_bill(
                     actor=actor,
                     clock=clock,
                     regenerate=regenerate_drafts,
+                    include_old=include_old_catch_up,
                     result=result,
                     write=False,
                 )
@@ -199,6 +254,7 @@ def run_bill(
                 actor=actor,
                 clock=clock,
                 regenerate=regenerate_drafts,
+                include_old=include_old_catch_up,
                 result=result,
             )
         done += len(ids)
@@ -208,13 +264,16 @@ def run_bill(
     return result
 
 
-def preview_bill(*, db: Session, period: Period, batch_size: int = 500) -> BillPreview:
+def preview_bill(
+    *, db: Session, period: Period, batch_size: int = 500, include_old_catch_up: bool = False
+) -> BillPreview:
     """Who would be invoiced for `period`, and for how much, if the run happened now. Reads only.
 
     Customers that already have a live invoice for the period are counted, not listed.
     """
     settings = billing_settings.load(db)
     items: list[PreviewItem] = []
+    held: list[HeldCatchUp] = []
     already = 0
     last = 0
     while ids := _page(db, after=last, limit=batch_size):
@@ -222,12 +281,20 @@ def preview_bill(*, db: Session, period: Period, batch_size: int = 500) -> BillP
         live = invoice_writing.live_invoices(db, ids, period=period)
         already += len(live)
         todo = [cid for cid in ids if cid not in live]
-        for draft in _drafts(db, todo, period=period, settings=settings).values():
+        drafts = _drafts(db, todo, period=period, settings=settings, include_old=include_old_catch_up)
+        for draft in drafts.values():
             if draft is not None:
                 items.append(
-                    PreviewItem(draft.customer_id, draft.customer_name, len(draft.lines), draft.totals.total)
+                    PreviewItem(
+                        draft.customer_id,
+                        draft.customer_name,
+                        len(draft.lines),
+                        draft.totals.total,
+                        draft.doc_type,
+                    )
                 )
-    return BillPreview(period=str(period), items=tuple(items), already_invoiced=already)
+                held.extend(held_of(draft))
+    return BillPreview(period=str(period), items=tuple(items), already_invoiced=already, held=tuple(held))
 
 
 # One batch
@@ -242,20 +309,37 @@ def _write_batch(
     clock: Clock,
     regenerate: bool,
     result: BillRunResult,
+    include_old: bool = False,
 ) -> None:
     """Write a batch in one transaction; on a collision, retry its customers one by one."""
     if len(ids) > 1:
         try:
             with Session(engine) as db, db.begin():
                 staged = BillRunResult(period=result.period)
-                _batch(db, ids, period=period, actor=actor, clock=clock, regenerate=regenerate, result=staged)
+                _batch(
+                    db,
+                    ids,
+                    period=period,
+                    actor=actor,
+                    clock=clock,
+                    regenerate=regenerate,
+                    include_old=include_old,
+                    result=staged,
+                )
             result.merge(staged)
             return
         except (IntegrityError, ClaimConflict):
             pass  # rolled back, numbers returned; fall through to one customer per transaction
     for customer_id in ids:
         _write_one(
-            engine, customer_id, period=period, actor=actor, clock=clock, regenerate=regenerate, result=result
+            engine,
+            customer_id,
+            period=period,
+            actor=actor,
+            clock=clock,
+            regenerate=regenerate,
+            include_old=include_old,
+            result=result,
         )
 
 
@@ -268,6 +352,7 @@ def _write_one(
     clock: Clock,
     regenerate: bool,
     result: BillRunResult,
+    include_old: bool = False,
 ) -> None:
     for attempt in range(_RETRIES):
         try:
@@ -280,6 +365,7 @@ def _write_one(
                     actor=actor,
                     clock=clock,
                     regenerate=regenerate,
+                    include_old=include_old,
                     result=staged,
                 )
             result.merge(staged)
@@ -308,6 +394,7 @@ def _batch(
     clock: Clock,
     regenerate: bool,
     result: BillRunResult,
+    include_old: bool = False,
     write: bool = True,
 ) -> None:
     """Bill the customers `ids` in the session's transaction, adding what happened to `result`."""
@@ -328,10 +415,15 @@ def _batch(
         settings=settings,
         customers=customers,
         items_of=[r.id for r in redo.values()],
+        include_old=include_old,
     )
     new = [d for cid, d in drafts.items() if cid not in redo and d is not None]
     empty = [cid for cid, d in drafts.items() if cid not in redo and d is None]
     result.nothing_to_bill += len(empty)
+    result.credit_notes += sum(1 for d in new if d.doc_type == CREDIT_NOTE)
+    for draft in drafts.values():
+        if draft is not None:
+            result.held.extend(held_of(draft))
     if write:
         for item in invoice_writing.write_new(db, new, settings=settings, actor=actor, clock=clock):
             result.add_created(item.series, item.sequence, settings.invoice_number_padding, item.total)
@@ -345,6 +437,13 @@ def _batch(
             result.warnings.append(
                 f"{row.number}: {customers[cid].company_name} has nothing to bill for {period} any more; "
                 "left as it was (void it if that is right)."
+            )
+            continue
+        if draft.doc_type == CREDIT_NOTE:  # an invoice's number can't carry a credit note
+            result.skipped_existing += 1
+            result.warnings.append(
+                f"{row.number}: {customers[cid].company_name}'s credits for {period} now exceed its charges; "
+                "left as it was (void it and run again to issue a credit note)."
             )
             continue
         result.regenerated += 1
@@ -380,6 +479,7 @@ def _drafts(
     settings: BillingSettings,
     customers: Mapping[int, Any] | None = None,
     items_of: list[int] | None = None,
+    include_old: bool = False,
 ) -> dict[int, Draft | None]:
     if not ids:
         return {}
@@ -387,7 +487,9 @@ def _drafts(
         customers = invoice_writing.load_customers(db, ids)
     inputs = invoice_writing.load_inputs(db, ids, period=period, include_items_of=items_of or [])
     return {
-        cid: invoice_writing.build_draft(customers[cid], inputs[cid], period=period, settings=settings)
+        cid: invoice_writing.build_draft(
+            customers[cid], inputs[cid], period=period, settings=settings, include_old=include_old
+        )
         for cid in ids
     }
 

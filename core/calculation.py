@@ -26,34 +26,39 @@ Monthly charges
 Quarterly and annual charges
     Cycles are calendar-month aligned and counted from the month of `effective_from`: a quarterly
     charge effective in January bills in January, April, July and October; an annual one every
-    January. Each cycle is billed whole on the invoice whose service month is the cycle's first
-    month (in arrears mode that is the invoice one month later, so quarterly/annual charges are in
-    arrears by a month, not by a cycle: prepaid licences should not wait a year to be recovered).
-    The amount is the full cycle price `unit_price * quantity`, unless the covered part of the cycle
-    is shorter than the cycle, in which case it is pro-rated by days, the same rule as monthly:
-    `unit_price * quantity * days_covered / days_in_cycle`, rounded once. The cycle is shortened
-    when
-    - the charge starts mid-month: the first cycle starts on `effective_from` and runs to the end of
-      its nominal last month (e.g. effective 15 Jan, quarterly: 15 Jan to 31 Mar, 76/90 days), so
-      every later cycle is a whole calendar quarter;
-    - `end_date` (of the charge or its service) falls inside the cycle: billed up to and including
-      the end date. Because the cycle is billed at its start, an end date set after that invoice was
-      issued needs a credit; that is the invoice module's concern, not this one's.
+    January. Each cycle is billed on the invoice whose service month is the cycle's first month (in
+    arrears mode that is the invoice one month later: in arrears by a month, not by a cycle). The
+    amount is the full cycle price `unit_price * quantity` when the whole cycle is owed; a cycle cut
+    short by a start or end date is priced by the SAME piece rule as a month, over the cycle's days:
+    days a..b of an n-day cycle cost `R(p·b/n) - R(p·(a-1)/n)`. That is two roundings, not one, and
+    deliberately so: it is what makes the pieces of a cycle add up to its price, and a bill and a
+    later credit of part of it net to the cent. Example: $300 a quarter effective 15 Oct, cycle
+    1 Oct - 31 Dec (92 days), days 15..92: R(300) - R(300·14/92) = 300.00 - 45.65 = 254.35.
+
+The ledger: catch-up, credits, the horizon (`bill`)
+    Given the ledger (`core.coverage`: the days of each charge live documents billed or credited),
+    the invoice bills every owed day not covered from the ledger's start through the end of the
+    cycle containing the service month (earlier cycles are `catch_up` lines, split at cycle
+    boundaries), and credits every covered day no longer owed, or billed at another version, at the
+    price it was billed (`credit` lines, negative). Catch-up older than `horizon_months` before the
+    service month is returned as `held`, not billed, unless `include_old`. Without a ledger (plain
+    `bill_lines` calls) the ledger starts at the service month: just this cycle.
 
 Services
-    A charge linked to a service inherits the service's life: a cancelled service
-    (`status == "cancelled"`) or one excluded from the next invoice takes its charges with it, and the
-    service's `start_date`/`end_date` cut the charge's coverage exactly like the charge's own
-    `effective_from`/`end_date` (so a service ended before the service month bills nothing).
+    A charge linked to a service inherits the service's life: its `start_date`/`end_date` cut the
+    charge's coverage exactly like the charge's own dates. A cancelled service bills through its end
+    date (the "last day billed" asked for when cancelling; without one, nothing more). A service
+    excluded from the next invoice leaves its charges off that invoice, and the days of the cycles
+    it was excluded from are waived, not caught up later.
 
 Tax
-    GST applies only to taxable lines and is rounded ONCE per invoice: `tax = half-up to cents of
-    (sum of taxable line amounts * tax_rate)`; the method is recorded as `per-invoice-half-up`.
-    `subtotal` is the sum of line amounts and `total = subtotal + tax`.
+    GST applies only to taxable lines and is rounded per line by default (`per-line-half-up`, what
+    Xero does, so the books reproduce our totals); documents keep the method they were made with,
+    and `line_taxes` gives each line's GST for either method. `total = subtotal + tax`.
 
 Order of lines
-    Recurring lines by charge id, then once-off lines by item date, then id: the same inputs always
-    give the same invoice.
+    Charge lines by charge id, then date (a credit before a bill of the same day), then once-off
+    lines by item date, then id: the same inputs always give the same invoice.
 """
 
 from __future__ import annotations
@@ -65,17 +70,35 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
+from core.coverage import (
+    OPEN_END,
+    Covered,
+    Span,
+    Version,
+    intersect,
+    net_coverage,
+    owed_segments,
+    subtract,
+)
 from core.money import ZERO, line_amount, prorated_amount, require_decimal, round_exact, sum_money, tax_amount
 
 FREQUENCY_MONTHS: Final[Mapping[str, int]] = {"monthly": 1, "quarterly": 3, "annually": 12}
 FREQUENCIES: Final = tuple(FREQUENCY_MONTHS)
 MODES: Final = ("advance", "arrears")
 SERVICE_STATUSES: Final = ("active", "cancelled")
-TAX_ROUNDING: Final = "per-invoice-half-up"
+PER_LINE: Final = "per-line-half-up"
+PER_INVOICE: Final = "per-invoice-half-up"
+TAX_METHODS: Final = (PER_LINE, PER_INVOICE)
+TAX_ROUNDING: Final = PER_LINE  # the method new documents use; each keeps the one it was made with
 RECURRING: Final = "recurring"
+CATCH_UP: Final = "catch_up"
+CREDIT: Final = "credit"
 ONCE_OFF: Final = "once_off"
+LINE_KINDS: Final = (RECURRING, CATCH_UP, CREDIT, ONCE_OFF)
+CHARGE_KINDS: Final = (RECURRING, CATCH_UP, CREDIT)  # the kinds that are ledger entries
+DEFAULT_HORIZON_MONTHS: Final = 3
 
 _MONTH_ABBR: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PERIOD_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -165,12 +188,20 @@ class ChargeInput:
     end_date: date | None
     taxable: bool
     service_id: int | None
+    versions: tuple[Version, ...] = ()  # none: one version, the fields above, from effective_from
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
         require_decimal(self.quantity, what="quantity")
         if self.frequency not in FREQUENCY_MONTHS:
             raise ValueError(f"charge {self.id}: unknown frequency {self.frequency!r}")
+
+    @property
+    def schedule(self) -> tuple[Version, ...]:
+        """Its price and quantity over time, oldest first."""
+        if self.versions:
+            return self.versions
+        return (Version(1, self.effective_from, self.unit_price, self.quantity),)
 
 
 @dataclass(frozen=True)
@@ -204,8 +235,9 @@ class OnceOffInput:
 class Line:
     """One invoice line. `amount` is ex-GST and already rounded (2 dp).
 
-    For recurring lines `period_start`/`period_end` are the days actually billed; for once-off lines
-    both are the item's date, so the date survives onto the invoice.
+    For charge lines (`kind` recurring, catch_up or credit) `period_start`/`period_end` are the days
+    billed or credited, `charge_id`/`charge_version` the ledger entry; a credit has a negative
+    quantity and amount. For once-off lines both dates are the item's date.
     """
 
     kind: str
@@ -217,6 +249,10 @@ class Line:
     taxable: bool
     period_start: date | None
     period_end: date | None
+    reason: str | None = None
+    charge_id: int | None = None
+    charge_version: int | None = None
+    credits_line_id: int | None = None  # on a credit note: the invoice line it credits
 
     def __post_init__(self) -> None:
         require_decimal(self.amount, what="amount")
@@ -230,45 +266,119 @@ class Totals:
     tax: Decimal
     total: Decimal
     tax_rounding: str
+    line_taxes: tuple[Decimal, ...] = ()  # each line's GST, adding up to `tax` (see `line_taxes`)
 
 
-def bill_lines(
+@dataclass(frozen=True)
+class Bill:
+    """An invoice's lines, and the catch-up beyond the horizon that waits for someone's decision."""
+
+    lines: tuple[Line, ...]
+    held: tuple[Line, ...] = ()
+
+
+def bill(
     *,
     period: Period,
     mode: str,
     charges: Sequence[ChargeInput],
     services: Sequence[ServiceInput],
     once_offs: Sequence[OnceOffInput],
-) -> list[Line]:
-    """The lines of the invoice for `period` (see the module docstring for every rule applied).
+    coverage: Mapping[int, Sequence[Covered]] | None = None,
+    ledger_from: Period | None = None,
+    horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    include_old: bool = False,
+    waived: Mapping[int, frozenset[Period]] | None = None,
+) -> Bill:
+    """The invoice for `period` (see the module docstring for every rule applied).
 
-    `services` must include every service a charge refers to (ValueError otherwise: silently
-    dropping or billing a charge whose service we cannot see would both be wrong).
+    `coverage` is the ledger by charge id (live documents' charge lines); `ledger_from` the period
+    of the first invoice the ledger knows of: days in cycles that started before its service month
+    count as settled (default: this invoice's own, i.e. no memory before it). `waived` lists, per service, the invoice periods
+    it was excluded from. `services` must include every service a charge refers to (ValueError
+    otherwise: silently dropping or billing a charge whose service we cannot see would both be
+    wrong).
     """
     if mode not in MODES:
         raise ValueError(f"billing mode must be one of {MODES}, not {mode!r}")
-    service_month = period if mode == "advance" else period.previous()
+    if horizon_months < 0:
+        raise ValueError("the back-billing horizon can't be negative")
+    service_month = _service_month(period, mode)
+    start = service_month.first_day
+    if ledger_from is not None:
+        start = min(start, _service_month(ledger_from, mode).first_day)
+    horizon = service_month.plus(-horizon_months)
     services_by_id = {service.id: service for service in services}
     lines: list[Line] = []
+    held: list[Line] = []
     for charge in sorted(charges, key=lambda c: c.id):
-        line = _recurring_line(charge, service_month, services_by_id)
-        if line is not None:
-            lines.append(line)
+        service = _service_of(charge, services_by_id)
+        skipped = (waived or {}).get(charge.service_id, frozenset()) if charge.service_id else frozenset()
+        billed, waiting = _charge_lines(
+            charge,
+            service,
+            (coverage or {}).get(charge.id, ()),
+            service_month=service_month,
+            ledger_start=start,
+            horizon=horizon,
+            include_old=include_old,
+            waived=frozenset(_service_month(p, mode) for p in skipped),
+        )
+        lines.extend(billed)
+        held.extend(waiting)
     for item in sorted(once_offs, key=lambda i: (i.item_date, i.id)):
         if item.item_date <= period.last_day:
             lines.append(_once_off_line(item))
-    return lines
+    return Bill(lines=tuple(lines), held=tuple(held))
 
 
-def totals(lines: Sequence[Line], tax_rate: Decimal) -> Totals:
-    """Subtotal, GST (rounded once per invoice, half-up) and total of `lines`."""
+def bill_lines(**kwargs: Any) -> list[Line]:
+    """The lines of `bill(**kwargs)` (the held catch-up left out)."""
+    return list(bill(**kwargs).lines)
+
+
+def _service_month(period: Period, mode: str) -> Period:
+    """The month whose service the invoice for `period` bills: itself (advance) or the one before."""
+    return period if mode == "advance" else period.previous()
+
+
+def totals(lines: Sequence[Line], tax_rate: Decimal, method: str = TAX_ROUNDING) -> Totals:
+    """Subtotal, GST (rounded per line, or once per invoice for `PER_INVOICE`) and total of `lines`."""
     rate = require_decimal(tax_rate, what="tax_rate")
     if not ZERO <= rate < 1:
         raise ValueError(f"tax rate must be a fraction such as 0.10, not {rate}")
     subtotal = sum_money(line.amount for line in lines)
-    taxable = sum_money(line.amount for line in lines if line.taxable)
-    tax = tax_amount(taxable, rate)
-    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax, tax_rounding=TAX_ROUNDING)
+    taxes = line_taxes([(line.amount, line.taxable) for line in lines], rate, method)
+    tax = sum_money(taxes)
+    return Totals(
+        subtotal=subtotal, tax=tax, total=subtotal + tax, tax_rounding=method, line_taxes=tuple(taxes)
+    )
+
+
+def line_taxes(lines: Sequence[tuple[Decimal, bool]], rate: Decimal, method: str) -> list[Decimal]:
+    """Each (amount, taxable) line's GST, as the books must record it to arrive at our total.
+
+    `PER_LINE` (the default, what Xero does itself): each taxable line's `amount * rate` rounded
+    half-up once. `PER_INVOICE` (documents written before 0012): the invoice's GST is the taxable
+    total times the rate rounded once; here it is shared out so the lines add up to it exactly,
+    each line's own rounding moved by a cent where the remainders were largest (ties: earlier line).
+    The Xero push and the export send these as each line's tax amount.
+    """
+    if method not in TAX_METHODS:
+        raise ValueError(f"unknown tax rounding {method!r}")
+    rounded = [tax_amount(amount, rate) if taxable else ZERO for amount, taxable in lines]
+    if method == PER_LINE:
+        return rounded
+    exact = [Fraction(amount) * Fraction(rate) if taxable else Fraction(0) for amount, taxable in lines]
+    target = tax_amount(sum_money(amount for amount, taxable in lines if taxable), rate)
+    cents = int((target - sum_money(rounded)) * 100)
+    step = Decimal("0.01") if cents > 0 else Decimal("-0.01")
+    taxable = [i for i, (_, is_taxable) in enumerate(lines) if is_taxable]
+    # The lines whose rounding gave away the most (or, going down, took the most) move first.
+    order = sorted(taxable, key=lambda i: (-(exact[i] - Fraction(rounded[i])) * (1 if cents > 0 else -1), i))
+    for i in order[: abs(cents)]:
+        rounded[i] += step
+    return rounded
 
 
 def monthly_run_rate(
@@ -314,46 +424,152 @@ def _window(charge: ChargeInput, service: ServiceInput | None) -> tuple[date, da
     return start, end
 
 
-def _recurring_line(
-    charge: ChargeInput, service_month: Period, services_by_id: Mapping[int, ServiceInput]
-) -> Line | None:
-    service = _service_of(charge, services_by_id)
-    if service is not None and (service.status == "cancelled" or service.exclude_next_invoice):
-        return None
-    cycle_months = FREQUENCY_MONTHS[charge.frequency]
-    started = charge.effective_from  # months_in == service_month.months_since(Period.of(started))
-    months_in = (service_month.year - started.year) * 12 + (service_month.month - started.month)
-    if months_in < 0 or months_in % cycle_months != 0:
-        return None  # the service month does not start a cycle of this charge
-    cycle_start, cycle_end, cycle_days = _cycle(service_month, cycle_months)
+def _charge_lines(
+    charge: ChargeInput,
+    service: ServiceInput | None,
+    entries: Sequence[Covered],
+    *,
+    service_month: Period,
+    ledger_start: date,
+    horizon: Period,
+    include_old: bool,
+    waived: frozenset[Period],
+) -> tuple[list[Line], list[Line]]:
+    """One charge's lines (credits, catch-up, this cycle) and its held catch-up, from the ledger."""
+    if service is not None and service.exclude_next_invoice:
+        return [], []
+    months = FREQUENCY_MONTHS[charge.frequency]
+    anchor = _month_of(charge.effective_from)
     start, end = _window(charge, service)
-    covered_start = max(cycle_start, start)
-    covered_end = cycle_end if end is None else min(cycle_end, end)
-    if covered_end < covered_start:
-        return None
-    covered_days = (covered_end - covered_start).days + 1
-    span = _date_range(covered_start, covered_end)
-    if covered_days == cycle_days:
-        description = f"{charge.description} ({span})"
-    else:
-        description = f"{charge.description} ({span}, pro-rata {covered_days}/{cycle_days} days)"
-    return Line(
-        kind=RECURRING,
-        source_id=charge.id,
-        description=description,
-        quantity=charge.quantity,
-        unit_price=charge.unit_price,
-        amount=prorated_amount(
-            charge.unit_price,
-            charge.quantity,
-            first_day=(covered_start - cycle_start).days + 1,
-            last_day=(covered_end - cycle_start).days + 1,
-            days=cycle_days,
-        ),
-        taxable=charge.taxable,
-        period_start=covered_start,
-        period_end=covered_end,
+    window: Span | None = (start, end or OPEN_END) if end is None or start <= end else None
+    if service is not None and service.status == "cancelled" and service.end_date is None:
+        window = None  # cancelled without saying when: nothing more is owed
+    versions = charge.schedule
+    owed = owed_segments(versions, window)
+    lines: list[Line] = []
+    still_owed: list[Span] = []
+    for segment in net_coverage(entries, versions) if entries else ():
+        if segment.count < 0:  # credited days whose bill was voided: bill the credit back first
+            for piece in _pieces(segment.start, segment.end, anchor, months):
+                line = _charge_line(charge, piece, segment.version, CATCH_UP, _CREDIT_REVERSED)
+                lines.extend([line] * -segment.count)
+            continue
+        same = [o.span for o in owed if o.version == segment.version]
+        kept = intersect([segment.span], same)
+        still_owed.extend(kept)
+        for first, last in subtract([segment.span], same):
+            reason = _credit_reason(charge, service, window, first)
+            for piece in _pieces(first, last, anchor, months):
+                credit = _charge_line(charge, piece, segment.version, CREDIT, reason)
+                lines.extend([credit] * segment.count)
+        for first, last in kept if segment.count > 1 else ():
+            for piece in _pieces(first, last, anchor, months):  # billed twice: credit the extra
+                credit = _charge_line(charge, piece, segment.version, CREDIT, "billed twice")
+                lines.extend([credit] * (segment.count - 1))
+    current = _cycle_month(anchor, months, service_month)
+    through = _cycle(current, months)[1]
+    settled = _cycle_month(anchor, months, _month_of(ledger_start))
+    if settled.first_day < ledger_start:
+        settled = settled.plus(months)  # a cycle the ledger only saw part of was billed before it
+    held: list[Line] = []
+    for segment in owed:
+        wanted = (max(segment.start, settled.first_day), min(segment.end, through))
+        if wanted[0] > wanted[1]:
+            continue
+        for first, last in subtract([wanted], still_owed) if still_owed else [wanted]:
+            for piece in _pieces(first, last, anchor, months):
+                cycle = piece[2]
+                if any(cycle <= month < cycle.plus(months) for month in waived):
+                    continue  # the service was left off that cycle's invoice: those days are waived
+                if cycle == current:
+                    lines.append(_charge_line(charge, piece, segment.version, RECURRING, None))
+                elif _month_of(piece[0]) < horizon and not include_old:
+                    held.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
+                else:
+                    lines.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
+    lines.sort(key=lambda line: (line.period_start, line.kind != CREDIT))
+    return lines, held
+
+
+@lru_cache(maxsize=4096)
+def _month_of(day: date) -> Period:
+    return Period.of(day)
+
+
+_CREDIT_REVERSED: Final = "reverses a credit whose invoice was voided"
+_Piece = tuple[date, date, Period]  # days of one cycle, and the cycle's first month
+
+
+def _pieces(first: date, last: date, anchor: Period, months: int) -> list[_Piece]:
+    """Days `first..last` split where the charge's cycles (months, quarters, years) start."""
+    pieces: list[_Piece] = []
+    while first <= last:
+        cycle = _cycle_month(anchor, months, _month_of(first))
+        cycle_last = _cycle(cycle, months)[1]
+        pieces.append((first, min(last, cycle_last), cycle))
+        first = cycle_last + timedelta(days=1)
+    return pieces
+
+
+@lru_cache(maxsize=4096)
+def _cycle_month(anchor: Period, months: int, month: Period) -> Period:
+    """The first month of the charge's cycle that contains `month` (cycles count from `anchor`).
+
+    Cached: a bill run asks the same few (anchor, month) pairs for every charge of the book."""
+    return anchor.plus(month.months_since(anchor) // months * months)
+
+
+def _charge_line(charge: ChargeInput, piece: _Piece, version: Version, kind: str, reason: str | None) -> Line:
+    first, last, cycle = piece
+    cycle_start, _, cycle_days = _cycle(cycle, FREQUENCY_MONTHS[charge.frequency])
+    covered_days = (last - first).days + 1
+    notes = [_date_range(first, last)]
+    if kind == CATCH_UP:
+        notes.append("catch-up")
+    elif kind == CREDIT:
+        notes.append(f"credit: {reason}")
+    if covered_days != cycle_days:
+        notes.append(f"pro-rata {covered_days}/{cycle_days} days")
+    amount = prorated_amount(
+        version.unit_price,
+        version.quantity,
+        first_day=(first - cycle_start).days + 1,
+        last_day=(last - cycle_start).days + 1,
+        days=cycle_days,
     )
+    sign = -1 if kind == CREDIT else 1
+    return Line(
+        kind=kind,
+        source_id=charge.id,
+        description=f"{charge.description} ({', '.join(notes)})",
+        quantity=sign * version.quantity,
+        unit_price=version.unit_price,
+        amount=sign * amount,
+        taxable=charge.taxable,
+        period_start=first,
+        period_end=last,
+        reason=reason,
+        charge_id=charge.id,
+        charge_version=version.number,
+    )
+
+
+def _credit_reason(charge: ChargeInput, service: ServiceInput | None, window: Span | None, day: date) -> str:
+    """Why billed days stopped being owed, in words for the invoice line."""
+    if window is not None and window[0] <= day <= window[1]:
+        return "price or quantity changed"
+    if window is not None and day < window[0]:
+        return f"starts {_day(window[0], with_year=True)}"
+    if (
+        service is not None
+        and service.end_date is not None
+        and (charge.end_date is None or service.end_date <= charge.end_date)
+    ):
+        verb = "cancelled" if service.status == "cancelled" else "ended"
+        return f"service {verb}, last day {_day(service.end_date, with_year=True)}"
+    if charge.end_date is not None:
+        return f"ended, last day {_day(charge.end_date, with_year=True)}"
+    return "no longer billed"
 
 
 @lru_cache(maxsize=64)

@@ -189,6 +189,21 @@ def validate_end_date(end_date: object, *, not_before: date, field: str = "end_d
     return end
 
 
+def validate_change_from(value: object, *, not_before: date, field: str = "change_from") -> date:
+    """The day a new price or quantity of a billed charge applies from ("from when?")."""
+    errors = _Collector()
+    if value in (None, ""):
+        errors.add(
+            field, "This charge has been billed: say from which day the new price or quantity applies."
+        )
+    else:
+        day = errors.check(field, lambda: _date(value, field=field))
+        if day is not None and day < not_before:
+            errors.add(field, f"Pick {not_before.isoformat()} or later: the charge starts then.")
+    errors.raise_if_any()
+    return day
+
+
 # Field parsers: each raises ValueError (or FieldErrors) with a message a person can act on.
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -25,24 +26,33 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from core import audit, customers
+from core import audit, customers, ledger
 from core.calculation import (
+    DEFAULT_HORIZON_MONTHS,
+    Bill,
     ChargeInput,
     Line,
     OnceOffInput,
     Period,
     ServiceInput,
     Totals,
-    bill_lines,
+    bill,
     monthly_run_rate,
     totals,
 )
-from core.charge_validation import OnceOffFields, RecurringChargeFields, ServiceFields, validate_end_date
+from core.charge_validation import (
+    OnceOffFields,
+    RecurringChargeFields,
+    ServiceFields,
+    validate_change_from,
+    validate_end_date,
+)
 from core.clock import Clock, SystemClock
+from core.coverage import Covered, Version
 from core.errors import FieldErrors, NotAllowed, NotFound
-from models.charges import OnceOffItem, RecurringCharge, Service
+from models.charges import ChargeVersion, OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
-from models.invoices import Invoice
+from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
 
 SERVICE: Final = "service"
@@ -59,11 +69,18 @@ RowT = TypeVar("RowT", Service, RecurringCharge, OnceOffItem)
 
 @dataclass(frozen=True)
 class BillingInputs:
-    """Everything `core.calculation.bill_lines` needs for one customer, loaded in one place."""
+    """Everything `core.calculation.bill` needs for one customer, loaded in one place."""
 
     charges: tuple[ChargeInput, ...]
     services: tuple[ServiceInput, ...]
     once_offs: tuple[OnceOffInput, ...]
+    coverage: Mapping[int, tuple[Covered, ...]] = dataclass_field(
+        default_factory=dict
+    )  # the ledger, by charge
+    waived: Mapping[int, frozenset[Period]] = dataclass_field(
+        default_factory=dict
+    )  # excluded periods, by service
+    ledger_from: Period | None = None
 
 
 # Services
@@ -154,15 +171,103 @@ def add_recurring_charge(
 
 
 def edit_recurring_charge(
-    *, db: Session, actor: str, charge_id: int, data: RecurringChargeFields, clock: Clock | None = None
+    *,
+    db: Session,
+    actor: str,
+    charge_id: int,
+    data: RecurringChargeFields,
+    clock: Clock | None = None,
+    change_from: date | str | None = None,
 ) -> RecurringCharge:
-    """Replace a charge's fields. Past invoices keep their own copies of the lines, so this only
-    changes what is billed from the next invoice on."""
+    """Replace a charge's fields; a new price or quantity of a billed charge takes an effective date.
+
+    A charge never billed just changes. Once billed, its price and quantity are versioned
+    (`ChargeVersion`): the change closes the current version the day before `change_from` and opens
+    the next; the bill run then credits days already billed from that date at the old version and
+    bills them at the new one. Refuses (FieldErrors on `change_from`) without a date, or with one
+    before the current version's start.
+    """
     charge = get_recurring_charge(db=db, charge_id=charge_id)
     if data.service_id != charge.service_id:
         _check_service_link(db, charge.customer_id, data.service_id)
     values = asdict(data)
+    repriced = (data.unit_price, data.quantity) != (charge.unit_price, charge.quantity)
+    if repriced and (_is_billed(db, charge_id) or _versions(db, charge_id)):
+        start = validate_change_from(change_from, not_before=data.effective_from)
+        _add_version(db, charge, start, data.unit_price, data.quantity, actor=actor, clock=clock)
     return _apply(db, charge, values, actor=actor, entity=RECURRING_CHARGE, action="update", clock=clock)
+
+
+def _is_billed(db: Session, charge_id: int) -> bool:
+    """Whether any document, live or void, ever billed the charge (then its history matters)."""
+    found = db.exec(select(InvoiceLine.id).where(InvoiceLine.charge_id == charge_id).limit(1)).first()
+    return found is not None
+
+
+def _versions(db: Session, charge_id: int) -> list[ChargeVersion]:
+    query = (
+        select(ChargeVersion).where(ChargeVersion.charge_id == charge_id).order_by(col(ChargeVersion.version))
+    )
+    return list(db.exec(query).all())
+
+
+def _add_version(
+    db: Session,
+    charge: RecurringCharge,
+    start: date,
+    unit_price: Decimal,
+    quantity: Decimal,
+    *,
+    actor: str,
+    clock: Clock | None,
+) -> None:
+    assert charge.id is not None
+    versions = _versions(db, charge.id)
+    now = _now(clock)
+    if not versions:  # the price so far becomes version 1, from the charge's start
+        versions = [
+            ChargeVersion(
+                charge_id=charge.id,
+                version=1,
+                effective_from=charge.effective_from,
+                unit_price=charge.unit_price,
+                quantity=charge.quantity,
+                created_at=now,
+                created_by=actor,
+            )
+        ]
+        db.add(versions[0])
+    last = versions[-1]
+    if start < last.effective_from:
+        raise FieldErrors(
+            {
+                "change_from": f"Pick {last.effective_from.isoformat()} or later: the current price applies from then."
+            }
+        )
+    if start == last.effective_from:  # the same day again: that version's price is corrected
+        last.unit_price, last.quantity = unit_price, quantity
+        db.add(last)
+    else:
+        db.add(
+            ChargeVersion(
+                charge_id=charge.id,
+                version=last.version + 1,
+                effective_from=start,
+                unit_price=unit_price,
+                quantity=quantity,
+                created_at=now,
+                created_by=actor,
+            )
+        )
+    audit.record(
+        db,
+        actor=actor,
+        entity=RECURRING_CHARGE,
+        entity_id=charge.id,
+        action="new_version",
+        changes={"from": start.isoformat(), "unit_price": str(unit_price), "quantity": str(quantity)},
+    )
+    db.flush()
 
 
 def end_recurring_charge(
@@ -242,10 +347,11 @@ def list_once_offs(*, db: Session, customer_id: int, uninvoiced_only: bool = Fal
 # What it adds up to
 
 
-def billing_inputs(*, db: Session, customer_id: int) -> BillingInputs:
-    """The customer's charges, services and uninvoiced once-off items as calculation inputs.
+def billing_inputs(*, db: Session, customer_id: int, ignore_invoices: Sequence[int] = ()) -> BillingInputs:
+    """The customer's charges, services, uninvoiced once-off items and ledger as calculation inputs.
 
-    The bill run should use this too, so the preview and the invoice read the same rows the same way.
+    The bill run reads the same rows the same way in batches (`invoice_writing.load_inputs`; a test
+    checks they agree), so the preview and the invoice cannot differ.
     """
     customers.get(db, customer_id)
     charge_rows = db.exec(
@@ -255,14 +361,18 @@ def billing_inputs(*, db: Session, customer_id: int) -> BillingInputs:
     ).all()
     service_rows = list_services(db=db, customer_id=customer_id)
     item_rows = list_once_offs(db=db, customer_id=customer_id, uninvoiced_only=True)
+    versions = ledger.versions_of(db, [row.id for row in charge_rows if row.id is not None])
     return BillingInputs(
-        charges=tuple(charge_input(row) for row in charge_rows),
+        charges=tuple(charge_input(row, versions.get(row.id or 0, ())) for row in charge_rows),
         services=tuple(service_input(row) for row in service_rows),
         once_offs=tuple(once_off_input(row) for row in item_rows),
+        coverage=ledger.coverage_of(db, [customer_id], ignore_invoices=ignore_invoices)[customer_id],
+        waived=ledger.waived_of(db, [customer_id])[customer_id],
+        ledger_from=ledger.first_period(db),
     )
 
 
-def charge_input(row: RecurringCharge) -> ChargeInput:
+def charge_input(row: RecurringCharge, versions: tuple[Version, ...] = ()) -> ChargeInput:
     assert row.id is not None
     return ChargeInput(
         id=row.id,
@@ -274,6 +384,7 @@ def charge_input(row: RecurringCharge) -> ChargeInput:
         end_date=row.end_date,
         taxable=row.taxable,
         service_id=row.service_id,
+        versions=versions,
     )
 
 
@@ -318,15 +429,51 @@ def preview(
 
     `mode` and `tax_rate` default to the billing settings (or their defaults if none are saved yet).
     """
-    if mode is None or tax_rate is None:
-        settings = db.get(BillingSettings, 1) or BillingSettings()
-        mode = settings.billing_mode if mode is None else mode
-        tax_rate = settings.tax_rate if tax_rate is None else tax_rate
-    inputs = billing_inputs(db=db, customer_id=customer_id)
-    lines = bill_lines(
-        period=period, mode=mode, charges=inputs.charges, services=inputs.services, once_offs=inputs.once_offs
+    lines, result, _ = preview_bill(
+        db=db, customer_id=customer_id, period=period, mode=mode, tax_rate=tax_rate
     )
-    return lines, totals(lines, tax_rate)
+    return lines, result
+
+
+def preview_bill(
+    *,
+    db: Session,
+    customer_id: int,
+    period: Period,
+    mode: str | None = None,
+    tax_rate: Decimal | None = None,
+) -> tuple[list[Line], Totals, Bill]:
+    """`preview`, plus the whole `Bill` (its held catch-up waiting for a decision)."""
+    settings = db.get(BillingSettings, 1) or BillingSettings()
+    mode = settings.billing_mode if mode is None else mode
+    tax_rate = settings.tax_rate if tax_rate is None else tax_rate
+    inputs = billing_inputs(db=db, customer_id=customer_id)
+    result = bill_from(inputs, period=period, mode=mode, horizon_months=settings.back_billing_months)
+    lines = list(result.lines)
+    return lines, totals(lines, tax_rate), result
+
+
+def bill_from(
+    inputs: BillingInputs,
+    *,
+    period: Period,
+    mode: str,
+    horizon_months: int | None = None,
+    include_old: bool = False,
+) -> Bill:
+    """`core.calculation.bill` over one customer's loaded inputs (the one way inputs become lines)."""
+    return bill(
+        period=period,
+        mode=mode,
+        charges=inputs.charges,
+        services=inputs.services,
+        once_offs=inputs.once_offs,
+        coverage=inputs.coverage,
+        ledger_from=inputs.ledger_from,
+        horizon_months=DEFAULT_HORIZON_MONTHS if horizon_months is None else horizon_months,
+        include_old=include_old,
+        waived=inputs.waived,
+    )
 
 
 # Helpers

@@ -33,6 +33,7 @@ def invoice_figures(db: Session, *, today: date) -> InvoiceFigures:
 
     drafts, _ = count_and_sum(Invoice.status == "draft")
     to_send, _ = count_and_sum(Invoice.status == "approved", col(Invoice.sent_at).is_(None))
-    outstanding, outstanding_total = count_and_sum(col(Invoice.status).in_(OWING))
-    overdue, overdue_total = count_and_sum(col(Invoice.status).in_(OWING), Invoice.due_date < today)
+    owed = (col(Invoice.status).in_(OWING), Invoice.doc_type == "invoice")  # credit notes are not owed
+    outstanding, outstanding_total = count_and_sum(*owed)
+    overdue, overdue_total = count_and_sum(*owed, Invoice.due_date < today)
     return InvoiceFigures(drafts, to_send, outstanding, outstanding_total, overdue, overdue_total)

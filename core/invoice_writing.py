@@ -39,12 +39,12 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from core import audit, billing_settings, numbering
-from core.calculation import Line, Period, Totals, bill_lines, totals
-from core.charges import BillingInputs, charge_input, once_off_input, service_input
+from core import audit, billing_settings, ledger, numbering
+from core.calculation import Line, Period, Totals, totals
+from core.charges import BillingInputs, bill_from, charge_input, once_off_input, service_input
 from core.clock import Clock
 from core.errors import NotAllowed, RebillError
-from core.invoice_states import APPROVED, DRAFT, ENTITY, VOID
+from core.invoice_states import APPROVED, CREDIT_NOTE, DRAFT, ENTITY, INVOICE, VOID
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceExclusion, InvoiceLine
@@ -109,10 +109,18 @@ class Draft:
     lines: tuple[Line, ...]
     totals: Totals
     flagged_service_ids: tuple[int, ...]  # live exclude_next_invoice flags this invoice consumes
+    held: tuple[Line, ...] = ()  # catch-up beyond the horizon, not on this document
+    credits_invoice_id: int | None = None
+    reason: str | None = None
 
     @property
     def once_off_ids(self) -> list[int]:
         return [line.source_id for line in self.lines if line.kind == "once_off"]
+
+    @property
+    def doc_type(self) -> str:
+        """Credits that exceed the charges make a credit note, never a negative invoice."""
+        return CREDIT_NOTE if self.totals.total < 0 or self.credits_invoice_id else INVOICE
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ def load_inputs(
     period: Period,
     include_items_of: Sequence[int] = (),
 ) -> dict[int, Inputs]:
+    # `include_items_of` (drafts being regenerated) also leaves those drafts' lines out of the ledger.
     """Billing inputs for many customers at once: `core.charges.billing_inputs`, batched.
 
     `include_items_of` lists invoices (drafts being regenerated) whose once-off items count as
@@ -170,12 +179,19 @@ def load_inputs(
     if not customer_ids:
         return {}
     ids = list(customer_ids)
+    charge_rows = [
+        _ChargeRow._make(values)
+        for values in db.execute(
+            select(*_CHARGE_INPUT).where(_CHARGE.c.customer_id.in_(ids)).order_by(_CHARGE.c.id)
+        )
+    ]
+    versions = ledger.versions_of(db, [row.id for row in charge_rows])
     charges: dict[int, list[Any]] = defaultdict(list)
-    for values in db.execute(
-        select(*_CHARGE_INPUT).where(_CHARGE.c.customer_id.in_(ids)).order_by(_CHARGE.c.id)
-    ):
-        row = _ChargeRow._make(values)
-        charges[row.customer_id].append(charge_input(row))  # type: ignore[arg-type]
+    for row in charge_rows:
+        charges[row.customer_id].append(charge_input(row, versions.get(row.id, ())))  # type: ignore[arg-type]
+    coverage = ledger.coverage_of(db, ids, ignore_invoices=include_items_of)
+    waived = ledger.waived_of(db, ids)
+    start = ledger.first_period(db)
     excluded = set(
         db.execute(
             select(_EXCLUSION.c.service_id).where(
@@ -209,7 +225,12 @@ def load_inputs(
     return {
         cid: Inputs(
             billing=BillingInputs(
-                charges=tuple(charges[cid]), services=tuple(services[cid]), once_offs=tuple(items[cid])
+                charges=tuple(charges[cid]),
+                services=tuple(services[cid]),
+                once_offs=tuple(items[cid]),
+                coverage=coverage[cid],
+                waived=waived[cid],
+                ledger_from=start,
             ),
             flagged_service_ids=tuple(flagged[cid]),
         )
@@ -218,17 +239,26 @@ def load_inputs(
 
 
 def build_draft(
-    customer: Row[Any] | EndCustomer, inputs: Inputs, *, period: Period, settings: BillingSettings
+    customer: Row[Any] | EndCustomer,
+    inputs: Inputs,
+    *,
+    period: Period,
+    settings: BillingSettings,
+    include_old: bool = False,
 ) -> Draft | None:
-    """The invoice `customer` gets for `period`, or None when there is nothing to bill."""
-    billing = inputs.billing
-    lines = bill_lines(
+    """The document `customer` gets for `period`, or None when there is nothing to bill.
+
+    Catch-up older than the horizon is `held` on the draft, not billed, unless `include_old`. A
+    draft whose total is negative (credits exceed charges) is written as a credit note.
+    """
+    result = bill_from(
+        inputs.billing,
         period=period,
         mode=settings.billing_mode,
-        charges=billing.charges,
-        services=billing.services,
-        once_offs=billing.once_offs,
+        horizon_months=settings.back_billing_months,
+        include_old=include_old,
     )
+    lines = list(result.lines)
     if not lines:
         return None
     terms = customer.payment_terms_days
@@ -247,6 +277,7 @@ def build_draft(
         lines=tuple(lines),
         totals=totals(lines, settings.tax_rate),
         flagged_service_ids=inputs.flagged_service_ids,
+        held=result.held,
     )
 
 
@@ -259,6 +290,7 @@ def live_invoices(db: Session, customer_ids: Sequence[int], *, period: Period) -
             _INVOICE.c.customer_id.in_(list(customer_ids)),
             _INVOICE.c.period == str(period),
             _INVOICE.c.status != VOID,
+            _INVOICE.c.doc_type == INVOICE,
         )
     ).all()
     return {row.customer_id: row for row in rows}
@@ -285,6 +317,7 @@ def write_new(
     actor: str,
     clock: Clock,
     replaces: Mapping[int, int] | None = None,
+    status: str | None = None,
 ) -> list[Written]:
     """Number and insert `drafts` with their lines, claim their once-off items, audit them.
 
@@ -294,13 +327,23 @@ def write_new(
     """
     if not drafts:
         return []
-    numbers = numbering.allocate(db, settings=settings, count=len(drafts))
+    notes = [d for d in drafts if d.doc_type == CREDIT_NOTE]
+    invoice_numbers = iter(numbering.allocate(db, settings=settings, count=len(drafts) - len(notes)))
+    note_numbers = iter(
+        numbering.allocate(
+            db, settings=settings, count=len(notes), series=numbering.credit_note_series(settings)
+        )
+    )
+    numbers = [next(note_numbers if d.doc_type == CREDIT_NOTE else invoice_numbers) for d in drafts]
     now = clock.now()
-    status = APPROVED if settings.auto_approve else DRAFT
+    status = status or (APPROVED if settings.auto_approve else DRAFT)
     rows = [
         {
             "customer_id": d.customer_id,
             "period": str(d.period),
+            "doc_type": d.doc_type,
+            "credits_invoice_id": d.credits_invoice_id,
+            "reason": d.reason,
             "number": n.number,
             "series": n.series,
             "sequence": n.sequence,
@@ -352,6 +395,7 @@ def write_new(
                     "period": row["period"],
                     "status": row["status"],
                     "total": str(row["total"]),
+                    **({"doc_type": row["doc_type"]} if row["doc_type"] != INVOICE else {}),
                     **(
                         {"replaces_invoice_id": row["replaces_invoice_id"]}
                         if row["replaces_invoice_id"]
@@ -508,9 +552,16 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
             "taxable": line.taxable,
             "period_start": line.period_start,
             "period_end": line.period_end,
+            "charge_id": line.charge_id,
+            "charge_version": line.charge_version,
+            "reason": line.reason[:200] if line.reason else None,
+            "tax": tax,
+            "credits_line_id": line.credits_line_id,
         }
         for invoice_id, draft in invoices
-        for position, line in enumerate(draft.lines, start=1)
+        for position, (line, tax) in enumerate(
+            zip(draft.lines, draft.totals.line_taxes or [None] * len(draft.lines), strict=True), start=1
+        )
     ]
     if rows:
         db.execute(insert(_LINE), rows)

@@ -11,23 +11,26 @@ Life cycle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Session, col
 
 from core import audit, billing_settings, four_eyes, numbering
-from core.calculation import Period
+from core.calculation import Period, line_taxes
 from core.clock import Clock
 from core.errors import NotAllowed, NotFound
 from core.invoice_states import (
     APPROVED,
+    CREDIT_NOTE,
     DRAFT,
     ENTITY,
     FILTERS,
+    INVOICE,
     OVERDUE,
     OWING,
     PAID,
@@ -85,6 +88,18 @@ def lines_of(*, db: Session, invoice_id: int) -> list[InvoiceLine]:
     return list(db.execute(query).scalars())
 
 
+def line_tax_amounts(invoice: Invoice, lines: Sequence[InvoiceLine]) -> list[Decimal]:
+    """Each line's GST as the accounting system must record it to arrive at this document's GST.
+
+    Documents written since migration 0012 store it per line; older ones (rounded once per
+    invoice) get it shared out by `core.calculation.line_taxes`, which adds up to the stored GST.
+    The export and the Xero push both send these amounts.
+    """
+    if lines and all(line.tax is not None for line in lines):
+        return [line.tax for line in lines if line.tax is not None]
+    return line_taxes([(line.amount, line.taxable) for line in lines], invoice.tax_rate, invoice.tax_rounding)
+
+
 def detail(*, db: Session, ref: str | int) -> Detail:
     invoice = find(db=db, ref=ref)
     assert invoice.id is not None
@@ -93,7 +108,7 @@ def detail(*, db: Session, ref: str | int) -> Detail:
 
 def is_overdue(invoice: Invoice, today: date) -> bool:
     """Owed (approved or sent, not paid) and past its due date."""
-    return invoice.status in OWING and invoice.due_date < today
+    return invoice.status in OWING and invoice.due_date < today and invoice.doc_type == INVOICE
 
 
 def status_label(invoice: Invoice, today: date) -> str:
@@ -146,7 +161,9 @@ def _filtered(
         if status == OVERDUE:
             if today is None:
                 raise ValueError("listing overdue invoices needs today's date")
-            query = query.where(col(Invoice.status).in_(OWING), Invoice.due_date < today)
+            query = query.where(
+                col(Invoice.status).in_(OWING), Invoice.due_date < today, Invoice.doc_type == INVOICE
+            )
         else:
             query = query.where(Invoice.status == status)
     return query
@@ -178,6 +195,8 @@ def mark_paid(
         return invoice
     if invoice.status == DRAFT:
         raise NotAllowed(f"{invoice.number} is still a draft; approve it before marking it paid.")
+    if invoice.doc_type != INVOICE:
+        raise NotAllowed(f"{invoice.number} is a credit note; only an invoice is paid.")
     if invoice.status not in OWING:
         raise NotAllowed(f"{invoice.number} is {invoice.status}; it can't be marked paid.")
     now = clock.now()
@@ -185,15 +204,19 @@ def mark_paid(
 
 
 def void(*, db: Session, ref: str | int, actor: str, clock: Clock, reason: str | None = None) -> Invoice:
-    """Any invoice not paid → void. It keeps its number; its once-off items are released.
+    """A draft or approved document → void. It keeps its number; its once-off items and the days
+    its lines billed (the ledger's coverage) are released.
 
-    Voiding a void invoice is a no-op. A paid invoice needs a credit note, not a void.
+    Voiding a void invoice is a no-op. A sent or paid invoice is in the customer's books: it is
+    corrected with a credit note (`core.credit_notes`), never voided.
     """
     invoice = find(db=db, ref=ref, for_update=True)
     if invoice.status == VOID:
         return invoice
-    if invoice.status == PAID:
-        raise NotAllowed(f"{invoice.number} is paid; it can't be voided.")
+    if invoice.status in (SENT, PAID):
+        raise NotAllowed(
+            f"{invoice.number} is {invoice.status}; it can't be voided. Issue a credit note instead."
+        )
     now = clock.now()
     # ORM-enabled update, so item objects already in the session see the release too.
     db.execute(update(OnceOffItem).where(col(OnceOffItem.invoice_id) == invoice.id).values(invoice_id=None))
@@ -254,6 +277,11 @@ def regenerate(*, db: Session, ref: str | int, actor: str, clock: Clock) -> Invo
         if draft is None:
             raise NotAllowed(
                 f"{invoice.customer_name} has nothing to bill for {period} any more; void {invoice.number} instead."
+            )
+        if draft.doc_type == CREDIT_NOTE:
+            raise NotAllowed(
+                f"{invoice.customer_name}'s credits now exceed its charges: void {invoice.number} and run the "
+                "bill run again to issue a credit note."
             )
         rewrite_draft(db, invoice.id, draft, settings=settings, actor=actor, clock=clock)
     _expire_bulk_updated(db)

@@ -198,9 +198,14 @@ def close_month(
     rules: Sequence[Rule] = close_exceptions.RULES,
     templates_dir: Path | str | None = None,
     default_timezone: str = rendering.DEFAULT_TIMEZONE,
+    include_old_catch_up: bool = False,
 ) -> CloseReport:
-    """Close `period`; `send=None` follows the auto-send setting, True/False overrides it."""
-    billed = run_bill(engine=engine, period=period, actor=actor, clock=clock)
+    """Close `period`; `send=None` follows the auto-send setting, True/False overrides it.
+    `include_old_catch_up` also bills unbilled days beyond the back-billing horizon (a person's
+    decision: the scheduler never sets it)."""
+    billed = run_bill(
+        engine=engine, period=period, actor=actor, clock=clock, include_old_catch_up=include_old_catch_up
+    )
     did_close = claim_month(
         engine, str(period), actor=actor, clock=clock, scheduled_for=scheduled_for, ran_late=ran_late
     )

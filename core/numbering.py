@@ -56,29 +56,40 @@ def series_of(settings: BillingSettings) -> str:
     return prefix
 
 
-def lock_series(db: Session, *, settings: BillingSettings) -> str:
+def credit_note_series(settings: BillingSettings) -> str:
+    """The prefix numbering credit notes: their own gapless series (default "CN-"), from 1."""
+    return (settings.credit_note_prefix or "").strip() or "CN-"
+
+
+def lock_series(db: Session, *, settings: BillingSettings, series: str | None = None) -> str:
     """Create the series row on first use and lock it until the caller's transaction ends.
 
     Returns the series (prefix). The row is created with `INSERT ... ON CONFLICT DO NOTHING` so two
     processes starting a new series at once do not fail; the second simply waits for the lock.
     """
-    prefix = series_of(settings)
-    start = settings.invoice_start_number or 1
+    prefix = series or series_of(settings)
+    start = 1 if series is not None else settings.invoice_start_number or 1
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.execute(insert(_SERIES).values(prefix=prefix, next_number=start).on_conflict_do_nothing())
     db.execute(select(_SERIES.c.next_number).where(_SERIES.c.prefix == prefix).with_for_update())
     return prefix
 
 
-def allocate(db: Session, *, settings: BillingSettings, count: int) -> list[InvoiceNumber]:
+def allocate(
+    db: Session, *, settings: BillingSettings, count: int, series: str | None = None
+) -> list[InvoiceNumber]:
     """Take the next `count` numbers of the current series, in order, in the caller's transaction.
 
     Call `lock_series` first (it is idempotent, so calling it again is harmless); the caller must
     commit the invoices that use these numbers in the same transaction, or roll it all back.
+    `series` names another series than the invoices' (credit notes); the invoice series is locked
+    first all the same, so every writer takes the locks in one order.
     """
     if count < 0:
         raise ValueError("count must not be negative")
     prefix = lock_series(db, settings=settings)
+    if series is not None:
+        prefix = lock_series(db, settings=settings, series=series)
     if count == 0:
         return []
     after = db.execute(

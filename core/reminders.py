@@ -95,7 +95,9 @@ def overdue_invoices(db: Session, *, today: date) -> list[Invoice]:
     """Owed (approved or sent), not paid, due before `today`: oldest due first."""
     query = (
         select(Invoice)
-        .where(col(Invoice.status).in_(invoices.OWING), Invoice.due_date < today)
+        .where(
+            col(Invoice.status).in_(invoices.OWING), Invoice.doc_type == "invoice", Invoice.due_date < today
+        )
         .order_by(col(Invoice.due_date), col(Invoice.series), col(Invoice.sequence))
     )
     return list(db.execute(query).scalars())
@@ -112,6 +114,7 @@ def newly_overdue(db: Session, *, today: date, within_days: int = 7) -> list[Inv
         select(Invoice)
         .where(
             col(Invoice.status).in_(invoices.OWING),
+            Invoice.doc_type == "invoice",
             Invoice.due_date < today,
             Invoice.due_date >= today - timedelta(days=within_days),
         )

@@ -41,6 +41,7 @@ from sqlmodel import Session
 from core import billing_settings
 from core import invoices as invoice_service
 from core.errors import RebillError
+from core.invoice_states import CREDIT_NOTE
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -113,14 +114,6 @@ def format_day(value: date | datetime, *, tz: ZoneInfo, fmt: str = "d MMM y") ->
     return format_date(value, fmt, locale=LOCALE)
 
 
-def document_title(*, status: str, tax_rate: Decimal) -> str:
-    """What the document calls itself. A draft is not a tax invoice yet: it may still change, so it
-    says DRAFT (and carries a watermark) and never "Tax invoice"."""
-    if status == invoice_service.DRAFT:
-        return "DRAFT invoice"
-    return "Tax invoice" if tax_rate else "Invoice"
-
-
 def period_name(period: str) -> str:
     """ "2026-12" as "December 2026", like the other dates on the invoice."""
     year, month = (int(part) for part in period.split("-"))
@@ -134,6 +127,7 @@ def invoice_context(
     settings: BillingSettings,
     customer: EndCustomer | None,
     replaces_number: str | None = None,
+    credits_number: str | None = None,
 ) -> dict[str, Any]:
     """Everything the templates may use, with every key present (None when unset)."""
     return {
@@ -157,7 +151,6 @@ def invoice_context(
             "is_void": invoice.status == invoice_service.VOID,
             "is_paid": invoice.status == invoice_service.PAID,
             "is_draft": invoice.status == invoice_service.DRAFT,
-            "title": document_title(status=invoice.status, tax_rate=invoice.tax_rate),
             "period": invoice.period,
             "period_name": period_name(invoice.period),
             "issue_date": invoice.issue_date,
@@ -169,6 +162,11 @@ def invoice_context(
             "total": invoice.total,
             "tax_rate_percent": format((invoice.tax_rate * 100).normalize(), "f"),
             "replaces_number": replaces_number,
+            "is_credit_note": invoice.doc_type == CREDIT_NOTE,
+            "title": document_title(invoice),
+            "noun": "Credit note" if invoice.doc_type == CREDIT_NOTE else "Invoice",
+            "credits_number": credits_number,
+            "reason": invoice.reason,
         },
         "lines": [
             {
@@ -185,16 +183,30 @@ def invoice_context(
     }
 
 
+def document_title(invoice: Invoice) -> str:
+    """What the document calls itself: where GST applies, an ATO "Tax invoice" or, for a credit
+    note, an "Adjustment note"; otherwise plain "Invoice" or "Credit note". A draft is not a tax
+    document yet: it may still change, so it says DRAFT (and carries a watermark), never "Tax invoice"."""
+    gst = invoice.tax_rate != 0
+    if invoice.status == invoice_service.DRAFT:
+        return "DRAFT credit note" if invoice.doc_type == CREDIT_NOTE else "DRAFT invoice"
+    if invoice.doc_type == CREDIT_NOTE:
+        return "Adjustment note" if gst else "Credit note"
+    return "Tax invoice" if gst else "Invoice"
+
+
 def load_context(*, db: Session, invoice: Invoice) -> dict[str, Any]:
     """`invoice_context` for a stored invoice: its lines, the settings and the customer's address."""
     assert invoice.id is not None
     replaces = db.get(Invoice, invoice.replaces_invoice_id) if invoice.replaces_invoice_id else None
+    credited = db.get(Invoice, invoice.credits_invoice_id) if invoice.credits_invoice_id else None
     return invoice_context(
         invoice=invoice,
         lines=invoice_service.lines_of(db=db, invoice_id=invoice.id),
         settings=billing_settings.load(db),
         customer=db.get(EndCustomer, invoice.customer_id),
         replaces_number=replaces.number if replaces else None,
+        credits_number=credited.number if credited else None,
     )
 
 
@@ -210,7 +222,8 @@ def render_email(env: Environment, context: Mapping[str, Any]) -> RenderedEmail:
     """The e-mail that carries the invoice: subject, HTML and plain-text bodies."""
     business = context["business"]["name"]
     number = context["invoice"]["number"]
-    subject = f"Invoice {number} from {business}" if business else f"Invoice {number}"
+    noun = context["invoice"].get("noun", "Invoice")
+    subject = f"{noun} {number} from {business}" if business else f"{noun} {number}"
     return RenderedEmail(
         subject=subject,
         html=render(env, EMAIL_HTML_TEMPLATE, context),

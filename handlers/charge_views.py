@@ -227,6 +227,15 @@ def charge_form(
         date_input("end_date", "End date", initial=charge and charge.end_date),
         checkbox_input("taxable", "GST", "Taxable (GST applies)", checked=charge.taxable if charge else True),
     ]
+    if charge is not None:
+        form.append(
+            date_input(
+                "change_from",
+                "New price or quantity applies from",
+                hint="Needed once the charge has been billed: days already billed from then are "
+                "credited at the old price and billed at the new one.",
+            )
+        )
     live = [s for s in services if s.status != "cancelled"]
     if live:
         choices = [("No service", "none")] + [(s.name[:75], str(s.id)) for s in live]
@@ -314,15 +323,34 @@ def notice_modal(title: str, text: str) -> dict[str, Any]:
 
 
 def preview_modal(
-    customer_name: str, period: str, lines: Sequence[Line], result: Totals, *, tax_rate: Decimal
+    customer_name: str,
+    period: str,
+    lines: Sequence[Line],
+    result: Totals,
+    *,
+    tax_rate: Decimal,
+    held: Sequence[Line] = (),
 ) -> dict[str, Any]:
-    out: list[Block] = [blocks.section(f"*{esc(customer_name)}*: the invoice for *{period}* would say:")]
+    noun = "credit note" if result.total < 0 else "invoice"
+    out: list[Block] = [blocks.section(f"*{esc(customer_name)}*: the {noun} for *{period}* would say:")]
     if not lines:
         out.append(blocks.section("_Nothing to bill: no invoice would be generated._"))
     out += lines_and_totals(
-        lines, subtotal=result.subtotal, tax=result.tax, total=result.total, tax_rate=tax_rate, limit=80
+        lines, subtotal=result.subtotal, tax=result.tax, total=result.total, tax_rate=tax_rate, limit=70
     )
+    if held:
+        rows = "\n".join(f"• {esc(line.description)} {format_money(line.amount)}" for line in held[:10])
+        out.append(
+            blocks.section(
+                f":hourglass: *Needs a decision, not on this invoice:* {len(held)} unbilled piece(s) older "
+                f"than the back-billing horizon (the bill run can include them).\n{rows}"
+            )
+        )
     return modal(callback_id="invoice_preview_view", title="Next invoice", close="Close", blocks=out[:100])
+
+
+# What a line is, said before its description (recurring and once-off lines need no label).
+_KIND_LABELS = {"catch_up": "*Catch-up* · ", "credit": "*Credit* · "}
 
 
 class Priced(Protocol):
@@ -348,10 +376,11 @@ def lines_and_totals(
     out: list[Block] = []
     for line in lines[:limit]:
         gst = "" if line.taxable else " _(GST-free)_"
+        kind = _KIND_LABELS.get(getattr(line, "kind", ""), "")
         out.append(
             blocks.section(
-                f"{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × {format_money(line.unit_price)} = "
-                f"*{format_money(line.amount)}*"
+                f"{kind}{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × "
+                f"{format_money(line.unit_price)} = *{format_money(line.amount)}*"
             )
         )
     if len(lines) > limit:

@@ -198,6 +198,7 @@ def charge_submitted(call: Call) -> None:
             charge_id=int(origin["charge_id"]),
             data=data,
             clock=call.deps.clock,
+            change_from=values.get("change_from"),
         )
     else:
         charges.add_recurring_charge(
@@ -279,10 +280,12 @@ def preview(call: Call) -> None:
     customer = customers.get(call.db, _button_customer(call))
     period = next_period(call)
     settings = billing_settings.load(call.db)
-    lines, result = charges.preview(db=call.db, customer_id=customer.id or 0, period=period)
+    lines, result, bill = charges.preview_bill(db=call.db, customer_id=customer.id or 0, period=period)
     _push(
         call,
-        views.preview_modal(customer.company_name, str(period), lines, result, tax_rate=settings.tax_rate),
+        views.preview_modal(
+            customer.company_name, str(period), lines, result, tax_rate=settings.tax_rate, held=bill.held
+        ),
     )
 
 

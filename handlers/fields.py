@@ -55,7 +55,7 @@ def submitted(view: dict[str, Any]) -> dict[str, Any]:
             elif kind in ("static_select", "external_select", "radio_buttons"):
                 option = state.get("selected_option")
                 out[block_id] = option.get("value") if option else None
-            elif kind == "checkboxes":
+            elif kind in ("checkboxes", "multi_static_select"):
                 out[block_id] = [o.get("value") for o in state.get("selected_options") or []]
             elif kind == "conversations_select":
                 out[block_id] = state.get("selected_conversation")

@@ -7,15 +7,16 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from core.billrun import BillPreview, BillRunResult
+from core.billrun import BillPreview, BillRunResult, HeldCatchUp
+from core.invoice_states import APPROVED, CREDIT_NOTE, INVOICE, SENT
 from core.invoices import DRAFT, OWING, PAID, VOID, status_label
-from core.money import format_money
+from core.money import ZERO, format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.charge_views import day, lines_and_totals
 from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
-from handlers.fields import encode_metadata, modal
+from handlers.fields import INPUT_ACTION, encode_metadata, modal, option, text_input
 from models.invoices import Invoice, InvoiceLine
 
 SECTION_ROWS = 10
@@ -33,6 +34,9 @@ class Ids(StrEnum):
     PAID = "invoice_paid"
     SEND = "invoice_send"
     BILLRUN_RUN = "billrun_run"
+    BILLRUN_RUN_OLD = "billrun_run_old"
+    CREDIT = "invoice_credit"
+    FORM_CREDIT = "invoice_credit_form"
 
 
 def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
@@ -46,6 +50,11 @@ def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
 
 
 def row_text(invoice: Invoice, today: date) -> str:
+    if invoice.doc_type == CREDIT_NOTE:
+        return (
+            f"*{esc(invoice.number)}* · {invoice.period} · credit note {format_money(invoice.total)}"
+            f" · _{status_label(invoice, today)}_"
+        )
     return (
         f"*{esc(invoice.number)}* · {invoice.period} · {format_money(invoice.total)} · due {day(invoice.due_date)}"
         f" · _{status_label(invoice, today)}_"
@@ -141,12 +150,14 @@ def invoice_modal(
             buttons.append(blocks.button("Send again", Ids.SEND, value=f"{value}:resend"))
         else:
             buttons.append(blocks.button("Send", Ids.SEND, value=value))
-    if invoice.status in OWING:
+    if invoice.status in OWING and invoice.doc_type == INVOICE:
         paid = blocks.button("Mark paid", Ids.PAID, value=value)
         paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
         paid["confirm"].pop("style")
         buttons.append(paid)
-    if invoice.status not in (PAID, VOID):
+    if invoice.status in (SENT, PAID) and invoice.doc_type == INVOICE:
+        buttons.append(blocks.button("Credit", Ids.CREDIT, value=value))
+    if invoice.status in (DRAFT, APPROVED):
         void = blocks.button("Void", Ids.VOID, value=value, style="danger")
         void["confirm"] = _confirm(
             "Void invoice?", f"{invoice.number} keeps its number but is no longer owed.", "Void"
@@ -163,9 +174,42 @@ def invoice_modal(
     out += list(xero)
     return modal(
         callback_id=Ids.VIEW,
-        title="Invoice",
+        title="Credit note" if invoice.doc_type == CREDIT_NOTE else "Invoice",
         close="Close",
         blocks=out[:100],
+        private_metadata=encode_metadata(invoice_id=invoice.id),
+    )
+
+
+def credit_form(invoice: Invoice, lines: Sequence[InvoiceLine]) -> dict[str, Any]:
+    """Which lines to credit (none chosen: all) and why."""
+    choices = [(f"{line.position}. {line.description}", str(line.position)) for line in lines]
+    picker: Block = {
+        "type": "input",
+        "block_id": "lines",
+        "label": blocks.plain("Lines to credit"),
+        "optional": True,
+        "hint": blocks.plain("Leave empty to credit every line."),
+        "element": {
+            "type": "multi_static_select",
+            "action_id": INPUT_ACTION,
+            "placeholder": blocks.plain("Every line"),
+            "options": [option(text, position) for text, position in choices][:100],
+        },
+    }
+    return modal(
+        callback_id=Ids.FORM_CREDIT,
+        title="Credit invoice",
+        submit="Issue credit note",
+        blocks=[
+            blocks.section(
+                f"A credit note for *{esc(invoice.number)}* ({format_money(invoice.total)}), numbered in "
+                "its own series. Credited days of recurring charges are billed again by the next bill "
+                "run if the charges still say they are owed."
+            ),
+            picker,
+            text_input("reason", "Reason", optional=True, max_length=300, placeholder="e.g. outage 3-5 Dec"),
+        ],
         private_metadata=encode_metadata(invoice_id=invoice.id),
     )
 
@@ -209,13 +253,40 @@ def billrun_preview_blocks(preview: BillPreview) -> list[Block]:
         "Run",
     )
     run["confirm"].pop("style")
-    return [
+    out = [
         blocks.section(
             f"*Bill run for {period}:* {preview.count} customers would be invoiced, "
             f"{format_money(preview.total)} in all (GST included){already}.\nLargest:\n{lines}{more}"
         ),
-        blocks.actions(run, block_id="billrun_actions"),
     ]
+    buttons = [run]
+    if preview.held:
+        out.append(held_section(preview.held))
+        old = blocks.button("Run, with older catch-up", Ids.BILLRUN_RUN_OLD, value=period)
+        old["confirm"] = _confirm(
+            "Bill older catch-up too?",
+            f"Also bill {len(preview.held)} unbilled piece(s) older than the back-billing horizon, "
+            f"{format_money(preview.held_total)} ex GST?",
+            "Bill them",
+        )
+        old["confirm"].pop("style")
+        buttons.append(old)
+    out.append(blocks.actions(*buttons, block_id="billrun_actions"))
+    return out
+
+
+def held_section(held: Sequence[HeldCatchUp]) -> Block:
+    """Unbilled days beyond the horizon: neither billed nor dropped without someone deciding."""
+    rows = "\n".join(
+        f"• {esc(item.customer_name)}: {esc(item.description)} {format_money(item.amount)}"
+        for item in held[:10]
+    )
+    more = f"\n…and {len(held) - 10} more" if len(held) > 10 else ""
+    return blocks.section(
+        f":hourglass: *Needs a decision:* {len(held)} unbilled piece(s) older than the back-billing "
+        f"horizon, {format_money(sum((h.amount for h in held), ZERO))} ex GST. They are not billed "
+        f"unless you choose to.\n{rows}{more}"
+    )
 
 
 def billrun_summary_text(result: BillRunResult) -> str:
@@ -228,6 +299,14 @@ def billrun_summary_text(result: BillRunResult) -> str:
     )
     if result.regenerated:
         text += f" {result.regenerated} drafts regenerated."
+    if result.credit_notes:
+        text += f" {result.credit_notes} of them credit notes (credits exceeded charges)."
+    if result.held:
+        held = sum((item.amount for item in result.held), ZERO)
+        text += (
+            f"\n:hourglass: {len(result.held)} older catch-up piece(s), {format_money(held)} ex GST, held for a "
+            "decision: `/rebill billrun` offers to bill them."
+        )
     for warning in result.warnings[:5]:
         text += f"\n:warning: {esc(warning)}"
     return text

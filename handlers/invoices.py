@@ -1,4 +1,4 @@
-"""Listeners for invoices: open, PDF, approve, regenerate, void, reissue, mark paid; lists; bill run."""
+"""Listeners for invoices: open, PDF, approve, regenerate, void, reissue, mark paid, credit; lists; bill run."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.workpool import interactive_timeout
-from core import customers
+from core import credit_notes, customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
-from core.errors import RebillError
+from core.errors import FieldErrors, NotAllowed, RebillError
 from core.invoices import FILTERS
 from core.month_close import State, changes_for, state_of
 from core.rendering import environment, invoice_pdf
@@ -23,6 +23,7 @@ from handlers import month_close, xero
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
 from handlers.commands import subcommand
+from handlers.fields import metadata, submitted
 from handlers.invoice_views import Ids
 from handlers.setup import ensure_configured
 from models.invoices import Invoice
@@ -120,6 +121,34 @@ def _send(call: Call) -> None:
         call.client.views_push(
             trigger_id=call.body["trigger_id"], view=views.notice(f":warning: {result.message}")
         )
+
+
+def open_credit(call: Call) -> None:
+    call.ack()
+    invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
+    assert invoice.id is not None
+    lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
+    call.client.views_push(trigger_id=call.body["trigger_id"], view=views.credit_form(invoice, lines))
+
+
+def credit_submitted(call: Call) -> None:
+    """Issue the credit note, then show it in place of the form (refusals become a modal error)."""
+    view = call.body["view"]
+    origin, values = metadata(view), submitted(view)
+    chosen = [int(position) for position in values.get("lines") or []]
+    try:
+        done = credit_notes.credit(
+            db=call.db,
+            ref=int(origin["invoice_id"]),
+            actor=call.user_id,
+            clock=call.deps.clock,
+            positions=chosen or None,
+            reason=values.get("reason"),
+            today=call.today,
+        )
+    except NotAllowed as refusal:  # shown on the form, which stays open
+        raise FieldErrors({"lines": refusal.user_message}) from None
+    call.ack(response_action="update", view=invoice_modal(call, done.credit_note))
 
 
 def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
@@ -268,6 +297,10 @@ def register(app: App) -> None:
     app.action(Ids.VOID)(listener(void))
     app.action(Ids.REISSUE)(listener(reissue))
     app.action(Ids.PAID)(listener(mark_paid))
-    # Run closes the month (core.month_close), the same use case as the scheduler and `rebill-bot close`.
+    # Run closes the month (core.month_close), the same use case as the scheduler and `rebill-bot close`;
+    # "Run, with older catch-up" also bills unbilled days beyond the back-billing horizon.
     app.action(Ids.BILLRUN_RUN)(listener(month_close.run))
+    app.action(Ids.BILLRUN_RUN_OLD)(listener(month_close.run))
+    app.action(Ids.CREDIT)(listener(open_credit))
+    app.view(Ids.FORM_CREDIT)(listener(credit_submitted))
     app.action(Ids.SEND)(listener(send))

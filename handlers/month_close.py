@@ -29,7 +29,7 @@ from handlers import close_views
 from handlers.base import Call, listener
 from handlers.blocks import esc, md
 from handlers.close_ids import CloseIds
-from handlers.invoice_views import billrun_summary_text
+from handlers.invoice_views import Ids, billrun_summary_text
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,15 @@ def _channel(engine: Engine) -> str | None:
         return billing_settings.load(db).alert_channel_id
 
 
-def close_and_report(work: Work, period: Period, *, actor: str) -> tuple[CloseReport, str | None]:
+def close_and_report(
+    work: Work, period: Period, *, actor: str, include_old_catch_up: bool = False
+) -> tuple[CloseReport, str | None]:
     """The slow part of Run: close the month, post (or complete) its report; the report's ts."""
     report = month_close.close_month(
         engine=work.engine,
         period=period,
         actor=actor,
+        include_old_catch_up=include_old_catch_up,
         clock=work.clock,
         smtp=work.settings.smtp,
         psa_configured=work.psa_configured,
@@ -120,9 +123,13 @@ def run(call: Call) -> None:
 
 
 def _run(call: Call) -> None:
-    period = Period.parse(call.body["actions"][0]["value"])
+    action = call.body["actions"][0]
+    period = Period.parse(action["value"])
+    include_old = action.get("action_id") == Ids.BILLRUN_RUN_OLD  # "Run, with older catch-up"
     try:
-        report, ts = close_and_report(_work(call), period, actor=call.user_id)
+        report, ts = close_and_report(
+            _work(call), period, actor=call.user_id, include_old_catch_up=include_old
+        )
     except RebillError as exc:
         call.respond(replace_original=True, text=md(":warning: {}", exc.user_message))
         return

@@ -3,7 +3,7 @@
 from sqlalchemy import DDL, event
 from sqlmodel import SQLModel
 
-from models.charges import OnceOffItem, RecurringCharge, Service
+from models.charges import ChargeVersion, OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine, InvoiceSeries
 from models.month_close import MonthClose
@@ -21,6 +21,7 @@ event.listen(
 __all__ = [
     "AuditLog",
     "BillingSettings",
+    "ChargeVersion",
     "EndCustomer",
     "Invoice",
     "InvoiceLine",

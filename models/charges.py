@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -52,6 +52,28 @@ class RecurringCharge(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str = Field(max_length=64)
+
+
+class ChargeVersion(SQLModel, table=True):
+    """The price and quantity of a recurring charge from a date on (see core.coverage).
+
+    Version 1 starts at the charge's `effective_from`. A change to a charge that has been billed
+    closes the current version at the day before its effective date and opens the next one; the
+    charge row itself always holds the latest version's price and quantity. A charge with no rows
+    here has one version, its own fields.
+    """
+
+    __tablename__ = "charge_version"
+    __table_args__ = (UniqueConstraint("charge_id", "version", name="uq_charge_version_charge_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    charge_id: int = Field(foreign_key="recurring_charge.id", index=True)
+    version: int
+    effective_from: date
+    unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
+    quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=64)
 
 
 class OnceOffItem(SQLModel, table=True):

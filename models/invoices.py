@@ -25,13 +25,14 @@ class Invoice(SQLModel, table=True):
     __tablename__ = "invoice"
     __table_args__ = (
         # One live invoice per customer and period; a void one keeps its number and frees the slot.
+        # Credit notes are not invoices: any number of them may exist for a customer and period.
         Index(
             "uq_invoice_customer_period_live",
             "customer_id",
             "period",
             unique=True,
-            sqlite_where=text("status <> 'void'"),
-            postgresql_where=text("status <> 'void'"),
+            sqlite_where=text("status <> 'void' AND doc_type = 'invoice'"),
+            postgresql_where=text("status <> 'void' AND doc_type = 'invoice'"),
         ),
     )
 
@@ -46,6 +47,18 @@ class Invoice(SQLModel, table=True):
     status: str = Field(
         default="draft", max_length=16, index=True, description="draft|approved|sent|paid|void"
     )
+    doc_type: str = Field(
+        default="invoice",
+        max_length=16,
+        sa_column_kwargs={"server_default": "invoice"},
+        description="invoice | credit_note (amounts signed as owed: a credit note's total is negative)",
+    )
+    # No foreign key on the two references below: adding one to a populated SQLite table means
+    # rebuilding it, which invoice_line's own foreign key forbids; core.credit_notes writes them.
+    credits_invoice_id: int | None = Field(
+        default=None, description="the invoice a credit note credits, if one"
+    )
+    reason: str | None = Field(default=None, max_length=300, description="why a credit note was issued")
     currency: str = Field(default="AUD", max_length=3)
     subtotal: Decimal = Field(max_digits=14, decimal_places=2)
     tax: Decimal = Field(max_digits=14, decimal_places=2)
@@ -82,8 +95,19 @@ class InvoiceLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     position: int
-    kind: str = Field(max_length=16, description="recurring | once_off")
+    kind: str = Field(max_length=16, description="recurring | catch_up | credit | once_off")
     source_id: int | None = None
+    # The ledger (core.coverage): a line with a charge_id on a live document billed (or, with a
+    # negative amount, credited) that charge's days period_start..period_end at this version.
+    charge_id: int | None = Field(default=None, index=True)
+    charge_version: int | None = None
+    reason: str | None = Field(default=None, max_length=200, description="why: catch-up, credit reason")
+    credits_line_id: int | None = Field(
+        default=None, description="the invoice line a credit note line credits"
+    )
+    tax: Decimal | None = Field(
+        default=None, max_digits=14, decimal_places=2, description="this line's GST as the books record it"
+    )
     description: str = Field(max_length=300)
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
     unit_price: Decimal = Field(max_digits=14, decimal_places=4)

@@ -29,6 +29,12 @@ class BillingSettings(SQLModel, table=True):
     invoice_prefix: str | None = Field(default=None, max_length=20)
     invoice_start_number: int | None = None
     invoice_number_padding: int = 5
+    credit_note_prefix: str = Field(default="CN-", max_length=20, sa_column_kwargs={"server_default": "CN-"})
+    back_billing_months: int = Field(
+        default=3,
+        sa_column_kwargs={"server_default": "3"},
+        description="how many months back the bill run catches up unbilled days on its own",
+    )
     tax_rate: Decimal = Field(default=Decimal("0.1000"), max_digits=6, decimal_places=4)
     currency: str = Field(default="AUD", max_length=3)
     billing_mode: str = Field(default="advance", max_length=16, description="advance | arrears")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +134,10 @@ def slack(app_server: AppServer, fake_slack: FakeSlack) -> SlackSender:
         response_url=fake_slack.response_url,
         after_request=app_server.executor.wait_idle,
     )
+
+
+if os.environ.get("MUTANT_UNDER_TEST"):  # mutmut: every mutant reruns the tests, so fewer examples each
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("mutation", max_examples=20, deadline=None)
+    _hypothesis_settings.load_profile("mutation")

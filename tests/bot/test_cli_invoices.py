@@ -47,6 +47,9 @@ def test_billrun_list_show_pdf_export(cli, engine: Engine, tmp_path: Path) -> No
         "invoice_ranges": [],
         "regenerated_numbers": [],
         "warnings": [],
+        "credit_notes": 0,
+        "held_catch_up": [],
+        "held_total": "0.00",
     }
     run = cli("billrun", "--period", "2026-12")
     assert run.exit_code == 0, run.output

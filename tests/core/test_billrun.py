@@ -160,7 +160,7 @@ def test_bill_run_over_a_small_book(engine: Engine) -> None:
         )
         assert (alpha.tax_rate, alpha.tax_rounding, alpha.payment_terms_days) == (
             D("0.1"),
-            "per-invoice-half-up",
+            "per-line-half-up",
             14,
         )
 

@@ -12,6 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from core.calculation import (
+    PER_INVOICE,
+    PER_LINE,
     TAX_ROUNDING,
     ChargeInput,
     Line,
@@ -19,12 +21,14 @@ from core.calculation import (
     Period,
     ServiceInput,
     bill_lines,
+    line_taxes,
     monthly_run_rate,
     sane_year,
     totals,
 )
 
 CENT = Decimal("0.01")
+D = Decimal
 
 prices = st.decimals(min_value=0, max_value=Decimal("999999.9999"), places=4)
 quantities = st.decimals(min_value=Decimal("0.0001"), max_value=100000, places=4)
@@ -119,20 +123,67 @@ def test_totals_add_up(amounts: list[tuple[Decimal, bool]], rate: Decimal) -> No
     result = totals(lines, rate)
     assert result.subtotal == sum((line.amount for line in lines), Decimal(0))
     assert result.total == result.subtotal + result.tax
+    # The default: each taxable line's GST rounded once, half-up, as Xero computes it.
+    per_line = [exact_half_up(Fraction(ln.amount) * Fraction(rate)) if ln.taxable else 0 for ln in lines]
+    assert list(result.line_taxes) == per_line
+    assert result.tax == sum(per_line, Decimal("0.00"))
+    assert result.tax_rounding == TAX_ROUNDING == PER_LINE == "per-line-half-up"
+    # Invoices written per invoice keep their rule; their line taxes still add up to the invoice's GST.
+    old = totals(lines, rate, PER_INVOICE)
     taxable_sum = sum((line.amount for line in lines if line.taxable), Decimal(0))
-    assert result.tax == exact_half_up(Fraction(taxable_sum) * Fraction(rate))
-    assert result.tax_rounding == TAX_ROUNDING == "per-invoice-half-up"
-    for value in (result.subtotal, result.tax, result.total):
+    assert old.tax == exact_half_up(Fraction(taxable_sum) * Fraction(rate)) == sum(old.line_taxes, Decimal(0))
+    for tax, line in zip(old.line_taxes, lines, strict=True):
+        # Shared out by largest remainder: each line's GST is its exact GST rounded down or up.
+        exact = Fraction(line.amount) * Fraction(rate) if line.taxable else Fraction(0)
+        assert abs(Fraction(tax) - exact) < Fraction(1, 100) and (line.taxable or tax == 0)
+    for value in (result.subtotal, result.tax, result.total, *result.line_taxes, *old.line_taxes):
         assert value.as_tuple().exponent == -2
 
 
-def test_tax_is_rounded_once_per_invoice_not_per_line() -> None:
-    # Three lines of 0.05: per-line GST would be 3 * round(0.005) = 0.03; per-invoice is round(0.015) = 0.02.
+def test_tax_is_rounded_per_line_by_default_and_per_invoice_when_stored_so() -> None:
+    # Three lines of 0.05: per-line GST is 3 * round(0.005) = 0.03; per-invoice is round(0.015) = 0.02,
+    # shared out as 0.00 + 0.01 + 0.01 (the first line gives up its cent: ties go to earlier lines).
     lines = [
         Line("once_off", i, "x", Decimal(1), Decimal("0.05"), Decimal("0.05"), True, None, None)
         for i in range(3)
     ]
-    assert totals(lines, Decimal("0.10")).tax == Decimal("0.02")
+    assert totals(lines, Decimal("0.10")).tax == Decimal("0.03")
+    old = totals(lines, Decimal("0.10"), PER_INVOICE)
+    assert (old.tax, old.line_taxes) == (Decimal("0.02"), (Decimal("0.00"), Decimal("0.01"), Decimal("0.01")))
+
+
+def test_line_taxes_move_the_lines_that_rounded_furthest() -> None:
+    # 0.14 -> 0.014 (rounds down by 0.004), 0.15 -> 0.015 (up by 0.005), 0.16 -> 0.016 (up by 0.004):
+    # per line 0.01 + 0.02 + 0.02 = 0.05; per invoice R(0.045) = 0.05 already: nothing moves.
+    # 0.15 x 3: per line 0.06, per invoice R(0.045) = 0.05: the first line moves down.
+    amounts = [(Decimal("0.14"), True), (Decimal("0.15"), True), (Decimal("0.16"), True)]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0.02"), D("0.02")]
+    amounts = [
+        (Decimal("0.15"), True),
+        (Decimal("9"), False),
+        (Decimal("0.15"), True),
+        (Decimal("0.15"), True),
+    ]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0"), D("0.02"), D("0.02")]
+    # Going up: 0.04 x 3 per line is 0.00 x 3, per invoice R(0.012) = 0.01: the first line takes it.
+    amounts = [(Decimal("0.04"), True)] * 3
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0.00"), D("0.00")]
+    # The cent goes to the largest remainder, not to the first line or the biggest amount:
+    # 0.091 (+0.001), 0.014 (+0.004), 0.014 (+0.004): per invoice R(0.119) = 0.12, one cent to line 2.
+    amounts = [(Decimal("0.91"), True), (Decimal("0.14"), True), (Decimal("0.14"), True)]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.09"), D("0.02"), D("0.01")]
+    # 0.011 (+0.001), 0.094 (+0.004), 0.011 (+0.001): R(0.116) = 0.12, the cent to the middle line.
+    amounts = [(Decimal("0.11"), True), (Decimal("0.94"), True), (Decimal("0.11"), True)]
+    assert line_taxes(amounts, Decimal("0.1"), PER_INVOICE) == [D("0.01"), D("0.10"), D("0.01")]
+    with pytest.raises(ValueError, match="unknown tax rounding 'per-whim'"):
+        line_taxes(amounts, Decimal("0.1"), "per-whim")
+
+
+def test_totals_refuse_a_float_rate_even_with_nothing_taxable() -> None:
+    # No taxable line means no tax arithmetic at all: only the gate at the top of totals() sees it.
+    line = Line("once_off", 1, "x", Decimal(1), Decimal("5"), Decimal("5"), False, None, None)
+    with pytest.raises(TypeError, match="tax_rate"):
+        totals([line], 0.1)  # type: ignore[arg-type]
 
 
 def test_totals_refuse_floats_and_silly_rates() -> None:
@@ -143,6 +194,8 @@ def test_totals_refuse_floats_and_silly_rates() -> None:
         totals([], 10.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         totals([], Decimal("10"))  # 10 means 1000%: someone typed a percentage
+    with pytest.raises(ValueError, match=r"a fraction such as 0\.10, not 1"):
+        totals([], Decimal("1"))  # 100% is not a GST rate either
 
 
 # Whole months
@@ -381,8 +434,10 @@ def slow_lines(period: Period, mode: str, charges: list[ChargeInput], services: 
     out = []
     for c in sorted(charges, key=lambda c: c.id):
         service = by_id[c.service_id] if c.service_id is not None else None
-        if service is not None and (service.status == "cancelled" or service.exclude_next_invoice):
+        if service is not None and service.exclude_next_invoice:
             continue
+        if service is not None and service.status == "cancelled" and service.end_date is None:
+            continue  # cancelled without a last day: nothing more owed (with one: billed through it)
         months = {"monthly": 1, "quarterly": 3, "annually": 12}[c.frequency]
         months_in = service_month.months_since(Period.of(c.effective_from))
         if months_in < 0 or months_in % months != 0:

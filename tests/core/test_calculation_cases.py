@@ -224,16 +224,41 @@ CASES = [
         charges=[monthly(1, "1200", date(2025, 7, 1), frequency="annually")],
     ),
     Case(
-        "cancelled service takes its charge with it",
-        "Charge 1 hangs off cancelled service 7: left out. Charge 2 has no service: 50.00. GST 5.00. "
-        "Total 55.00.",
+        "cancelled service bills through its last day",
+        "Charge 1 hangs off service 7, cancelled with last day 31 Jul: June is still owed, 999.00 in full "
+        "(cancelling bills through the last day given). Charge 2 has no service: 50.00. Subtotal 1049.00. "
+        "GST 104.90. Total 1153.90.",
+        "2026-06",
+        [("recurring", 1, "999.00"), ("recurring", 2, "50.00")],
+        "1049.00",
+        "104.90",
+        "1153.90",
+        charges=[monthly(1, "999", date(2026, 1, 1), service=7), monthly(2, "50", date(2026, 1, 1))],
+        services=[service(7, status="cancelled", end=date(2026, 7, 31))],
+    ),
+    Case(
+        "cancelled service, last day mid-month",
+        "Service 7 cancelled with last day 10 Jun: 10 of 30 days of 999.00 = 333.00 (the pro-rata rule). "
+        "Charge 2 has no service: 50.00. Subtotal 383.00. GST 38.30. Total 421.30.",
+        "2026-06",
+        [("recurring", 1, "333.00"), ("recurring", 2, "50.00")],
+        "383.00",
+        "38.30",
+        "421.30",
+        charges=[monthly(1, "999", date(2026, 1, 1), service=7), monthly(2, "50", date(2026, 1, 1))],
+        services=[service(7, status="cancelled", end=date(2026, 6, 10))],
+    ),
+    Case(
+        "cancelled service, last day before the month",
+        "Service 7 cancelled with last day 31 May: nothing of June is owed, charge 1 left out. Charge 2: "
+        "50.00. GST 5.00. Total 55.00.",
         "2026-06",
         [("recurring", 2, "50.00")],
         "50.00",
         "5.00",
         "55.00",
         charges=[monthly(1, "999", date(2026, 1, 1), service=7), monthly(2, "50", date(2026, 1, 1))],
-        services=[service(7, status="cancelled", end=date(2026, 7, 31))],
+        services=[service(7, status="cancelled", end=date(2026, 5, 31))],
     ),
     Case(
         "excluded service, once-off still billed",
@@ -298,14 +323,14 @@ CASES = [
         once_offs=[once(3, "0.05", "1", date(2026, 6, 1))],
     ),
     Case(
-        "GST rounded once per invoice, not per line",
-        "Three taxable 0.15 items = 0.45. GST 0.045 → 0.05 (per line it would be 3 x 0.02 = 0.06). "
-        "Total 0.50.",
+        "GST rounded per line, as the books do",
+        "Three taxable 0.15 items = 0.45. GST per line 0.015 → 0.02 each, 0.06 (per invoice it would be "
+        "0.045 → 0.05; Xero rounds each line, so per line is what the books reproduce). Total 0.51.",
         "2026-06",
         [("once_off", 1, "0.15"), ("once_off", 2, "0.15"), ("once_off", 3, "0.15")],
         "0.45",
-        "0.05",
-        "0.50",
+        "0.06",
+        "0.51",
         once_offs=[once(i, "0.15", "1", date(2026, 6, 1)) for i in (1, 2, 3)],
     ),
     Case(

@@ -386,3 +386,25 @@ def test_send_many_keeps_going_past_failures(engine: Engine, smtp: SmtpServer, c
     assert results[1].no_email and results[1].number == "INV-00002" and results[1].customer_id is not None
     assert not results[2].no_email and "void" in results[2].message
     assert [r.envelope_to for r in smtp.received] == [["ap@alpha.example"]]
+
+
+def test_a_credit_note_is_e_mailed_like_an_invoice(
+    engine: Engine, smtp: SmtpServer, clock: FixedClock
+) -> None:
+    from core import credit_notes
+
+    numbers = bill(engine, ("Alpha Dental", "ap@alpha.example"))
+    clock.set(SEND_DAY)
+    assert send(engine, smtp.port, numbers["Alpha Dental"], clock).ok
+    with session_scope(engine) as db:
+        note = credit_notes.credit(db=db, ref=numbers["Alpha Dental"], actor=ACTOR, clock=clock).credit_note
+    result = send(engine, smtp.port, note.number, clock)
+    assert result.ok and result.sent_to == "ap@alpha.example"
+    message = smtp.received[-1].message
+    assert message["Subject"] == "Credit note CN-00001 from Acme MSP Pty Ltd"
+    text = message.get_body(("plain",)).get_content()
+    assert "adjustment note CN-00001" in text and "crediting invoice INV-00001" in text
+    assert "Amount credited: $220.00" in text and "Amount due" not in text
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "CN-00001.pdf"
+    assert load(engine, note.number).status == "sent"

@@ -286,3 +286,25 @@ def test_require_decimal_returns_decimals_as_they_are() -> None:
         require_decimal(Decimal("NaN"))
     with pytest.raises(ValueError):
         require_decimal(Decimal("-Infinity"))
+
+
+def test_every_gate_names_what_it_refused() -> None:
+    """A refused value says which one it was: the message is what a developer debugs from."""
+    from fractions import Fraction
+
+    from core.money import line_amount, quantize_money, round_exact, tax_amount
+
+    checks = [
+        (lambda: quantize_money(0.5), "amount must be a Decimal"),  # type: ignore[arg-type]
+        (lambda: tax_amount(0.5, Decimal("0.1")), "taxable total must be"),  # type: ignore[arg-type]
+        (lambda: tax_amount(Decimal(1), 0.1), "tax rate must be"),  # type: ignore[arg-type]
+        (lambda: line_amount(0.5, Decimal(1)), "unit price must be"),  # type: ignore[arg-type]
+        (lambda: line_amount(Decimal(1), 0.5), "quantity must be"),  # type: ignore[arg-type]
+        (lambda: line_amount(Decimal(1), Decimal(1), 0.5), "share must be a Fraction, not float"),  # type: ignore[arg-type]
+        (lambda: round_exact(Decimal(1)), "value must be a Fraction, not Decimal"),  # type: ignore[arg-type]
+    ]
+    for call, message in checks:
+        with pytest.raises(TypeError, match=message):
+            call()
+    assert line_amount(Decimal("3"), Decimal("2"), Fraction(1, 3)) == Decimal("2.00")
+    assert round_exact(Fraction(-1, 200)) == Decimal("-0.01")

@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from core import charges
@@ -150,3 +151,67 @@ def test_void_and_reissue_and_list(
     everything = texts(slack.command("invoices").json()["blocks"])
     assert everything.index("INV-00003") < everything.index("INV-00001")
     assert "Unknown status" in slack.command("invoices bogus").json()["text"]
+
+
+def test_credit_a_sent_invoice_from_slack(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, book: dict[str, int]
+) -> None:
+    run_billrun(slack, fake_slack)
+    acme = invoices(engine)[0]
+    with session_scope(engine) as db:
+        db.execute(update(Invoice).where(col(Invoice.id) == acme.id).values(status="sent"))
+    slack.block_action("invoice_open", value=str(acme.id))
+    view = fake_slack.wait_for("views.open")[-1].params["view"] | {"id": "V0INVOICE"}
+    ids = [e["action_id"] for e in view["blocks"][-1]["elements"]]
+    assert "invoice_credit" in ids and "invoice_void" not in ids  # sent: credited, never voided
+    slack.block_action("invoice_credit", value=str(acme.id), view=view)
+    form = fake_slack.wait_for("views.push")[-1].params["view"]
+    assert form["callback_id"] == "invoice_credit_form"
+    options = form["blocks"][1]["element"]["options"]
+    assert [o["value"] for o in options] == ["1", "2"] and "Router" in options[1]["text"]["text"]
+    chosen = {"lines": {"input": {"type": "multi_static_select", "selected_options": [options[1]]}}}
+    reason = {"reason": {"input": {"type": "plain_text_input", "value": "Router returned"}}}
+    answer = slack.view_submission(form, chosen | reason).json()
+    # The Router line negated: -199.00, GST -19.90, total -218.90; shown in place of the form.
+    assert answer["response_action"] == "update" and "CN-00001" in texts(answer["view"]["blocks"])
+    note = invoices(engine)[-1]
+    assert (note.number, note.doc_type, note.total, note.reason) == (
+        "CN-00001",
+        "credit_note",
+        Decimal("-218.90"),
+        "Router returned",
+    )
+    again = slack.view_submission(form, chosen | reason).json()
+    assert again == {
+        "response_action": "errors",
+        "errors": {"lines": "Line(s) 2 of INV-00001 already have a credit note."},
+    }
+
+
+def test_billrun_lists_held_catch_up_and_bills_it_when_asked(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine
+) -> None:
+    from core.billrun import run_bill
+    from core.calculation import Period
+    from tests.core.test_ledger import charge
+    from tests.harness.clock import FixedClock
+
+    factories.configure(engine, terms=30)
+    first = factories.customer(engine, "First Co")
+    charge(engine, first.id, "Backup", "50", "2026-01-01", end_date="2026-01-31")
+    run_bill(engine=engine, period=Period(2026, 1), actor="U0ADMIN", clock=FixedClock())  # the ledger starts
+    late = factories.customer(engine, "Late Co")
+    charge(engine, late.id, "NBN 100", "100", "2026-07-15")
+    preview = billrun_preview(slack, fake_slack)
+    shown = texts(preview["blocks"])
+    # 15-31 Jul (54.84) and August (100.00) are older than the 3-month horizon: listed, not billed.
+    assert "*Needs a decision:* 2 unbilled piece(s) older than the back-billing horizon, $154.84" in shown
+    buttons = preview["blocks"][-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["billrun_run", "billrun_run_old"]
+    slack.block_action(buttons[1]["action_id"], value=buttons[1]["value"])
+    summary = fake_slack.calls_to("response_url")[-1].params["text"]
+    assert "held for a decision" not in summary
+    with Session(engine) as db:
+        invoice = db.exec(select(Invoice).where(Invoice.customer_id == late.id)).one()
+    # Jul 54.84 + Aug..Nov 4 x 100 + Dec 100 = 554.84, GST 55.48 (per line: 5.48 + 5 x 10.00).
+    assert invoice.subtotal == Decimal("554.84") and invoice.total == Decimal("610.32")
