@@ -46,6 +46,12 @@ Services
     service's `start_date`/`end_date` cut the charge's coverage exactly like the charge's own
     `effective_from`/`end_date` (so a service ended before the service month bills nothing).
 
+Cost (internal)
+    A charge or item may carry a wholesale `unit_cost`; its line then carries `cost`, computed by the
+    same rule as its amount (pro-rated by the same days, rounded once), so revenue and cost of a line
+    always cover the same days. Cost never changes an amount; it is for margins, never for the
+    customer (the invoice templates and exports do not read it).
+
 Tax
     GST applies only to taxable lines and is rounded ONCE per invoice: `tax = half-up to cents of
     (sum of taxable line amounts * tax_rate)`; the method is recorded as `per-invoice-half-up`.
@@ -151,6 +157,8 @@ class ChargeInput:
     end_date: date | None
     taxable: bool
     service_id: int | None
+    unit_cost: Decimal | None = None
+    quantity_feed: str | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
@@ -180,6 +188,7 @@ class OnceOffInput:
     quantity: Decimal
     item_date: date
     taxable: bool
+    unit_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
@@ -203,6 +212,9 @@ class Line:
     taxable: bool
     period_start: date | None
     period_end: date | None
+    unit_cost: Decimal | None = None  # internal: margins only, never on the customer's invoice
+    cost: Decimal | None = None
+    service_id: int | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.amount, what="amount")
@@ -318,6 +330,8 @@ def _recurring_line(
     if covered_end < covered_start:
         return None
     covered_days = (covered_end - covered_start).days + 1
+    first_day = (covered_start - cycle_start).days + 1
+    last_day = (covered_end - cycle_start).days + 1
     span = _date_range(covered_start, covered_end)
     if covered_days == cycle_days:
         description = f"{charge.description} ({span})"
@@ -330,15 +344,18 @@ def _recurring_line(
         quantity=charge.quantity,
         unit_price=charge.unit_price,
         amount=prorated_amount(
-            charge.unit_price,
-            charge.quantity,
-            first_day=(covered_start - cycle_start).days + 1,
-            last_day=(covered_end - cycle_start).days + 1,
-            days=cycle_days,
+            charge.unit_price, charge.quantity, first_day=first_day, last_day=last_day, days=cycle_days
         ),
         taxable=charge.taxable,
         period_start=covered_start,
         period_end=covered_end,
+        unit_cost=charge.unit_cost,
+        cost=None
+        if charge.unit_cost is None
+        else prorated_amount(
+            charge.unit_cost, charge.quantity, first_day=first_day, last_day=last_day, days=cycle_days
+        ),
+        service_id=charge.service_id,
     )
 
 
@@ -364,6 +381,8 @@ def _once_off_line(item: OnceOffInput) -> Line:
         taxable=item.taxable,
         period_start=item.item_date,
         period_end=item.item_date,
+        unit_cost=item.unit_cost,
+        cost=None if item.unit_cost is None else line_amount(item.unit_cost, item.quantity),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from core import audit, customers
+from core import audit, customers, licence_feed, usage_billing
 from core.calculation import (
     ChargeInput,
     Line,
@@ -40,6 +40,7 @@ from core.calculation import (
 from core.charge_validation import OnceOffFields, RecurringChargeFields, ServiceFields, validate_end_date
 from core.clock import Clock, SystemClock
 from core.errors import FieldErrors, NotAllowed, NotFound
+from core.pricing import priced
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice
@@ -147,6 +148,7 @@ def add_recurring_charge(
 ) -> RecurringCharge:
     _active_customer(db, customer_id)
     _check_service_link(db, customer_id, data.service_id)
+    data = priced(db, data, service_id=data.service_id)
     row = RecurringCharge(
         customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key
     )
@@ -161,7 +163,7 @@ def edit_recurring_charge(
     charge = get_recurring_charge(db=db, charge_id=charge_id)
     if data.service_id != charge.service_id:
         _check_service_link(db, charge.customer_id, data.service_id)
-    values = asdict(data)
+    values = asdict(priced(db, data, service_id=data.service_id))
     return _apply(db, charge, values, actor=actor, entity=RECURRING_CHARGE, action="update", clock=clock)
 
 
@@ -205,6 +207,7 @@ def add_once_off(
     create_key: str | None = None,
 ) -> OnceOffItem:
     _active_customer(db, customer_id)
+    data = priced(db, data)
     row = OnceOffItem(customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key)
     return _created(db, row, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
 
@@ -214,7 +217,9 @@ def edit_once_off(
 ) -> OnceOffItem:
     """Change an item that has not been invoiced yet (an invoiced one is part of a bill)."""
     item = _uninvoiced_item(db, item_id, verb="changed")
-    return _apply(db, item, asdict(data), actor=actor, entity=ONCE_OFF_ITEM, action="update", clock=clock)
+    return _apply(
+        db, item, asdict(priced(db, data)), actor=actor, entity=ONCE_OFF_ITEM, action="update", clock=clock
+    )
 
 
 def delete_once_off(*, db: Session, actor: str, item_id: int) -> None:
@@ -274,6 +279,8 @@ def charge_input(row: RecurringCharge) -> ChargeInput:
         end_date=row.end_date,
         taxable=row.taxable,
         service_id=row.service_id,
+        unit_cost=row.unit_cost,
+        quantity_feed=row.quantity_feed,
     )
 
 
@@ -297,6 +304,7 @@ def once_off_input(row: OnceOffItem) -> OnceOffInput:
         quantity=row.quantity,
         item_date=row.item_date,
         taxable=row.taxable,
+        unit_cost=row.unit_cost,
     )
 
 
@@ -316,6 +324,9 @@ def preview(
 ) -> tuple[list[Line], Totals]:
     """What the invoice for `period` would say if it were generated now. Reads only.
 
+    The same rows the bill run reads: charges (quantities from their licence feeds), once-off items
+    and the usage the invoice would bill (in arrears, `core.usage_billing`).
+
     `mode` and `tax_rate` default to the billing settings (or their defaults if none are saved yet).
     """
     if mode is None or tax_rate is None:
@@ -324,8 +335,14 @@ def preview(
         tax_rate = settings.tax_rate if tax_rate is None else tax_rate
     inputs = billing_inputs(db=db, customer_id=customer_id)
     lines = bill_lines(
-        period=period, mode=mode, charges=inputs.charges, services=inputs.services, once_offs=inputs.once_offs
+        period=period,
+        mode=mode,
+        charges=licence_feed.fed_charges(db, inputs.charges, period=period, mode=mode),
+        services=inputs.services,
+        once_offs=inputs.once_offs,
     )
+    usage = usage_billing.usage_for(db, [customer_id], period=period)
+    lines += usage[customer_id].lines if customer_id in usage else ()
     return lines, totals(lines, tax_rate)
 
 

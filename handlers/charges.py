@@ -144,6 +144,7 @@ def _charge_values(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": values.get("description"),
         "unit_price": values.get("unit_price"),
+        "unit_cost": values.get("unit_cost"),
         "quantity": values.get("quantity"),
         "taxable": checked(values, "taxable"),
     }
@@ -190,6 +191,7 @@ def charge_submitted(call: Call) -> None:
         effective_from=values.get("effective_from"),
         end_date=values.get("end_date"),
         service_id=None if service in (None, "none") else service,
+        quantity_feed=values.get("quantity_feed"),
     )
     if origin.get("charge_id"):
         charges.edit_recurring_charge(

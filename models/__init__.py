@@ -8,6 +8,7 @@ from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine, InvoiceSeries
 from models.psa import PsaCompany, PsaRefresh
 from models.system import AuditLog, BillingSettings, Notification
+from models.usage import LicenceCount, UsageRecord
 
 metadata = SQLModel.metadata
 
@@ -23,11 +24,13 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceSeries",
+    "LicenceCount",
     "Notification",
     "OnceOffItem",
     "PsaCompany",
     "PsaRefresh",
     "RecurringCharge",
     "Service",
+    "UsageRecord",
     "metadata",
 ]

@@ -77,12 +77,16 @@ class InvoiceLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     position: int
-    kind: str = Field(max_length=16, description="recurring | once_off")
+    kind: str = Field(max_length=16, description="recurring | once_off | usage")
     source_id: int | None = None
     description: str = Field(max_length=300)
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
     unit_price: Decimal = Field(max_digits=14, decimal_places=4)
     amount: Decimal = Field(max_digits=14, decimal_places=2, description="ex-GST, rounded once")
+    # Internal (margin reporting), never rendered for the customer: see core.margins.
+    unit_cost: Decimal | None = Field(default=None, max_digits=14, decimal_places=4)
+    cost: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
+    service_id: int | None = None
     taxable: bool = True
     period_start: date | None = None
     period_end: date | None = None

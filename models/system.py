@@ -40,6 +40,12 @@ class BillingSettings(SQLModel, table=True):
     auto_send: bool = False
     missing_email_digest_time: str = Field(default="09:00", max_length=5)
     reminders_enabled: bool = False
+    default_margin_percent: Decimal | None = Field(
+        default=None, max_digits=7, decimal_places=2, description="% on cost; None = prices must be given"
+    )
+    margin_floor_percent: Decimal | None = Field(
+        default=None, max_digits=7, decimal_places=2, description="margin % below which a row is an exception"
+    )
     configured_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,668 @@
+"""Import a supplier's usage file: streaming, all or nothing, idempotent by the supplier's charge id.
+
+The file
+    CSV, one usage record a row. Its columns are mapped onto ours by a small TOML mapping
+    (`load_mapping`; two documented examples in `core/usage_maps/`), so a supplier's own export
+    is read as it is. Our fields: `usage_id` (the supplier's charge id), who (`customer_id`,
+    `customer` = exact company name, `psa_reference`, or `service_reference` = a service's
+    reference or PSA reference, which also names the service), `date` or `period` (YYYY-MM, read
+    as its first day), `description`, `quantity`, `unit_cost`, optional `unit_price` (else cost
+    plus margin, `core.pricing`) and optional `taxable`.
+
+All or nothing in one streaming pass (constant memory)
+    Rows are read one at a time (`csv.reader` over the open file) and validated; valid ones are
+    written in batches of `BATCH` inside ONE transaction. Writing goes on after a bad row (so
+    every later row is still checked against the earlier ones), and at the end the transaction
+    is rolled back if any row was bad (or for a dry run) and committed by the caller otherwise.
+    Memory holds one batch, the lookup caches (bounded by the number of customers and services,
+    not rows) and at most `KEEP` messages; every bad row is also handed to `on_error` as it is
+    found, so the CLI reports them all whatever their number. Cost: a failing file has been
+    written and rolled back, and a long import holds a write transaction (on SQLite the only one).
+
+Idempotent
+    `(mapping source, usage_id)` is unique. A row whose id is already stored with the same values
+    is counted as already imported and skipped; with different values it is reported as changed
+    and NOT applied (the stored record may already be billed; fix it by hand if the supplier
+    really re-issued the charge). Inside one file a repeated id with different values is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any, Final
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from core.charge_validation import QUANTITY_MAX, UNIT_PRICE_LIMIT
+from core.clock import Clock
+from core.errors import RebillError
+from core.money import price_from_cost
+from core.pricing import margin_for
+from models.charges import Service
+from models.customers import EndCustomer
+from models.usage import UsageRecord
+
+BATCH: Final = 2000
+KEEP: Final = 1000  # messages kept in the report; `on_error` sees every one
+FIELDS: Final = (
+    "usage_id",
+    "customer_id",
+    "customer",
+    "psa_reference",
+    "service_reference",
+    "date",
+    "period",
+    "description",
+    "quantity",
+    "unit_cost",
+    "unit_price",
+    "taxable",
+)
+WHO: Final = ("customer_id", "customer", "psa_reference", "service_reference")
+SHIPPED_MAPS: Final = "usage_maps"
+_USAGE = UsageRecord.__table__  # type: ignore[attr-defined]
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+_TRUE = frozenset({"true", "yes", "y", "1", "gst", "taxable"})
+_FALSE = frozenset({"false", "no", "n", "0", "gst free", "gst-free", "free", "exempt"})
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+class MappingError(RebillError):
+    """The mapping file (or the file's header) can't be used; nothing was read."""
+
+
+@dataclass(frozen=True)
+class UsageMapping:
+    """How one supplier's file maps onto our fields (see the module docstring and README)."""
+
+    columns: Mapping[str, str]  # our field -> the file's column header
+    defaults: Mapping[str, str] = field(default_factory=dict)  # our field -> a constant
+    source: str = ""
+    delimiter: str = ","
+    date_format: str = "%Y-%m-%d"
+    encoding: str = "utf-8-sig"
+    name: str = "standard columns"
+    require_all_columns: bool = True  # False: a mapped column missing from the file is just unused
+
+
+STANDARD: Final = UsageMapping(columns={name: name for name in FIELDS}, require_all_columns=False)
+
+
+def shipped_maps() -> list[str]:
+    """Names of the example mappings that ship with rebill-bot (`--map NAME` finds them)."""
+    folder = resources.files("core").joinpath(SHIPPED_MAPS)
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_mapping(ref: str | Path | None) -> UsageMapping:
+    """A mapping from a TOML file, a shipped map's name, or the standard columns (None)."""
+    if ref is None or str(ref) == "":
+        return STANDARD
+    path = Path(ref)
+    if not path.exists() and str(ref) in shipped_maps():
+        text = resources.files("core").joinpath(SHIPPED_MAPS, f"{ref}.toml").read_text("utf-8")
+        return parse_mapping(text, name=str(ref))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        shipped = ", ".join(shipped_maps())
+        raise MappingError(
+            f"Can't read the mapping {ref}: {exc.strerror or exc} (shipped maps: {shipped})."
+        ) from None
+    return parse_mapping(text, name=path.name)
+
+
+def parse_mapping(text: str, *, name: str = "mapping") -> UsageMapping:
+    """Check a mapping's TOML and return it; MappingError naming every problem otherwise."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"{name} is not valid TOML: {exc}") from None
+    problems: list[str] = []
+    unknown = set(data) - {
+        "source",
+        "delimiter",
+        "date_format",
+        "encoding",
+        "columns",
+        "defaults",
+        "require_all_columns",
+    }
+    if unknown:
+        problems.append(f"unknown setting(s) {', '.join(sorted(unknown))}")
+    columns = data.get("columns", {})
+    defaults = {
+        k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.get("defaults", {}).items()
+    }
+    if not isinstance(columns, dict) or not all(isinstance(v, str) and v for v in columns.values()):
+        problems.append("[columns] must map our field names to the file's column headers (text)")
+        columns = {}
+    for table, names in (("columns", columns), ("defaults", defaults)):
+        bad = set(names) - set(FIELDS)
+        if bad:
+            problems.append(
+                f"[{table}] has unknown field(s) {', '.join(sorted(bad))} (known: {', '.join(FIELDS)})"
+            )
+    have = set(columns) | set(defaults)
+    for needed in ("usage_id", "quantity", "unit_cost", "description"):
+        if needed not in have:
+            problems.append(f"no column (or default) for {needed}")
+    if "usage_id" in defaults:
+        problems.append("usage_id can't have a default: it must be each row's own charge id")
+    if not have & {"date", "period"}:
+        problems.append("no column for date or period")
+    if not have & set(WHO):
+        problems.append(f"no column for the customer (one of {', '.join(WHO)})")
+    delimiter = data.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        problems.append("delimiter must be one character")
+    source = str(data.get("source", ""))
+    if len(source) > 40:
+        problems.append("source must be at most 40 characters")
+    date_format = str(data.get("date_format", "%Y-%m-%d"))
+    try:
+        datetime.strptime(date.today().strftime(date_format), date_format)
+    except ValueError:
+        problems.append(f"date_format {date_format!r} is not a strftime format such as %d/%m/%Y")
+    if problems:
+        raise MappingError(f"{name}: " + "; ".join(problems) + ".")
+    return UsageMapping(
+        columns=dict(columns),
+        defaults=defaults,
+        source=source,
+        delimiter=delimiter,
+        date_format=date_format,
+        encoding=str(data.get("encoding", "utf-8-sig")),
+        name=name,
+        require_all_columns=bool(data.get("require_all_columns", True)),
+    )
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, dry run, would do). Messages are capped at KEEP; counts are exact."""
+
+    file_name: str = ""
+    dry_run: bool = False
+    rows: int = 0
+    added: int = 0
+    already: int = 0  # already imported with the same values (or repeated identically in the file)
+    changed: int = 0
+    error_count: int = 0
+    errors: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def error(self, row: int, reason: str) -> str:
+        message = f"row {row}: {reason}"
+        self.error_count += 1
+        if len(self.errors) < KEEP:
+            self.errors.append(message)
+        return message
+
+    def change(self, row: int, reason: str) -> str:
+        message = f"row {row}: {reason}"
+        self.changed += 1
+        if len(self.changes) < KEEP:
+            self.changes.append(message)
+        return message
+
+
+def summary_lines(report: ImportReport) -> Iterator[str]:
+    """The report as a person reads it (CLI and Slack)."""
+    if not report.ok:
+        yield (
+            f"Nothing imported: {report.error_count} bad row(s) in {report.rows} "
+            f"(fix them and import the whole file again)."
+        )
+        yield from report.errors
+        if report.error_count > len(report.errors):
+            yield f"…and {report.error_count - len(report.errors)} more bad row(s)."
+        return
+    verb = "would be added" if report.dry_run else "added"
+    yield (
+        f"{report.rows} row(s) read{' (dry run: nothing written)' if report.dry_run else ''}: "
+        f"{report.added} {verb}, {report.already} already imported, {report.changed} changed (not applied)."
+    )
+    for message in report.changes:
+        yield f"changed, not applied: {message}"
+    if report.changed > len(report.changes):
+        yield f"…and {report.changed - len(report.changes)} more changed row(s)."
+
+
+@dataclass(frozen=True)
+class _Record:
+    row: int
+    usage_id: str
+    customer_id: int
+    service_id: int | None
+    usage_date: date
+    description: str
+    quantity: Decimal
+    unit_cost: Decimal
+    unit_price: Decimal
+    price_given: bool
+    taxable: bool
+
+    def compare(self) -> tuple[Any, ...]:
+        """What makes two records of one charge id the same charge (a derived price is not)."""
+        return (
+            self.customer_id,
+            self.service_id,
+            self.usage_date,
+            self.description,
+            self.quantity,
+            self.unit_cost,
+            self.unit_price if self.price_given else None,
+            self.taxable,
+        )
+
+
+class _RowError(Exception):
+    pass
+
+
+def import_usage(
+    db: Session,
+    source: IO[str],
+    *,
+    mapping: UsageMapping = STANDARD,
+    actor: str,
+    clock: Clock,
+    dry_run: bool = False,
+    file_name: str = "",
+    on_error: Callable[[str], None] | None = None,
+) -> ImportReport:
+    """Import the usage rows in `source` (see the module docstring). Rolls back on any bad row or a
+    dry run; otherwise leaves the rows written in `db`'s transaction for the caller to commit."""
+    report = ImportReport(file_name=file_name, dry_run=dry_run)
+    now = clock.now()
+    import_ref = f"{now:%Y%m%dT%H%M%S} {file_name}"[:64]
+    reader = csv.reader(source, delimiter=mapping.delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise MappingError("The file is empty: it has no header row.") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise MappingError(f"The file can't be read as CSV text: {exc}") from None
+    parse = _RowParser(db, mapping, header)
+    batch: list[_Record] = []
+    row_number = 1
+    try:
+        for row_number, cells in enumerate(reader, start=2):
+            if not cells or not any(c.strip() for c in cells):
+                continue
+            report.rows += 1
+            try:
+                batch.append(parse(row_number, cells))
+            except _RowError as exc:
+                message = report.error(row_number, str(exc))
+                if on_error:
+                    on_error(message)
+                continue
+            if len(batch) >= BATCH:
+                _write(db, batch, mapping.source, report, import_ref, actor, now, on_error)
+                batch = []
+        _write(db, batch, mapping.source, report, import_ref, actor, now, on_error)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        message = report.error(row_number + 1, f"the file can't be read past here ({exc})")
+        if on_error:
+            on_error(message)
+    if not report.ok:
+        report.added = 0
+    if not report.ok or dry_run:
+        db.rollback()
+    return report
+
+
+def _write(
+    db: Session,
+    batch: list[_Record],
+    source: str,
+    report: ImportReport,
+    import_ref: str,
+    actor: str,
+    now: datetime,
+    on_error: Callable[[str], None] | None,
+) -> None:
+    if not batch:
+        return
+    stored = {
+        row.usage_id: row
+        for row in db.execute(
+            select(
+                _USAGE.c.usage_id,
+                _USAGE.c.import_ref,
+                _USAGE.c.source_row,
+                _USAGE.c.customer_id,
+                _USAGE.c.service_id,
+                _USAGE.c.usage_date,
+                _USAGE.c.description,
+                _USAGE.c.quantity,
+                _USAGE.c.unit_cost,
+                _USAGE.c.unit_price,
+                _USAGE.c.price_given,
+                _USAGE.c.taxable,
+            ).where(_USAGE.c.source == source, _USAGE.c.usage_id.in_({r.usage_id for r in batch}))
+        )
+    }
+    fresh: dict[str, _Record] = {}
+    for record in batch:
+        earlier = fresh.get(record.usage_id)
+        if earlier is not None:
+            same, where = earlier.compare() == record.compare(), f"row {earlier.row}"
+            in_file = True
+        elif record.usage_id in stored:
+            old = stored[record.usage_id]
+            same = (
+                old.customer_id,
+                old.service_id,
+                old.usage_date,
+                old.description,
+                old.quantity,
+                old.unit_cost,
+                old.unit_price if old.price_given else None,
+                old.taxable,
+            ) == record.compare()
+            in_file = old.import_ref == import_ref
+            where = f"row {old.source_row}" if in_file else f"row {old.source_row} of an earlier import"
+        else:
+            fresh[record.usage_id] = record
+            continue
+        if same:
+            report.already += 1
+        elif in_file:
+            message = report.error(
+                record.row, f"usage id {record.usage_id} is also on {where} with different values"
+            )
+            if on_error:
+                on_error(message)
+        else:
+            report.change(record.row, f"usage id {record.usage_id} differs from {where}")
+    if fresh:
+        db.execute(
+            insert(_USAGE),
+            [
+                {
+                    "source": source,
+                    "usage_id": r.usage_id,
+                    "customer_id": r.customer_id,
+                    "service_id": r.service_id,
+                    "usage_date": r.usage_date,
+                    "description": r.description,
+                    "quantity": r.quantity,
+                    "unit_cost": r.unit_cost,
+                    "unit_price": r.unit_price,
+                    "price_given": r.price_given,
+                    "taxable": r.taxable,
+                    "import_ref": import_ref,
+                    "source_row": r.row,
+                    "created_at": now,
+                    "created_by": actor,
+                }
+                for r in fresh.values()
+            ],
+        )
+        report.added += len(fresh)
+
+
+class _RowParser:
+    """Turns one row's cells into a `_Record`, or raises `_RowError` with the reason.
+
+    Lookups are cached per distinct value, so memory follows the number of customers and
+    services the file names, never its number of rows.
+    """
+
+    def __init__(self, db: Session, mapping: UsageMapping, header: list[str]) -> None:
+        self.db = db
+        self.mapping = mapping
+        headers = [h.strip() for h in header]
+        if headers and headers[0].startswith("\ufeff"):
+            headers[0] = headers[0][1:]
+        missing = [col for col in mapping.columns.values() if col not in headers]
+        present = {name for name, col in mapping.columns.items() if col in headers} | set(mapping.defaults)
+        lacking = [n for n in ("usage_id", "quantity", "unit_cost", "description") if n not in present]
+        if not present & {"date", "period"}:
+            lacking.append("date or period")
+        if not present & set(WHO):
+            lacking.append("customer (" + ", ".join(WHO) + ")")
+        if (missing and mapping.require_all_columns) or lacking:
+            raise MappingError(
+                f"The file's header doesn't fit the mapping ({mapping.name}): "
+                + (f"no column(s) {', '.join(repr(m) for m in missing)}; " if missing else "")
+                + (f"nothing for {', '.join(lacking)}; " if lacking else "")
+                + f"its columns are: {', '.join(headers)}."
+            )
+        self.at = {name: headers.index(col) for name, col in mapping.columns.items() if col in headers}
+        self.width = len(headers)
+        self.iso = mapping.date_format == "%Y-%m-%d"
+        self.dates: dict[str, date] = {}
+        self.customers: dict[tuple[str, str], tuple[int | None, int | None, str | None]] = {}
+        self.margins: dict[int | None, Decimal | None] = {}
+
+    def value(self, cells: list[str], name: str) -> str:
+        index = self.at.get(name)
+        if index is not None and index < len(cells):
+            text = cells[index].strip()
+            if text:
+                return text
+        return self.mapping.defaults.get(name, "")
+
+    def __call__(self, row: int, cells: list[str]) -> _Record:
+        problems: list[str] = []
+        usage_id = self.value(cells, "usage_id")
+        if not usage_id:
+            problems.append("no usage id")
+        elif len(usage_id) > 100:
+            problems.append("usage id is longer than 100 characters")
+        description = self.value(cells, "description")
+        if not description:
+            problems.append("no description")
+        elif len(description) > 200:
+            problems.append("description is longer than 200 characters")
+        day = self._day(cells, problems)
+        quantity = self._number(cells, "quantity", problems, limit=QUANTITY_MAX, places=4)
+        cost = self._number(cells, "unit_cost", problems, limit=UNIT_PRICE_LIMIT, places=4)
+        price = self._number(cells, "unit_price", problems, limit=UNIT_PRICE_LIMIT, places=4, optional=True)
+        taxable = self._taxable(cells, problems)
+        customer_id, service_id = self._who(cells, problems)
+        if quantity is not None and quantity == 0:
+            problems.append("quantity is 0")
+        if price is None and cost is not None and customer_id is not None and not problems:
+            margin = self._margin(service_id)
+            if margin is None:
+                problems.append("no unit price, and no margin to price the cost with (set a default margin)")
+            else:
+                price = price_from_cost(cost, margin)
+                return _Record(
+                    row,
+                    usage_id,
+                    customer_id,
+                    service_id,
+                    day,
+                    description,
+                    quantity,
+                    cost,
+                    price,
+                    False,
+                    taxable,
+                )  # type: ignore[arg-type]
+        if problems:
+            raise _RowError("; ".join(problems))
+        return _Record(
+            row,
+            usage_id,
+            customer_id,
+            service_id,
+            day,
+            description,
+            quantity,
+            cost,
+            price,
+            True,
+            taxable,  # type: ignore[arg-type]
+        )
+
+    def _day(self, cells: list[str], problems: list[str]) -> date | None:
+        text = self.value(cells, "date")
+        if text:
+            known = self.dates.get(text)
+            if known is not None:
+                return known
+            try:
+                day = (
+                    date.fromisoformat(text)
+                    if self.iso
+                    else datetime.strptime(text, self.mapping.date_format).date()
+                )
+            except ValueError:
+                problems.append(
+                    f"date {text!r} is not a date like {date(2026, 11, 30).strftime(self.mapping.date_format)}"
+                )
+                return None
+            if len(self.dates) > 4096:
+                self.dates.clear()
+            self.dates[text] = day
+            return day
+        text = self.value(cells, "period")
+        match = _PERIOD.fullmatch(text)
+        if match and 1 <= int(match[2]) <= 12:
+            return date(int(match[1]), int(match[2]), 1)
+        problems.append(f"period {text!r} is not a month like 2026-11" if text else "no date or period")
+        return None
+
+    def _number(
+        self,
+        cells: list[str],
+        name: str,
+        problems: list[str],
+        *,
+        limit: Decimal,
+        places: int,
+        optional: bool = False,
+    ) -> Decimal | None:
+        text = self.value(cells, name)
+        if not text:
+            if not optional:
+                problems.append(f"no {name.replace('_', ' ')}")
+            return None
+        cleaned = text.removeprefix("$").replace(",", "") if ("," in text or "$" in text) else text
+        if not _NUMBER.fullmatch(cleaned):
+            what = "negative" if cleaned.startswith("-") else "not a number"
+            problems.append(f"{name.replace('_', ' ')} {text!r} is {what}")
+            return None
+        try:
+            value = Decimal(cleaned)
+        except InvalidOperation:  # pragma: no cover - the pattern excludes it
+            problems.append(f"{name.replace('_', ' ')} {text!r} is not a number")
+            return None
+        exponent = value.as_tuple().exponent
+        if (
+            isinstance(exponent, int)
+            and exponent < -places
+            and value != value.quantize(Decimal(1).scaleb(-places))
+        ):
+            problems.append(f"{name.replace('_', ' ')} {text!r} has more than {places} decimal places")
+            return None
+        if value >= limit:
+            problems.append(f"{name.replace('_', ' ')} {text} is too large")
+            return None
+        return value
+
+    def _taxable(self, cells: list[str], problems: list[str]) -> bool:
+        text = self.value(cells, "taxable").lower()
+        if not text or text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        problems.append(f"taxable {text!r} is not yes or no")
+        return True
+
+    def _who(self, cells: list[str], problems: list[str]) -> tuple[int | None, int | None]:
+        """(customer, service) from the first of id, PSA reference, exact name, service reference."""
+        service_ref = self.value(cells, "service_reference")
+        for kind in ("customer_id", "psa_reference", "customer"):
+            text = self.value(cells, kind)
+            if text:
+                customer_id, _, reason = self._lookup(kind, text)
+                if reason:
+                    problems.append(reason)
+                    return None, None
+                service_id = None
+                if service_ref:
+                    owner, service_id, reason = self._lookup("service_reference", service_ref)
+                    if reason or owner != customer_id:
+                        problems.append(reason or f"service {service_ref!r} is not this customer's")
+                        return None, None
+                return customer_id, service_id
+        if service_ref:
+            customer_id, service_id, reason = self._lookup("service_reference", service_ref)
+            if reason:
+                problems.append(reason)
+            return customer_id, service_id
+        problems.append("no customer (id, name or PSA reference) or service reference")
+        return None, None
+
+    def _lookup(self, kind: str, text: str) -> tuple[int | None, int | None, str | None]:
+        key = (kind, text)
+        found = self.customers.get(key)
+        if found is None:
+            found = self.customers[key] = self._query(kind, text)
+        return found
+
+    def _query(self, kind: str, text: str) -> tuple[int | None, int | None, str | None]:
+        c = EndCustomer.__table__.c  # type: ignore[attr-defined]
+        if kind == "service_reference":
+            s = Service.__table__.c  # type: ignore[attr-defined]
+            rows = self.db.execute(
+                select(s.id, s.customer_id)
+                .where((s.reference == text) | (s.psa_reference == text), s.status != "cancelled")
+                .limit(2)
+            ).all()
+            if len(rows) != 1:
+                return (
+                    None,
+                    None,
+                    (
+                        f"no active service has reference {text!r}"
+                        if not rows
+                        else f"several services have reference {text!r}"
+                    ),
+                )
+            archived = self.db.execute(select(c.archived_at).where(c.id == rows[0].customer_id)).scalar_one()
+            if archived is not None:
+                return None, None, f"the customer of service {text!r} is archived"
+            return rows[0].customer_id, rows[0].id, None
+        if kind == "customer_id":
+            if not text.isdigit():
+                return None, None, f"customer id {text!r} is not a number"
+            condition, label = c.id == int(text), f"customer id {text}"
+        elif kind == "psa_reference":
+            condition, label = c.psa_ref == text, f"PSA reference {text!r}"
+        else:
+            condition, label = (c.company_name == text) & c.archived_at.is_(None), f"customer {text!r}"
+        rows = self.db.execute(select(c.id, c.archived_at).where(condition).limit(2)).all()
+        if not rows:
+            return None, None, f"no customer with {label}"
+        if len(rows) > 1:
+            return None, None, f"several customers have {label}"
+        if rows[0].archived_at is not None:
+            return None, None, f"{label} is archived"
+        return rows[0].id, None, None
+
+    def _margin(self, service_id: int | None) -> Decimal | None:
+        if service_id not in self.margins:
+            self.margins[service_id] = margin_for(self.db, service_id=service_id)
+        return self.margins[service_id]
