@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -289,7 +290,7 @@ def import_usage(
     dry run; otherwise leaves the rows written in `db`'s transaction for the caller to commit."""
     report = ImportReport(file_name=file_name, dry_run=dry_run)
     now = clock.now()
-    import_ref = f"{now:%Y%m%dT%H%M%S} {file_name}"[:64]
+    import_ref = f"{now:%Y%m%dT%H%M%S} {uuid.uuid4().hex[:8]} {file_name}"[:64]  # unique per import
     reader = csv.reader(source, delimiter=mapping.delimiter)
     try:
         header = next(reader)

@@ -92,7 +92,9 @@ def test_no_price_and_no_margin_is_a_field_error(engine: Engine) -> None:
             db=db,
             actor=ACTOR,
             customer_id=book.bravo,
-            data=validate_once_off(description="Switch", unit_price="", unit_cost="410", quantity="1", item_date="2026-11-02"),
+            data=validate_once_off(
+                description="Switch", unit_price="", unit_cost="410", quantity="1", item_date="2026-11-02"
+            ),
         )
     assert "no margin" in caught.value.errors["unit_price"]
 

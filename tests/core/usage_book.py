@@ -11,6 +11,7 @@ from bot.db import session_scope
 from core import charges
 from core.charge_validation import validate_recurring_charge, validate_service
 from models.charges import Service
+from models.customers import EndCustomer
 from models.system import BillingSettings
 from tests.core.test_billrun import ACTOR, _customer
 from tests.factories import configure
@@ -32,7 +33,10 @@ def build(engine: Engine, *, margin: str | None = "25", floor: str | None = None
         assert settings is not None
         settings.default_margin_percent = None if margin is None else Decimal(margin)
         settings.margin_floor_percent = None if floor is None else Decimal(floor)
-        alpha = _customer(db, "Alpha Dental", email="ap@alpha.example", psa_ref="AT-77", psa_kind="autotask")
+        alpha = _customer(db, "Alpha Dental", email="ap@alpha.example")
+        row = db.get(EndCustomer, alpha)
+        assert row is not None
+        row.psa_kind, row.psa_ref = "autotask", "AT-77"
         bravo = _customer(db, "Bravo Legal", email="ap@bravo.example")
         voice = charges.add_service(
             db=db,
