@@ -285,7 +285,7 @@ def compose(
         subject=one_line(subject),
         text=text,
         html=html,
-        attachments=(Attachment(f"{docs.number}.pdf", docs.pdf),) + usage_attachment(docs),
+        attachments=(Attachment(f"{docs.number}.pdf", docs.pdf), *usage_attachment(docs)),
         reply_to=_valid_address(business.get("email")),
     )
 
