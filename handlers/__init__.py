@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import alerts, charges, commands, customers, errors, home, invoices, psa, setup
+from handlers import alerts, charges, commands, customers, errors, home, invoices, psa, setup, usage
 
 
 def register_all(app: App) -> None:
@@ -17,3 +17,4 @@ def register_all(app: App) -> None:
     invoices.register(app)
     alerts.register(app)
     home.register(app)
+    usage.register(app)

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from core import billing_settings, charges, customers
+from core import billing_settings, charges, customers, licence_feed
 from core.calculation import Period
 from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
 from core.errors import NotAllowed
@@ -282,9 +282,12 @@ def preview(call: Call) -> None:
     period = next_period(call)
     settings = billing_settings.load(call.db)
     lines, result = charges.preview(db=call.db, customer_id=customer.id or 0, period=period)
+    notes = [str(n) for n in licence_feed.changes(db=call.db, customer_id=customer.id or 0, period=period)]
     _push(
         call,
-        views.preview_modal(customer.company_name, str(period), lines, result, tax_rate=settings.tax_rate),
+        views.preview_modal(
+            customer.company_name, str(period), lines, result, tax_rate=settings.tax_rate, notes=notes
+        ),
     )
 
 
