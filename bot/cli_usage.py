@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -155,7 +156,7 @@ def _cell(value: object) -> str:
 
 def _numeric(text: str) -> bool:
     try:
-        float(text)  # only to classify text; money never passes through here
-    except ValueError:
+        Decimal(text)
+    except ArithmeticError:
         return False
     return True
