@@ -38,7 +38,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlmodel import Session
@@ -243,8 +243,7 @@ def summary_lines(report: ImportReport) -> Iterator[str]:
         yield f"…and {report.changed - len(report.changes)} more changed row(s)."
 
 
-@dataclass(frozen=True)
-class _Record:
+class _Record(NamedTuple):
     row: int
     usage_id: str
     customer_id: int
@@ -303,7 +302,7 @@ def import_usage(
     row_number = 1
     try:
         for row_number, cells in enumerate(reader, start=2):
-            if not cells or not any(c.strip() for c in cells):
+            if not any(cells):  # a blank line, or one of only separators
                 continue
             report.rows += 1
             try:
@@ -393,11 +392,12 @@ def _write(
         else:
             report.change(record.row, f"usage id {record.usage_id} differs from {where}")
     if fresh:
+        # What every row of this import shares goes into the statement once, not into each row.
+        shared = insert(_USAGE).values(source=source, import_ref=import_ref, created_at=now, created_by=actor)
         db.execute(
-            insert(_USAGE),
+            shared,
             [
                 {
-                    "source": source,
                     "usage_id": r.usage_id,
                     "customer_id": r.customer_id,
                     "service_id": r.service_id,
@@ -408,10 +408,7 @@ def _write(
                     "unit_price": r.unit_price,
                     "price_given": r.price_given,
                     "taxable": r.taxable,
-                    "import_ref": import_ref,
                     "source_row": r.row,
-                    "created_at": now,
-                    "created_by": actor,
                 }
                 for r in fresh.values()
             ],
@@ -446,78 +443,67 @@ class _RowParser:
                 + (f"nothing for {', '.join(lacking)}; " if lacking else "")
                 + f"its columns are: {', '.join(headers)}."
             )
-        self.at = {name: headers.index(col) for name, col in mapping.columns.items() if col in headers}
+        at = {name: headers.index(col) for name, col in mapping.columns.items() if col in headers}
+        self.slots = tuple((name, at.get(name), mapping.defaults.get(name, "")) for name in FIELDS)
         self.width = len(headers)
         self.iso = mapping.date_format == "%Y-%m-%d"
         self.dates: dict[str, date] = {}
         self.customers: dict[tuple[str, str], tuple[int | None, int | None, str | None]] = {}
+        self.loaded: set[str] = set()
         self.margins: dict[int | None, Decimal | None] = {}
-
-    def value(self, cells: list[str], name: str) -> str:
-        index = self.at.get(name)
-        if index is not None and index < len(cells):
-            text = cells[index].strip()
-            if text:
-                return text
-        return self.mapping.defaults.get(name, "")
+        # Bounded caches of what repeats row after row in a supplier file (rates, quantities).
+        self.numbers: dict[tuple[str, str], Decimal | str | None] = {}
+        self.prices: dict[tuple[Decimal, Decimal], Decimal] = {}
 
     def __call__(self, row: int, cells: list[str]) -> _Record:
+        width = len(cells)
+        v = {  # every field's text: the cell, else the mapping's default, else ""
+            name: (cells[index].strip() if index is not None and index < width else "") or default
+            for name, index, default in self.slots
+        }
         problems: list[str] = []
-        usage_id = self.value(cells, "usage_id")
+        usage_id = v["usage_id"]
         if not usage_id:
             problems.append("no usage id")
         elif len(usage_id) > 100:
             problems.append("usage id is longer than 100 characters")
-        description = self.value(cells, "description")
+        description = v["description"]
         if not description:
             problems.append("no description")
         elif len(description) > 200:
             problems.append("description is longer than 200 characters")
-        day = self._day(cells, problems)
-        quantity = self._number(cells, "quantity", problems, limit=QUANTITY_MAX, places=4)
-        cost = self._number(cells, "unit_cost", problems, limit=UNIT_PRICE_LIMIT, places=4)
-        price = self._number(cells, "unit_price", problems, limit=UNIT_PRICE_LIMIT, places=4, optional=True)
-        taxable = self._taxable(cells, problems)
-        customer_id, service_id = self._who(cells, problems)
+        day = self._day(v, problems)
+        quantity = self._number(v, "quantity", problems, limit=QUANTITY_MAX, places=4)
+        cost = self._number(v, "unit_cost", problems, limit=UNIT_PRICE_LIMIT, places=4)
+        price = self._number(v, "unit_price", problems, limit=UNIT_PRICE_LIMIT, places=4, optional=True)
+        taxable = self._taxable(v, problems)
+        customer_id, service_id = self._who(v, problems)
         if quantity is not None and quantity == 0:
             problems.append("quantity is 0")
-        if price is None and cost is not None and customer_id is not None and not problems:
+        given = price is not None
+        if not given and cost is not None and customer_id is not None and not problems:
             margin = self._margin(service_id)
             if margin is None:
                 problems.append("no unit price, and no margin to price the cost with (set a default margin)")
             else:
-                price = price_from_cost(cost, margin)
-                return _Record(
-                    row,
-                    usage_id,
-                    customer_id,
-                    service_id,
-                    day,
-                    description,
-                    quantity,
-                    cost,
-                    price,
-                    False,
-                    taxable,
-                )  # type: ignore[arg-type]
+                price = self._price(cost, margin)
         if problems:
             raise _RowError("; ".join(problems))
         return _Record(
-            row,
-            usage_id,
-            customer_id,
-            service_id,
-            day,
-            description,
-            quantity,
-            cost,
-            price,
-            True,
-            taxable,  # type: ignore[arg-type]
-        )
+            row, usage_id, customer_id, service_id, day, description, quantity, cost, price, given, taxable
+        )  # type: ignore[arg-type]
 
-    def _day(self, cells: list[str], problems: list[str]) -> date | None:
-        text = self.value(cells, "date")
+    def _price(self, cost: Decimal, margin: Decimal) -> Decimal:
+        key = (cost, margin)
+        price = self.prices.get(key)
+        if price is None:
+            if len(self.prices) > 4096:
+                self.prices.clear()
+            price = self.prices[key] = price_from_cost(cost, margin)
+        return price
+
+    def _day(self, v: dict[str, str], problems: list[str]) -> date | None:
+        text = v["date"]
         if text:
             known = self.dates.get(text)
             if known is not None:
@@ -537,7 +523,7 @@ class _RowParser:
                 self.dates.clear()
             self.dates[text] = day
             return day
-        text = self.value(cells, "period")
+        text = v["period"]
         match = _PERIOD.fullmatch(text)
         if match and 1 <= int(match[2]) <= 12:
             return date(int(match[1]), int(match[2]), 1)
@@ -546,7 +532,7 @@ class _RowParser:
 
     def _number(
         self,
-        cells: list[str],
+        v: dict[str, str],
         name: str,
         problems: list[str],
         *,
@@ -554,11 +540,27 @@ class _RowParser:
         places: int,
         optional: bool = False,
     ) -> Decimal | None:
-        text = self.value(cells, name)
+        text = v[name]
         if not text:
             if not optional:
                 problems.append(f"no {name.replace('_', ' ')}")
             return None
+        key = (name, text)
+        known = self.numbers.get(key)
+        if known is None:
+            if len(self.numbers) > 4096:
+                self.numbers.clear()
+            found: list[str] = []
+            parsed = self._parse_number(text, name, found, limit=limit, places=places)
+            known = self.numbers[key] = found[0] if parsed is None else parsed
+        if isinstance(known, str):
+            problems.append(known)
+            return None
+        return known
+
+    def _parse_number(
+        self, text: str, name: str, problems: list[str], *, limit: Decimal, places: int
+    ) -> Decimal | None:
         cleaned = text.removeprefix("$").replace(",", "") if ("," in text or "$" in text) else text
         if not _NUMBER.fullmatch(cleaned):
             what = "negative" if cleaned.startswith("-") else "not a number"
@@ -582,8 +584,8 @@ class _RowParser:
             return None
         return value
 
-    def _taxable(self, cells: list[str], problems: list[str]) -> bool:
-        text = self.value(cells, "taxable").lower()
+    def _taxable(self, v: dict[str, str], problems: list[str]) -> bool:
+        text = v["taxable"].lower()
         if not text or text in _TRUE:
             return True
         if text in _FALSE:
@@ -591,11 +593,11 @@ class _RowParser:
         problems.append(f"taxable {text!r} is not yes or no")
         return True
 
-    def _who(self, cells: list[str], problems: list[str]) -> tuple[int | None, int | None]:
+    def _who(self, v: dict[str, str], problems: list[str]) -> tuple[int | None, int | None]:
         """(customer, service) from the first of id, PSA reference, exact name, service reference."""
-        service_ref = self.value(cells, "service_reference")
+        service_ref = v["service_reference"]
         for kind in ("customer_id", "psa_reference", "customer"):
-            text = self.value(cells, kind)
+            text = v[kind]
             if text:
                 customer_id, _, reason = self._lookup(kind, text)
                 if reason:
@@ -620,8 +622,40 @@ class _RowParser:
         key = (kind, text)
         found = self.customers.get(key)
         if found is None:
-            found = self.customers[key] = self._query(kind, text)
+            if kind not in self.loaded:
+                self._load(kind)
+            found = self.customers.get(key)
+            if found is None:  # unknown, ambiguous or archived: one query says which
+                found = self.customers[key] = self._query(kind, text)
         return found
+
+    def _load(self, kind: str) -> None:
+        """Every unambiguous live match of one kind in one query (memory ~ customers, not rows)."""
+        self.loaded.add(kind)
+        c = EndCustomer.__table__.c  # type: ignore[attr-defined]
+        s = Service.__table__.c  # type: ignore[attr-defined]
+        pairs: list[tuple[str, tuple[int, int | None]]] = []
+        if kind == "customer":
+            rows = self.db.execute(select(c.company_name, c.id).where(c.archived_at.is_(None)))
+            pairs = [(name, (cid, None)) for name, cid in rows]
+        elif kind == "psa_reference":
+            rows = self.db.execute(
+                select(c.psa_ref, c.id).where(c.psa_ref.is_not(None), c.archived_at.is_(None))
+            )
+            pairs = [(ref, (cid, None)) for ref, cid in rows]
+        elif kind == "service_reference":
+            live = select(s.reference, s.psa_reference, s.customer_id, s.id).join(
+                EndCustomer.__table__, c.id == s.customer_id
+            )  # type: ignore[attr-defined]
+            rows = self.db.execute(live.where(s.status != "cancelled", c.archived_at.is_(None)))
+            for reference, psa_reference, cid, sid in rows:
+                pairs += [(ref, (cid, sid)) for ref in {reference, psa_reference} if ref]
+        seen: dict[str, tuple[int, int | None] | None] = {}
+        for text, match in pairs:
+            seen[text] = match if text not in seen else None  # twice: ambiguous, let _query explain
+        for text, match in seen.items():
+            if match is not None:
+                self.customers[(kind, text)] = (match[0], match[1], None)
 
     def _query(self, kind: str, text: str) -> tuple[int | None, int | None, str | None]:
         c = EndCustomer.__table__.c  # type: ignore[attr-defined]
