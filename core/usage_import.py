@@ -18,6 +18,8 @@ All or nothing in one streaming pass (constant memory)
     not rows) and at most `KEEP` messages; every bad row is also handed to `on_error` as it is
     found, so the CLI reports them all whatever their number. Cost: a failing file has been
     written and rolled back, and a long import holds a write transaction (on SQLite the only one).
+    Two imports of one file at once: the unique index lets the first win and the second stops
+    with `ImportConflict` (nothing of it kept); importing it again then skips what is stored.
 
 Idempotent
     `(mapping source, usage_id)` is unique. A row whose id is already stored with the same values
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any, Final, NamedTuple
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core.charge_validation import QUANTITY_MAX, UNIT_PRICE_LIMIT
@@ -79,6 +82,10 @@ _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 class MappingError(RebillError):
     """The mapping file (or the file's header) can't be used; nothing was read."""
+
+
+class ImportConflict(RebillError):
+    """Another import stored some of the same usage ids while this one ran; nothing was imported."""
 
 
 @dataclass(frozen=True)
@@ -394,26 +401,38 @@ def _write(
     if fresh:
         # What every row of this import shares goes into the statement once, not into each row.
         shared = insert(_USAGE).values(source=source, import_ref=import_ref, created_at=now, created_by=actor)
-        db.execute(
-            shared,
-            [
-                {
-                    "usage_id": r.usage_id,
-                    "customer_id": r.customer_id,
-                    "service_id": r.service_id,
-                    "usage_date": r.usage_date,
-                    "description": r.description,
-                    "quantity": r.quantity,
-                    "unit_cost": r.unit_cost,
-                    "unit_price": r.unit_price,
-                    "price_given": r.price_given,
-                    "taxable": r.taxable,
-                    "source_row": r.row,
-                }
-                for r in fresh.values()
-            ],
-        )
+        try:
+            _insert(db, shared, fresh)
+        except IntegrityError:
+            # Two imports of one file at once: the unique (source, usage_id) index lets one win.
+            db.rollback()
+            raise ImportConflict(
+                "Another import stored some of these usage ids meanwhile; nothing was imported from this "
+                "file. Import it again: the rows already stored will be skipped."
+            ) from None
         report.added += len(fresh)
+
+
+def _insert(db: Session, statement: Any, fresh: Mapping[str, _Record]) -> None:
+    db.execute(
+        statement,
+        [
+            {
+                "usage_id": r.usage_id,
+                "customer_id": r.customer_id,
+                "service_id": r.service_id,
+                "usage_date": r.usage_date,
+                "description": r.description,
+                "quantity": r.quantity,
+                "unit_cost": r.unit_cost,
+                "unit_price": r.unit_price,
+                "price_given": r.price_given,
+                "taxable": r.taxable,
+                "source_row": r.row,
+            }
+            for r in fresh.values()
+        ],
+    )
 
 
 class _RowParser:

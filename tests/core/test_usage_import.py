@@ -200,3 +200,43 @@ def test_bad_mappings_are_explained(toml: str, message: str) -> None:
     with pytest.raises(MappingError) as caught:
         parse_mapping(toml)
     assert message in caught.value.user_message
+
+
+def test_two_imports_of_one_file_at_once_one_wins_the_other_keeps_nothing(engine: Engine) -> None:
+    """PostgreSQL: the second import's insert waits on the first's unique keys, then refuses."""
+    import threading
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from core.usage_import import ImportConflict
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one writer at a time in at all; the race needs concurrent writers")
+    build(engine)
+    text = HEADER + "R1,Alpha Dental,,,,2026-11-03,Calls,10,0.10,,\n"
+    first = OrmSession(engine)
+    assert import_usage(first, io.StringIO(text), actor=ACTOR, clock=FixedClock()).added == 1  # not committed
+    outcome: list[object] = []
+
+    def second() -> None:
+        with OrmSession(engine) as db:
+            try:
+                outcome.append(import_usage(db, io.StringIO(text), actor=ACTOR, clock=FixedClock()))
+            except ImportConflict as exc:
+                outcome.append(exc)
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    with engine.connect() as probe:  # until the second import waits on the first one's row lock
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        while worker.is_alive() and not probe.exec_driver_sql(waiting).scalar_one():
+            probe.rollback()
+    assert worker.is_alive()
+    first.commit()
+    first.close()
+    worker.join(timeout=10)
+    [result] = outcome
+    assert isinstance(result, ImportConflict) and "Import it again" in result.user_message
+    assert count(engine) == 1
+    again = run(engine, text)
+    assert (again.added, again.already) == (0, 1)
