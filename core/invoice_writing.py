@@ -356,7 +356,7 @@ def write_new(
     )
     _insert_lines(db, zip(ids, drafts, strict=True))
     _claim_items(db, {item: inv for inv, d in zip(ids, drafts, strict=True) for item in d.once_off_ids})
-    _claim_usage(db, {inv: d.usage_ids for inv, d in zip(ids, drafts, strict=True)})  # issue-16
+    _claim_usage(db, list(zip(ids, drafts, strict=True)))  # issue-16
     consume_exclusions(
         db,
         {d.customer_id: d.flagged_service_ids for d in drafts},
@@ -441,7 +441,7 @@ def rewrite_draft(
     db.execute(delete(_LINE).where(_LINE.c.invoice_id == invoice_id))
     _insert_lines(db, [(invoice_id, draft)])
     _claim_items(db, dict.fromkeys(draft.once_off_ids, invoice_id))
-    _claim_usage(db, {invoice_id: draft.usage_ids})  # issue-16
+    _claim_usage(db, [(invoice_id, draft)])  # issue-16
     consume_exclusions(
         db, {draft.customer_id: draft.flagged_service_ids}, period=draft.period, actor=actor, clock=clock
     )
@@ -565,7 +565,11 @@ def _claim_items(db: Session, claims: Mapping[int, int]) -> None:
         raise ClaimConflict("A once-off item was invoiced or removed meanwhile; the invoice was not written.")
 
 
-def _claim_usage(db: Session, claims: Mapping[int, Sequence[int]]) -> None:
+def _claim_usage(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
     """issue-16: claim usage records like once-off items (`core.usage_billing.claim`)."""
+    claims = [
+        usage_billing.Claim(inv, d.customer_id, usage_billing.last_usage_day(d.period), d.usage_ids)
+        for inv, d in invoices
+    ]
     if not usage_billing.claim(db, claims):
         raise ClaimConflict("A usage record was invoiced meanwhile; the invoice was not written.")

@@ -14,10 +14,12 @@ One line per customer, service, description and rate
     attached to the invoice e-mail (`detail_csv`): sell prices only, never cost.
 
 Claiming
-    Like once-off items, records are claimed by the invoice's own transaction with
-    `UPDATE ... WHERE invoice_id IS NULL`, one executemany; fewer rows changed than read means a
-    concurrent writer got there first, and `ClaimConflict` rolls the invoice back. Regenerating a
-    draft releases its records and claims them again; voiding an invoice releases them.
+    Like once-off items, records are claimed in the invoice's own transaction with
+    `UPDATE ... WHERE invoice_id IS NULL`: one UPDATE per invoice (the customer's unclaimed records
+    up to the last usage day and the highest id read), one executemany for a batch. If the rows
+    changed are not exactly the rows read, a concurrent writer got in between and `ClaimConflict`
+    rolls the invoice back. Regenerating a draft releases its records and claims them again;
+    voiding an invoice releases them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -179,21 +181,45 @@ def _span(first: date, last: date) -> str:
     return day(first) if first == last else f"{day(first)} – {day(last)}"
 
 
-def claim(db: Session, claims: Mapping[int, Iterable[int]]) -> bool:
-    """Point each record at its invoice (`{invoice_id: record ids}`), only if still unclaimed.
+@dataclass(frozen=True)
+class Claim:
+    """An invoice's claim on the usage it read: the customer's unclaimed records up to `last_day`."""
 
-    False when some record was claimed meanwhile: the caller must roll back (ClaimConflict).
+    invoice_id: int
+    customer_id: int
+    last_day: date
+    record_ids: Sequence[int]
+
+
+def claim(db: Session, claims: Iterable[Claim]) -> bool:
+    """Point each invoice's records at it, in one UPDATE per invoice (one executemany for all).
+
+    Each UPDATE takes the customer's unclaimed records dated up to `last_day` with an id no higher
+    than the highest it read. The rows changed must be exactly the rows read: fewer means another
+    invoice claimed some meanwhile, more means usage was committed meanwhile below that id; both
+    return False and the caller rolls back (ClaimConflict), so nothing is billed twice or unread.
+    Newer records (higher ids) are simply left for the next invoice.
     """
-    params = [{"rid": rid, "inv": inv} for inv, ids in claims.items() for rid in ids]
+    params = [
+        {"inv": c.invoice_id, "cid": c.customer_id, "last": c.last_day, "top": max(c.record_ids)}
+        for c in claims
+        if c.record_ids
+    ]
     if not params:
         return True
+    expected = sum(len(c.record_ids) for c in claims)
     changed = db.execute(
         update(_USAGE)
-        .where(_USAGE.c.id == bindparam("rid"), _USAGE.c.invoice_id.is_(None))
+        .where(
+            _USAGE.c.customer_id == bindparam("cid"),
+            _USAGE.c.invoice_id.is_(None),
+            _USAGE.c.usage_date <= bindparam("last"),
+            _USAGE.c.id <= bindparam("top"),
+        )
         .values(invoice_id=bindparam("inv")),
         params,
     ).rowcount
-    return changed == len(params)
+    return changed == expected
 
 
 def release(db: Session, invoice_id: int) -> None:

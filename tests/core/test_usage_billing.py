@@ -249,3 +249,48 @@ def test_bad_licence_counts_write_nothing(engine: Engine) -> None:
         )
         assert not report.ok and [e.split(":")[0] for e in report.errors or []] == ["row 3", "row 4"]
         assert licence_feed.latest_counts(db, ["f"], month=DEC) == {}
+
+
+def test_claim_takes_exactly_what_was_read_newer_usage_waits_and_a_lost_record_aborts(engine: Engine) -> None:
+    import pytest
+    from sqlalchemy import delete
+
+    from core import billing_settings, numbering
+    from core.invoice_writing import ClaimConflict, build_draft, load_customers, load_inputs, write_new
+
+    book = build(engine)
+    imported(
+        engine,
+        HEADER
+        + "W1,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,\nW2,Alpha Dental,,,,2026-11-04,Calls,1,0.10,0.20,\n",
+    )
+
+    def draft_now(db):  # type: ignore[no-untyped-def]
+        settings = billing_settings.load(db)
+        numbering.lock_series(db, settings=settings)
+        customer = load_customers(db, [book.alpha])[book.alpha]
+        return settings, build_draft(
+            customer, load_inputs(db, [book.alpha], period=DEC)[book.alpha], period=DEC, settings=settings
+        )
+
+    with session_scope(engine) as db:
+        settings, draft = draft_now(db)
+        assert len(draft.usage_ids) == 2
+        # Usage arriving after the read (a higher id) is not taken by this invoice...
+        assert import_usage(
+            db,
+            io.StringIO(HEADER + "W3,Alpha Dental,,,,2026-11-05,Calls,1,0.10,0.20,\n"),
+            actor=ACTOR,
+            clock=FixedClock(),
+        ).ok
+        [written] = write_new(db, [draft], settings=settings, actor=ACTOR, clock=FixedClock())
+        claimed = dict(db.execute(select(UsageRecord.usage_id, UsageRecord.invoice_id)).all())  # type: ignore[call-overload]
+        assert claimed == {"W1": written.id, "W2": written.id, "W3": None}  # ...it waits for the next
+    with session_scope(engine) as db:
+        invoices.void(db=db, ref=written.number, actor=ACTOR, clock=FixedClock())
+    with session_scope(engine) as db:
+        settings, draft = draft_now(db)
+        db.execute(delete(UsageRecord).where(UsageRecord.usage_id == "W1"))  # type: ignore[arg-type]
+        with pytest.raises(ClaimConflict):
+            write_new(db, [draft], settings=settings, actor=ACTOR, clock=FixedClock())
+        db.rollback()
