@@ -31,14 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, Final
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import Session
 
 from core.calculation import Line, Period
-from core.money import line_amount, round_exact
+from core.money import line_amount, quantize_money
 from models.usage import UsageRecord
 
 USAGE: Final = "usage"
@@ -102,14 +101,12 @@ def usage_for(
         )
     )
     groups: dict[int, dict[tuple[Any, ...], _Group]] = defaultdict(dict)
-    for row in rows:
-        key = (row.service_id or 0, row.description, row.unit_price, row.taxable)
-        group = groups[row.customer_id].get(key)
+    for record_id, customer_id, service_id, description, price, taxable, quantity, cost, day in rows:
+        key = (service_id or 0, description, price, taxable)
+        group = groups[customer_id].get(key)
         if group is None:
-            group = groups[row.customer_id][key] = _Group(
-                row.service_id, row.description, row.unit_price, row.taxable
-            )
-        group.add(row.id, row.quantity, row.unit_cost, row.usage_date)
+            group = groups[customer_id][key] = _Group(service_id, description, price, taxable)
+        group.add(record_id, quantity, cost, day)
     out: dict[int, UsageBill] = {}
     for customer_id, by_key in groups.items():
         ordered = [by_key[key] for key in sorted(by_key, key=lambda k: (k[0], k[1], k[2], k[3]))]
@@ -143,7 +140,8 @@ class _Group:
         )
         self.ids: list[int] = []
         self.quantity = Decimal(0)
-        self.cost = Fraction(0)  # exact until the line rounds it once
+        # Exact: 4-place costs times 4-place quantities have 8 places, far inside Decimal's 28 digits.
+        self.cost = Decimal(0)
         self.unit_costs: set[Decimal] = set()
         self.first: date | None = None
         self.last: date | None = None
@@ -151,7 +149,7 @@ class _Group:
     def add(self, record_id: int, quantity: Decimal, unit_cost: Decimal, day: date) -> None:
         self.ids.append(record_id)
         self.quantity += quantity
-        self.cost += Fraction(unit_cost) * Fraction(quantity)
+        self.cost += unit_cost * quantity
         self.unit_costs.add(unit_cost)
         self.first = day if self.first is None or day < self.first else self.first
         self.last = day if self.last is None or day > self.last else self.last
@@ -169,7 +167,7 @@ class _Group:
             period_start=self.first,
             period_end=self.last,
             unit_cost=next(iter(self.unit_costs)) if len(self.unit_costs) == 1 else None,
-            cost=round_exact(self.cost),
+            cost=quantize_money(self.cost),
             service_id=self.service_id,
         )
 
