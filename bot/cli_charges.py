@@ -101,8 +101,9 @@ def charges_list(customer: str, as_json: bool) -> None:
     for s in data["services"]:
         click.echo(f"  service #{s['id']}: {s['name']} [{s['status']}] from {s['start_date']}")
     for c in data["recurring_charges"]:
+        cost = f" (cost {c['unit_cost']})" if c["unit_cost"] is not None else ""
         click.echo(
-            f"  recurring #{c['id']}: {c['description']}  {c['quantity']} x {c['unit_price']} {c['frequency']} from {c['effective_from']}"
+            f"  recurring #{c['id']}: {c['description']}  {c['quantity']} x {c['unit_price']}{cost} {c['frequency']} from {c['effective_from']}"
         )
     for i in data["once_off_items"]:
         click.echo(
