@@ -71,6 +71,7 @@ class ServiceFields:
     psa_reference: str | None
     start_date: date
     end_date: date | None
+    margin_percent: Decimal | None = None  # overrides the default margin for its charges and usage
 
 
 class _Collector:
@@ -180,6 +181,7 @@ def validate_service(
     reference: object = None,
     psa_reference: object = None,
     end_date: object = None,
+    margin_percent: object = None,
 ) -> ServiceFields:
     """A service as typed by a person, or FieldErrors for every field that is wrong."""
     errors = _Collector()
@@ -188,12 +190,18 @@ def validate_service(
     clean_psa = errors.check("psa_reference", lambda: _optional_text(psa_reference, REFERENCE_MAX))
     start = errors.check("start_date", lambda: _date(start_date, field="start_date"))
     end = errors.check("end_date", lambda: _optional_date(end_date, field="end_date"))
+    margin = errors.check("margin_percent", lambda: parse_margin(margin_percent, field="margin_percent"))
     if start is not None and end is not None and end < start:
         errors.add("end_date", "The end date can't be before the start date.")
     errors.raise_if_any()
     assert clean_name is not None and start is not None
     return ServiceFields(
-        name=clean_name, reference=clean_reference, psa_reference=clean_psa, start_date=start, end_date=end
+        name=clean_name,
+        reference=clean_reference,
+        psa_reference=clean_psa,
+        start_date=start,
+        end_date=end,
+        margin_percent=margin,
     )
 
 

@@ -178,6 +178,15 @@ def service_form(
                 "start_date", "Start date", initial=service.start_date if service else today, optional=False
             ),
             date_input("end_date", "End date", initial=service and service.end_date),
+            text_input(
+                "margin_percent",
+                "Margin (% on cost, internal)",
+                initial=None
+                if service is None or service.margin_percent is None
+                else f"{service.margin_percent.normalize():f}",
+                max_length=7,
+                hint="Prices this service's costed charges and usage; blank: the default margin.",
+            ),
         ],
         private_metadata=_origin(customer_id, parent, service_id=service and service.id),
     )

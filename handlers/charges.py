@@ -159,6 +159,7 @@ def service_submitted(call: Call) -> None:
         psa_reference=values.get("psa_reference"),
         start_date=values.get("start_date"),
         end_date=values.get("end_date"),
+        margin_percent=values.get("margin_percent"),
     )
     if origin.get("service_id"):
         charges.edit_service(

@@ -10,7 +10,6 @@ from sqlalchemy.engine import Engine
 from bot.db import session_scope
 from core import charges
 from core.charge_validation import validate_recurring_charge, validate_service
-from models.charges import Service
 from models.customers import EndCustomer
 from models.system import BillingSettings
 from tests.core.test_billrun import ACTOR, _customer
@@ -42,12 +41,11 @@ def build(engine: Engine, *, margin: str | None = "25", floor: str | None = None
             db=db,
             actor=ACTOR,
             customer_id=alpha,
-            data=validate_service(name="Voice", start_date="2026-01-01", reference="0298765432"),
+            data=validate_service(
+                name="Voice", start_date="2026-01-01", reference="0298765432", margin_percent="50%"
+            ),
         )
-        assert voice.id is not None
-        service = db.get(Service, voice.id)
-        assert service is not None
-        service.margin_percent = Decimal("50")
+        assert voice.id is not None and voice.margin_percent == Decimal("50")
         charges.add_recurring_charge(
             db=db,
             actor=ACTOR,

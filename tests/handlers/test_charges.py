@@ -303,3 +303,18 @@ def test_charge_form_takes_a_cost_and_prices_it_at_the_default_margin_shown_only
 
     errors = slack.view_submission(form, values(**(CHARGE | {"unit_price": "", "unit_cost": ""}))).json()
     assert "unit cost" in errors["errors"]["unit_price"]
+
+
+def test_service_form_sets_a_margin_override_and_refuses_a_bad_one(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, customer_view: dict[str, Any]
+) -> None:
+    slack.block_action("service_add", value=button_value(customer_view, "service_add"), view=customer_view)
+    form = pushed(fake_slack, 1)
+    bad = values(name="Voice", start_date="2026-11-01", margin_percent="lots")
+    assert "margin" in slack.view_submission(form, bad).json()["errors"]["margin_percent"]
+    assert (
+        slack.view_submission(form, values(name="Voice", start_date="2026-11-01", margin_percent="35")).text
+        == ""
+    )
+    [service] = rows(engine, Service)
+    assert service.margin_percent == Decimal("35")
