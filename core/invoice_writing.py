@@ -217,7 +217,7 @@ def load_inputs(
         row = _ItemRow._make(values)
         items[row.customer_id].append(once_off_input(row))  # type: ignore[arg-type]
     # issue-16 (usage and licence feeds): fed quantities replace the charges' own; usage in arrears.
-    mode = billing_settings.load(db).billing_mode
+    mode = (db.get(BillingSettings, 1) or BillingSettings()).billing_mode  # a read: never creates the row
     fed = [c for cid in ids for c in charges[cid] if c.quantity_feed]
     counts = (
         licence_feed.latest_counts(

@@ -24,13 +24,13 @@ from typing import IO
 from sqlalchemy import and_, delete, func, insert, select
 from sqlmodel import Session
 
-from core import billing_settings
 from core.calculation import ChargeInput, Period
 from core.charge_validation import QUANTITY_MAX
 from core.clock import Clock
 from core.errors import FieldErrors
 from core.money import parse_quantity
 from models.charges import RecurringCharge
+from models.system import BillingSettings
 from models.usage import LicenceCount
 
 _COUNT = LicenceCount.__table__  # type: ignore[attr-defined]
@@ -112,7 +112,7 @@ def changes(db: Session, *, customer_id: int, period: Period) -> list[QuantityCh
     ).all()
     if not rows:
         return []
-    mode = billing_settings.load(db).billing_mode
+    mode = (db.get(BillingSettings, 1) or BillingSettings()).billing_mode  # a read: never creates the row
     counts = latest_counts(db, (r.quantity_feed for r in rows), month=service_month(period, mode))
     return [
         QuantityChange(r.id, r.description, r.quantity_feed, r.quantity, counts[r.quantity_feed])
