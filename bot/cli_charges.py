@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -21,6 +22,10 @@ def _fail(message: str) -> None:
 
 def _money(value: Any) -> str:
     return f"{value:f}"
+
+
+def _optional_money(value: Any) -> str | None:
+    return None if value is None else f"{value:f}"
 
 
 @main.group("charges")
@@ -61,7 +66,9 @@ def charges_list(customer: str, as_json: bool) -> None:
                         "id": c.id,
                         "description": c.description,
                         "unit_price": _money(c.unit_price),
+                        "unit_cost": _optional_money(c.unit_cost),
                         "quantity": _money(c.quantity),
+                        "quantity_feed": c.quantity_feed,
                         "frequency": c.frequency,
                         "effective_from": str(c.effective_from),
                         "end_date": c.end_date and str(c.end_date),
@@ -75,6 +82,7 @@ def charges_list(customer: str, as_json: bool) -> None:
                         "id": i.id,
                         "description": i.description,
                         "unit_price": _money(i.unit_price),
+                        "unit_cost": _optional_money(i.unit_cost),
                         "quantity": _money(i.quantity),
                         "date": str(i.item_date),
                         "taxable": i.taxable,
@@ -93,8 +101,9 @@ def charges_list(customer: str, as_json: bool) -> None:
     for s in data["services"]:
         click.echo(f"  service #{s['id']}: {s['name']} [{s['status']}] from {s['start_date']}")
     for c in data["recurring_charges"]:
+        cost = f" (cost {c['unit_cost']})" if c["unit_cost"] is not None else ""
         click.echo(
-            f"  recurring #{c['id']}: {c['description']}  {c['quantity']} x {c['unit_price']} {c['frequency']} from {c['effective_from']}"
+            f"  recurring #{c['id']}: {c['description']}  {c['quantity']} x {c['unit_price']}{cost} {c['frequency']} from {c['effective_from']}"
         )
     for i in data["once_off_items"]:
         click.echo(
@@ -106,7 +115,11 @@ def charges_list(customer: str, as_json: bool) -> None:
 @click.argument("customer")
 @click.option("--once-off", "once_off", is_flag=True, help="A once-off item instead of a recurring charge.")
 @click.option("--description", required=True)
-@click.option("--unit-price", required=True, help='Ex-GST, e.g. "1,234.50" or "$32.5".')
+@click.option(
+    "--unit-price", help='Ex-GST, e.g. "1,234.50" or "$32.5"; omit to price --unit-cost plus margin.'
+)
+@click.option("--unit-cost", help="Wholesale cost ex-GST (internal, never on the invoice).")
+@click.option("--quantity-feed", help="Licence feed the quantity follows (recurring charges).")
 @click.option("--quantity", default="1", show_default=True)
 @click.option(
     "--frequency",
@@ -127,7 +140,9 @@ def charges_add(
     customer: str,
     once_off: bool,
     description: str,
-    unit_price: str,
+    unit_price: str | None,
+    unit_cost: str | None,
+    quantity_feed: str | None,
     quantity: str,
     frequency: str,
     effective_from: str | None,
@@ -153,6 +168,7 @@ def charges_add(
                     quantity=quantity,
                     item_date=start,
                     taxable=not gst_free,
+                    unit_cost=unit_cost,
                 )
                 row: Any = charges.add_once_off(db=db, actor=_actor(), customer_id=cid, data=data)
                 kind = "once-off item"
@@ -166,6 +182,8 @@ def charges_add(
                     end_date=end_date,
                     taxable=not gst_free,
                     service_id=service_id,
+                    unit_cost=unit_cost,
+                    quantity_feed=quantity_feed,
                 )
                 row = charges.add_recurring_charge(db=db, actor=_actor(), customer_id=cid, data=data2)
                 kind = "recurring charge"
@@ -173,6 +191,8 @@ def charges_add(
     except FieldErrors as exc:
         flags = {
             "unit_price": "--unit-price",
+            "unit_cost": "--unit-cost",
+            "quantity_feed": "--quantity-feed",
             "effective_from": "--from",
             "item_date": "--from",
             "end_date": "--until",
@@ -191,7 +211,7 @@ def charges_add(
 def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
     """The lines and totals CUSTOMER's invoice for PERIOD would have (computed, nothing written)."""
     from bot.db import session_scope
-    from core import charges, customers
+    from core import charges, customers, licence_feed
     from core.calculation import Period
     from core.errors import RebillError
 
@@ -203,6 +223,7 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
         with session_scope(_engine()) as db:
             found = customers.find(db, customer)
             lines, result, bill = charges.preview_bill(db=db, customer_id=found.id or 0, period=chosen)
+            notes = [str(n) for n in licence_feed.changes(db=db, customer_id=found.id or 0, period=chosen)]
             name = found.company_name
     except RebillError as exc:
         return _fail(exc.user_message)
@@ -217,6 +238,8 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
                 "quantity": _money(line.quantity),
                 "unit_price": _money(line.unit_price),
                 "amount": _money(line.amount),
+                "unit_cost": _optional_money(line.unit_cost),
+                "cost": _optional_money(line.cost),
                 "taxable": line.taxable,
                 "period_start": line.period_start and str(line.period_start),
                 "period_end": line.period_end and str(line.period_end),
@@ -239,13 +262,20 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
         "tax": _money(result.tax),
         "total": _money(result.total),
         "tax_rounding": result.tax_rounding,
+        "cost": _money(sum((line.cost for line in lines if line.cost is not None), Decimal(0))),
+        "quantity_changes": notes,
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{name}: invoice for {chosen}")
     for line in data["lines"]:
-        click.echo(f"  {line['description']}: {line['quantity']} x {line['unit_price']} = {line['amount']}")
+        cost = f"  (cost {line['cost']})" if line["cost"] is not None else ""
+        click.echo(
+            f"  {line['description']}: {line['quantity']} x {line['unit_price']} = {line['amount']}{cost}"
+        )
     click.echo(f"  subtotal {data['subtotal']}  GST {data['tax']}  total {data['total']}")
     for line in data["held_catch_up"]:
         click.echo(f"  held for a decision (older than the horizon): {line['description']} {line['amount']}")
+    for note in notes:
+        click.echo(f"  {note}")

@@ -11,6 +11,7 @@ from babel.numbers import list_currencies
 from sqlmodel import Session, select
 
 from core import audit, numbering
+from core.charge_validation import parse_margin
 from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
 from core.errors import FieldErrors
@@ -111,6 +112,8 @@ class MoreInput:
     reminders_enabled: bool
     four_eyes: bool = False
     change_threshold_pct: int = 20
+    default_margin_percent: Decimal | None = None  # issue-16: % on cost; None = prices must be given
+    margin_floor_percent: Decimal | None = None  # issue-16: margin % under which a row is an exception
 
 
 MULTILINE = frozenset({"business_address", "payment_instructions"})
@@ -169,6 +172,12 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     channel = str(raw.get("alert_channel_id") or "").strip() or None
     if channel and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", channel):
         errors["alert_channel_id"] = "Choose a channel."
+    margins: dict[str, Decimal | None] = {}
+    for name in ("default_margin_percent", "margin_floor_percent"):  # issue-16
+        try:
+            margins[name] = parse_margin(raw.get(name), field=name)
+        except FieldErrors as exc:
+            errors |= exc.errors
     if errors:
         raise FieldErrors(errors)
     flags = set(raw.get("options") or [])
@@ -191,6 +200,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         reminders_enabled="reminders" in flags,
         four_eyes="four_eyes" in flags,
         change_threshold_pct=threshold,
+        **margins,
     )
 
 

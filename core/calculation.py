@@ -51,6 +51,12 @@ Services
     excluded from the next invoice leaves its charges off that invoice, and the days of the cycles
     it was excluded from are waived, not caught up later.
 
+Cost (internal)
+    A charge or item may carry a wholesale `unit_cost`; its line then carries `cost`, computed by the
+    same rule as its amount (pro-rated by the same days, rounded once), so revenue and cost of a line
+    always cover the same days. Cost never changes an amount; it is for margins, never for the
+    customer (the invoice templates and exports do not read it).
+
 Tax
     GST applies only to taxable lines and is rounded per line by default (`per-line-half-up`, what
     Xero does, so the books reproduce our totals); documents keep the method they were made with,
@@ -189,6 +195,8 @@ class ChargeInput:
     taxable: bool
     service_id: int | None
     versions: tuple[Version, ...] = ()  # none: one version, the fields above, from effective_from
+    unit_cost: Decimal | None = None
+    quantity_feed: str | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
@@ -225,6 +233,7 @@ class OnceOffInput:
     quantity: Decimal
     item_date: date
     taxable: bool
+    unit_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.unit_price, what="unit_price")
@@ -253,6 +262,9 @@ class Line:
     charge_id: int | None = None
     charge_version: int | None = None
     credits_line_id: int | None = None  # on a credit note: the invoice line it credits
+    unit_cost: Decimal | None = None  # internal: margins only, never on the customer's invoice
+    cost: Decimal | None = None
+    service_id: int | None = None
 
     def __post_init__(self) -> None:
         require_decimal(self.amount, what="amount")
@@ -538,6 +550,15 @@ def _charge_line(charge: ChargeInput, piece: _Piece, version: Version, kind: str
         days=cycle_days,
     )
     sign = -1 if kind == CREDIT else 1
+    cost = None
+    if charge.unit_cost is not None:  # internal: the same days and rule as the amount (margins)
+        cost = sign * prorated_amount(
+            charge.unit_cost,
+            version.quantity,
+            first_day=(first - cycle_start).days + 1,
+            last_day=(last - cycle_start).days + 1,
+            days=cycle_days,
+        )
     return Line(
         kind=kind,
         source_id=charge.id,
@@ -551,6 +572,9 @@ def _charge_line(charge: ChargeInput, piece: _Piece, version: Version, kind: str
         reason=reason,
         charge_id=charge.id,
         charge_version=version.number,
+        unit_cost=charge.unit_cost,
+        cost=cost,
+        service_id=charge.service_id,
     )
 
 
@@ -594,6 +618,8 @@ def _once_off_line(item: OnceOffInput) -> Line:
         taxable=item.taxable,
         period_start=item.item_date,
         period_end=item.item_date,
+        unit_cost=item.unit_cost,
+        cost=None if item.unit_cost is None else line_amount(item.unit_cost, item.quantity),
     )
 
 

@@ -27,6 +27,9 @@ NAME_MAX: Final = 200
 REFERENCE_MAX: Final = 100
 UNIT_PRICE_LIMIT: Final = Decimal("1000000")  # exclusive
 QUANTITY_MAX: Final = Decimal("100000")  # inclusive
+MARGIN_MAX: Final = Decimal("1000")  # percent on cost, inclusive
+FEED_MAX: Final = 100
+NEEDS_PRICE: Final = "Enter an amount, like 1234.50, or a unit cost to price it from the margin."
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
@@ -38,23 +41,28 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RecurringChargeFields:
+    """`unit_price` None means "cost plus margin": core.charges prices it when it is saved."""
+
     description: str
-    unit_price: Decimal
+    unit_price: Decimal | None
     quantity: Decimal
     frequency: str
     effective_from: date
     end_date: date | None
     taxable: bool
     service_id: int | None
+    unit_cost: Decimal | None = None
+    quantity_feed: str | None = None
 
 
 @dataclass(frozen=True)
 class OnceOffFields:
     description: str
-    unit_price: Decimal
+    unit_price: Decimal | None
     quantity: Decimal
     item_date: date
     taxable: bool
+    unit_cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class ServiceFields:
     psa_reference: str | None
     start_date: date
     end_date: date | None
+    margin_percent: Decimal | None = None  # overrides the default margin for its charges and usage
 
 
 class _Collector:
@@ -99,11 +108,18 @@ def validate_recurring_charge(
     end_date: object = None,
     taxable: object = True,
     service_id: object = None,
+    unit_cost: object = None,
+    quantity_feed: object = None,
 ) -> RecurringChargeFields:
-    """A recurring charge as typed by a person, or FieldErrors for every field that is wrong."""
+    """A recurring charge as typed by a person, or FieldErrors for every field that is wrong.
+
+    A unit price may be left out when a unit cost is given: it is then cost plus margin.
+    """
     errors = _Collector()
     clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
-    clean_price = errors.check("unit_price", lambda: _unit_price(unit_price))
+    clean_cost = errors.check("unit_cost", lambda: _optional_money(unit_cost, "unit_cost"))
+    clean_price = errors.check("unit_price", lambda: _price_or_cost(unit_price, unit_cost))
+    clean_feed = errors.check("quantity_feed", lambda: _optional_text(quantity_feed, FEED_MAX))
     clean_quantity = errors.check("quantity", lambda: _quantity(quantity))
     clean_frequency = errors.check("frequency", lambda: _frequency(frequency))
     start = errors.check("effective_from", lambda: _date(effective_from, field="effective_from"))
@@ -113,7 +129,7 @@ def validate_recurring_charge(
     if start is not None and end is not None and end < start:
         errors.add("end_date", "The end date can't be before the start (effective from) date.")
     errors.raise_if_any()
-    assert clean_description is not None and clean_price is not None and clean_quantity is not None
+    assert clean_description is not None and clean_quantity is not None
     assert clean_frequency is not None and start is not None and clean_taxable is not None
     return RecurringChargeFields(
         description=clean_description,
@@ -124,6 +140,8 @@ def validate_recurring_charge(
         end_date=end,
         taxable=clean_taxable,
         service_id=clean_service,
+        unit_cost=clean_cost,
+        quantity_feed=clean_feed,
     )
 
 
@@ -134,16 +152,18 @@ def validate_once_off(
     quantity: object,
     item_date: object,
     taxable: object = True,
+    unit_cost: object = None,
 ) -> OnceOffFields:
     """A once-off item as typed by a person, or FieldErrors for every field that is wrong."""
     errors = _Collector()
     clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
-    clean_price = errors.check("unit_price", lambda: _unit_price(unit_price))
+    clean_cost = errors.check("unit_cost", lambda: _optional_money(unit_cost, "unit_cost"))
+    clean_price = errors.check("unit_price", lambda: _price_or_cost(unit_price, unit_cost))
     clean_quantity = errors.check("quantity", lambda: _quantity(quantity))
     clean_date = errors.check("item_date", lambda: _date(item_date, field="item_date"))
     clean_taxable = errors.check("taxable", lambda: _bool(taxable))
     errors.raise_if_any()
-    assert clean_description is not None and clean_price is not None and clean_quantity is not None
+    assert clean_description is not None and clean_quantity is not None
     assert clean_date is not None and clean_taxable is not None
     return OnceOffFields(
         description=clean_description,
@@ -151,6 +171,7 @@ def validate_once_off(
         quantity=clean_quantity,
         item_date=clean_date,
         taxable=clean_taxable,
+        unit_cost=clean_cost,
     )
 
 
@@ -161,6 +182,7 @@ def validate_service(
     reference: object = None,
     psa_reference: object = None,
     end_date: object = None,
+    margin_percent: object = None,
 ) -> ServiceFields:
     """A service as typed by a person, or FieldErrors for every field that is wrong."""
     errors = _Collector()
@@ -169,12 +191,18 @@ def validate_service(
     clean_psa = errors.check("psa_reference", lambda: _optional_text(psa_reference, REFERENCE_MAX))
     start = errors.check("start_date", lambda: _date(start_date, field="start_date"))
     end = errors.check("end_date", lambda: _optional_date(end_date, field="end_date"))
+    margin = errors.check("margin_percent", lambda: parse_margin(margin_percent, field="margin_percent"))
     if start is not None and end is not None and end < start:
         errors.add("end_date", "The end date can't be before the start date.")
     errors.raise_if_any()
     assert clean_name is not None and start is not None
     return ServiceFields(
-        name=clean_name, reference=clean_reference, psa_reference=clean_psa, start_date=start, end_date=end
+        name=clean_name,
+        reference=clean_reference,
+        psa_reference=clean_psa,
+        start_date=start,
+        end_date=end,
+        margin_percent=margin,
     )
 
 
@@ -233,6 +261,42 @@ def _unit_price(value: object) -> Decimal:
     if price >= UNIT_PRICE_LIMIT:
         raise ValueError("The unit price must be less than 1,000,000.")
     return price
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _optional_money(value: object, field: str) -> Decimal | None:
+    if _blank(value):
+        return None
+    amount = parse_money(value, field=field)  # type: ignore[arg-type]  # floats → TypeError
+    if amount >= UNIT_PRICE_LIMIT:
+        raise ValueError("The amount must be less than 1,000,000.")
+    return amount
+
+
+def _price_or_cost(price: object, cost: object) -> Decimal | None:
+    """The unit price, or None ("cost plus margin") when it is blank and a cost is given."""
+    if _blank(price):
+        if _blank(cost):
+            raise ValueError(NEEDS_PRICE)
+        return None
+    return _unit_price(price)
+
+
+def parse_margin(value: object, *, field: str) -> Decimal | None:
+    """A margin as percent on cost ("25", "12.5%"): 0 to 1,000, at most 2 decimal places; blank = None."""
+    if _blank(value):
+        return None
+    text = value.strip().removesuffix("%") if isinstance(value, str) else value
+    try:
+        margin = parse_money(text, field=field, places=2)  # type: ignore[arg-type]
+    except FieldErrors:
+        raise FieldErrors({field: "Enter a margin as a percentage on cost, e.g. 25 or 12.5."}) from None
+    if margin > MARGIN_MAX:
+        raise FieldErrors({field: "A margin can be at most 1,000%."})
+    return margin
 
 
 def _quantity(value: object) -> Decimal:

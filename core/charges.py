@@ -17,7 +17,7 @@ Billing arithmetic is not done here: `preview` loads the inputs and hands them t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from core import audit, customers, ledger
+from core import audit, customers, ledger, licence_feed, usage_billing
 from core.calculation import (
     DEFAULT_HORIZON_MONTHS,
     Bill,
@@ -50,6 +50,7 @@ from core.charge_validation import (
 from core.clock import Clock, SystemClock
 from core.coverage import Covered, Version
 from core.errors import FieldErrors, NotAllowed, NotFound
+from core.pricing import priced
 from models.charges import ChargeVersion, OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
@@ -164,6 +165,7 @@ def add_recurring_charge(
 ) -> RecurringCharge:
     _active_customer(db, customer_id)
     _check_service_link(db, customer_id, data.service_id)
+    data = priced(db, data, service_id=data.service_id)
     row = RecurringCharge(
         customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key
     )
@@ -190,6 +192,7 @@ def edit_recurring_charge(
     charge = get_recurring_charge(db=db, charge_id=charge_id)
     if data.service_id != charge.service_id:
         _check_service_link(db, charge.customer_id, data.service_id)
+    data = priced(db, data, service_id=data.service_id)
     values = asdict(data)
     repriced = (data.unit_price, data.quantity) != (charge.unit_price, charge.quantity)
     if repriced and (_is_billed(db, charge_id) or _versions(db, charge_id)):
@@ -310,6 +313,7 @@ def add_once_off(
     create_key: str | None = None,
 ) -> OnceOffItem:
     _active_customer(db, customer_id)
+    data = priced(db, data)
     row = OnceOffItem(customer_id=customer_id, **asdict(data), **_stamps(actor, clock), create_key=create_key)
     return _created(db, row, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
 
@@ -319,7 +323,9 @@ def edit_once_off(
 ) -> OnceOffItem:
     """Change an item that has not been invoiced yet (an invoiced one is part of a bill)."""
     item = _uninvoiced_item(db, item_id, verb="changed")
-    return _apply(db, item, asdict(data), actor=actor, entity=ONCE_OFF_ITEM, action="update", clock=clock)
+    return _apply(
+        db, item, asdict(priced(db, data)), actor=actor, entity=ONCE_OFF_ITEM, action="update", clock=clock
+    )
 
 
 def delete_once_off(*, db: Session, actor: str, item_id: int) -> None:
@@ -385,6 +391,8 @@ def charge_input(row: RecurringCharge, versions: tuple[Version, ...] = ()) -> Ch
         taxable=row.taxable,
         service_id=row.service_id,
         versions=versions,
+        unit_cost=row.unit_cost,
+        quantity_feed=row.quantity_feed,
     )
 
 
@@ -408,6 +416,7 @@ def once_off_input(row: OnceOffItem) -> OnceOffInput:
         quantity=row.quantity,
         item_date=row.item_date,
         taxable=row.taxable,
+        unit_cost=row.unit_cost,
     )
 
 
@@ -426,6 +435,9 @@ def preview(
     tax_rate: Decimal | None = None,
 ) -> tuple[list[Line], Totals]:
     """What the invoice for `period` would say if it were generated now. Reads only.
+
+    The same rows the bill run reads: charges (quantities from their licence feeds), once-off items
+    and the usage the invoice would bill (in arrears, `core.usage_billing`).
 
     `mode` and `tax_rate` default to the billing settings (or their defaults if none are saved yet).
     """
@@ -448,8 +460,11 @@ def preview_bill(
     mode = settings.billing_mode if mode is None else mode
     tax_rate = settings.tax_rate if tax_rate is None else tax_rate
     inputs = billing_inputs(db=db, customer_id=customer_id)
+    inputs = replace(inputs, charges=licence_feed.fed_charges(db, inputs.charges, period=period, mode=mode))
     result = bill_from(inputs, period=period, mode=mode, horizon_months=settings.back_billing_months)
     lines = list(result.lines)
+    usage = usage_billing.usage_for(db, [customer_id], period=period)
+    lines += usage[customer_id].lines if customer_id in usage else ()
     return lines, totals(lines, tax_rate), result
 
 

@@ -56,7 +56,7 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.engine import Engine
 
 from bot.db import session_scope
-from core import audit, invoices, mailer, rendering, workers
+from core import audit, invoices, mailer, rendering, usage_billing, workers
 from core.clock import Clock
 from core.errors import NotAllowed, RebillError
 from core.mailer import Attachment, MailError, SmtpConfig
@@ -128,6 +128,7 @@ class Documents:
     env: Environment
     context: Mapping[str, Any]
     pdf: bytes
+    usage_csv: bytes | None = None  # issue-16: the usage the invoice bills, record by record
 
     @property
     def number(self) -> str:
@@ -310,9 +311,10 @@ def load_documents(
         invoice = invoices.get(db=db, invoice_id=invoice_id)
         context = rendering.load_context(db=db, invoice=invoice)
         timezone = rendering.billing_timezone(db, default=default_timezone)
+        usage_csv = usage_billing.detail_csv(db, invoice_id)
     env = rendering.environment(templates_dir, timezone=timezone)
     pdf = rendering.render_pdf(rendering.render_invoice_html(env, context))
-    return Documents(env=env, context=context, pdf=pdf)
+    return Documents(env=env, context=context, pdf=pdf, usage_csv=usage_csv)
 
 
 def compose(
@@ -330,9 +332,16 @@ def compose(
         subject=one_line(subject),
         text=text,
         html=html,
-        attachments=(Attachment(f"{docs.number}.pdf", docs.pdf),),
+        attachments=(Attachment(f"{docs.number}.pdf", docs.pdf), *usage_attachment(docs)),
         reply_to=_valid_address(business.get("email")),
     )
+
+
+def usage_attachment(docs: Documents) -> tuple[Attachment, ...]:
+    """The usage detail CSV (sell prices only) when the invoice bills usage."""
+    if docs.usage_csv is None:
+        return ()
+    return (Attachment(f"{docs.number}-usage.csv", docs.usage_csv, maintype="text", subtype="csv"),)
 
 
 def with_sender_name(smtp: SmtpConfig, docs: Documents) -> SmtpConfig:

@@ -39,7 +39,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from core import audit, billing_settings, ledger, numbering
+from core import audit, billing_settings, ledger, licence_feed, numbering, usage_billing
 from core.calculation import Line, Period, Totals, totals
 from core.charges import BillingInputs, bill_from, charge_input, once_off_input, service_input
 from core.clock import Clock
@@ -76,6 +76,8 @@ _CHARGE_INPUT: Final = tuple(
         "end_date",
         "taxable",
         "service_id",
+        "unit_cost",  # issue-16
+        "quantity_feed",  # issue-16
     )
 )
 _SERVICE_INPUT: Final = tuple(
@@ -84,7 +86,16 @@ _SERVICE_INPUT: Final = tuple(
 )
 _ITEM_INPUT: Final = tuple(
     _ITEM.c[name]
-    for name in ("id", "customer_id", "description", "unit_price", "quantity", "item_date", "taxable")
+    for name in (
+        "id",
+        "customer_id",
+        "description",
+        "unit_price",
+        "quantity",
+        "item_date",
+        "taxable",
+        "unit_cost",  # issue-16
+    )
 )
 _ChargeRow = namedtuple("_ChargeRow", [column.name for column in _CHARGE_INPUT])  # type: ignore[misc]
 _ServiceRow = namedtuple("_ServiceRow", [column.name for column in _SERVICE_INPUT])  # type: ignore[misc]
@@ -112,6 +123,7 @@ class Draft:
     held: tuple[Line, ...] = ()  # catch-up beyond the horizon, not on this document
     credits_invoice_id: int | None = None
     reason: str | None = None
+    usage_ids: tuple[int, ...] = ()  # issue-16: usage records this invoice bills
 
     @property
     def once_off_ids(self) -> list[int]:
@@ -129,6 +141,7 @@ class Inputs:
 
     billing: BillingInputs
     flagged_service_ids: tuple[int, ...]
+    usage: usage_billing.UsageBill = usage_billing.NO_USAGE  # issue-16
 
 
 # Building
@@ -222,10 +235,21 @@ def load_inputs(
     ):
         row = _ItemRow._make(values)
         items[row.customer_id].append(once_off_input(row))  # type: ignore[arg-type]
+    # issue-16 (usage and licence feeds): fed quantities replace the charges' own; usage in arrears.
+    mode = (db.get(BillingSettings, 1) or BillingSettings()).billing_mode  # a read: never creates the row
+    fed = [c for cid in ids for c in charges[cid] if c.quantity_feed]
+    counts = (
+        licence_feed.latest_counts(
+            db, (c.quantity_feed for c in fed), month=licence_feed.service_month(period, mode)
+        )
+        if fed
+        else {}
+    )
+    usage = usage_billing.usage_for(db, ids, period=period, include_invoices=include_items_of)
     return {
         cid: Inputs(
             billing=BillingInputs(
-                charges=tuple(charges[cid]),
+                charges=licence_feed.apply(charges[cid], counts) if counts else tuple(charges[cid]),
                 services=tuple(services[cid]),
                 once_offs=tuple(items[cid]),
                 coverage=coverage[cid],
@@ -233,6 +257,7 @@ def load_inputs(
                 ledger_from=start,
             ),
             flagged_service_ids=tuple(flagged[cid]),
+            usage=usage.get(cid, usage_billing.NO_USAGE),
         )
         for cid in ids
     }
@@ -259,6 +284,7 @@ def build_draft(
         include_old=include_old,
     )
     lines = list(result.lines)
+    lines += inputs.usage.lines  # issue-16: usage, always in arrears
     if not lines:
         return None
     terms = customer.payment_terms_days
@@ -278,6 +304,7 @@ def build_draft(
         totals=totals(lines, settings.tax_rate),
         flagged_service_ids=inputs.flagged_service_ids,
         held=result.held,
+        usage_ids=inputs.usage.record_ids,
     )
 
 
@@ -373,6 +400,7 @@ def write_new(
     )
     _insert_lines(db, zip(ids, drafts, strict=True))
     _claim_items(db, {item: inv for inv, d in zip(ids, drafts, strict=True) for item in d.once_off_ids})
+    _claim_usage(db, list(zip(ids, drafts, strict=True)))  # issue-16
     consume_exclusions(
         db,
         {d.customer_id: d.flagged_service_ids for d in drafts},
@@ -454,9 +482,11 @@ def rewrite_draft(
     if changed != 1:
         raise ClaimConflict(f"{before.number} is no longer a draft; it was not regenerated.")
     db.execute(update(_ITEM).where(_ITEM.c.invoice_id == invoice_id).values(invoice_id=None))
+    usage_billing.release(db, invoice_id)  # issue-16
     db.execute(delete(_LINE).where(_LINE.c.invoice_id == invoice_id))
     _insert_lines(db, [(invoice_id, draft)])
     _claim_items(db, dict.fromkeys(draft.once_off_ids, invoice_id))
+    _claim_usage(db, [(invoice_id, draft)])  # issue-16
     consume_exclusions(
         db, {draft.customer_id: draft.flagged_service_ids}, period=draft.period, actor=actor, clock=clock
     )
@@ -549,6 +579,9 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
             "quantity": line.quantity,
             "unit_price": line.unit_price,
             "amount": line.amount,
+            "unit_cost": line.unit_cost,  # issue-16: internal, for margins
+            "cost": line.cost,
+            "service_id": line.service_id,
             "taxable": line.taxable,
             "period_start": line.period_start,
             "period_end": line.period_end,
@@ -582,3 +615,13 @@ def _claim_items(db: Session, claims: Mapping[int, int]) -> None:
     ).rowcount
     if claimed != len(claims):
         raise ClaimConflict("A once-off item was invoiced or removed meanwhile; the invoice was not written.")
+
+
+def _claim_usage(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
+    """issue-16: claim usage records like once-off items (`core.usage_billing.claim`)."""
+    claims = [
+        usage_billing.Claim(inv, d.customer_id, usage_billing.last_usage_day(d.period), d.usage_ids)
+        for inv, d in invoices
+    ]
+    if not usage_billing.claim(db, claims):
+        raise ClaimConflict("A usage record was invoiced meanwhile; the invoice was not written.")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Session, col
 
-from core import audit, billing_settings, four_eyes, numbering
+from core import audit, billing_settings, four_eyes, numbering, usage_billing
 from core.calculation import Period, line_taxes
 from core.clock import Clock
 from core.errors import NotAllowed, NotFound
@@ -220,6 +220,7 @@ def void(*, db: Session, ref: str | int, actor: str, clock: Clock, reason: str |
     now = clock.now()
     # ORM-enabled update, so item objects already in the session see the release too.
     db.execute(update(OnceOffItem).where(col(OnceOffItem.invoice_id) == invoice.id).values(invoice_id=None))
+    usage_billing.release(db, invoice.id)  # issue-16: its usage is billed again on the next invoice
     extra = {"reason": reason} if reason else {}
     return _set(db, invoice, {"status": VOID, "voided_at": now}, actor, "void", now, extra=extra)
 

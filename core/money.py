@@ -101,6 +101,35 @@ def tax_amount(taxable_total: Decimal, rate: Decimal) -> Decimal:
     return _round_ratio(total_n * rate_n * 100, total_d * rate_d)
 
 
+def price_from_cost(unit_cost: Decimal, margin_percent: Decimal) -> Decimal:
+    """The sell price of something bought at `unit_cost` (ex-GST) with `margin_percent` on cost.
+
+    `unit_cost * (1 + margin_percent / 100)`, exact, then rounded ONCE half-up to the cent: a unit
+    price the customer can check with a calculator (cost 10.00 at 15% is 11.50; cost 0.0333 at 50%
+    is 0.04995, so 0.05). This is the only place a price is derived from a cost.
+    """
+    cost_n, cost_d = _ratio(unit_cost, what="unit cost")
+    margin_n, margin_d = _ratio(margin_percent, what="margin percent")
+    # cost * (100 + margin) / 100 dollars = cost * (100 + margin) cents
+    return _round_ratio(cost_n * (100 * margin_d + margin_n), cost_d * margin_d)
+
+
+def margin_percent_of(revenue: Decimal, cost: Decimal) -> Decimal | None:
+    """Margin as a percentage of cost ("percent on cost", like the default margin), to 2 places.
+
+    None when nothing was costed (cost 0): a margin on nothing is not a number.
+    """
+    revenue = require_decimal(revenue, what="revenue")
+    cost = require_decimal(cost, what="cost")
+    if cost == 0:
+        return None
+    rev_n, rev_d = _ratio(revenue - cost, what="margin")
+    cost_n, cost_d = _ratio(cost, what="cost")
+    if cost_n < 0:
+        return None
+    return _round_ratio(rev_n * cost_d * 100 * 100, rev_d * cost_n)  # percent, in hundredths
+
+
 def round_exact(value: Fraction) -> Decimal:
     """Round an exact rational amount of dollars half-up (away from zero) to cents."""
     if not isinstance(value, Fraction):

@@ -15,6 +15,7 @@ from handlers import (
     month_close,
     psa,
     setup,
+    usage,
     xero,
 )
 
@@ -31,3 +32,4 @@ def register_all(app: App) -> None:
     month_close.register(app)
     home.register(app)
     xero.register(app)
+    usage.register(app)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from core.calculation import Line, Totals
-from core.money import format_money
+from core.money import format_money, margin_percent_of
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.fields import (
@@ -104,7 +104,9 @@ def charges_section(
         )
         service = f" · {esc(services[charge.service_id])}" if charge.service_id in services else ""
         tax = "" if charge.taxable else " · GST-free"
-        text = f"*{esc(charge.description)}*: {amount} {charge.frequency}\n{each} · {dates}{service}{tax}"
+        cost = cost_text(charge.unit_price, charge.unit_cost)
+        feed = f" · quantity from feed {esc(charge.quantity_feed)}" if charge.quantity_feed else ""
+        text = f"*{esc(charge.description)}*: {amount} {charge.frequency}\n{each}{cost} · {dates}{service}{tax}{feed}"
         menu = _menu(("Edit", f"rc_edit:{charge.id}"), ("End charge", f"rc_end:{charge.id}"))
         out.append(blocks.section(text, accessory=menu))
     out += _more(len(charges))
@@ -125,7 +127,8 @@ def once_offs_section(
             if item.invoice_id
             else "Not yet invoiced"
         )
-        text = f"*{esc(item.description)}*: {amount} · {day(item.item_date)}\n_{status}_"
+        cost = cost_text(item.unit_price, item.unit_cost)
+        text = f"*{esc(item.description)}*: {amount}{cost} · {day(item.item_date)}\n_{status}_"
         menu = _menu(("Edit", f"oo_edit:{item.id}"), ("Delete", f"oo_delete:{item.id}"))
         out.append(blocks.section(text, accessory=menu))
     out += _more(len(items))
@@ -175,9 +178,37 @@ def service_form(
                 "start_date", "Start date", initial=service.start_date if service else today, optional=False
             ),
             date_input("end_date", "End date", initial=service and service.end_date),
+            text_input(
+                "margin_percent",
+                "Margin (% on cost, internal)",
+                initial=None
+                if service is None or service.margin_percent is None
+                else f"{service.margin_percent.normalize():f}",
+                max_length=7,
+                hint="Prices this service's costed charges and usage; blank: the default margin.",
+            ),
         ],
         private_metadata=_origin(customer_id, parent, service_id=service and service.id),
     )
+
+
+def cost_input(cost: Decimal | None) -> Block:
+    return text_input(
+        "unit_cost",
+        "Unit cost (ex-GST, internal)",
+        initial=None if cost is None else f"{cost.normalize():f}",
+        placeholder="e.g. 21.00",
+        hint="What you pay wholesale. Never shown to the customer.",
+    )
+
+
+def cost_text(unit_price: Decimal, unit_cost: Decimal | None) -> str:
+    """ " · cost $21.00 · margin 54.76%": internal figures for the customer view and the preview."""
+    if unit_cost is None:
+        return ""
+    margin = margin_percent_of(unit_price, unit_cost)
+    shown = "n/a" if margin is None else f"{margin}%"
+    return f" · cost {format_money(unit_cost)} · margin {shown}"
 
 
 FREQUENCY_OPTIONS = [("Monthly", "monthly"), ("Quarterly", "quarterly"), ("Annually", "annually")]
@@ -203,16 +234,23 @@ def charge_form(
             "unit_price",
             "Unit price (ex-GST)",
             initial=charge and f"{charge.unit_price.normalize():f}",
-            optional=False,
             placeholder="e.g. 32.50",
-            hint="Up to 4 decimal places; GST is added on the invoice.",
+            hint="Up to 4 decimal places; GST is added on the invoice. Blank: unit cost plus margin.",
         ),
+        cost_input(charge and charge.unit_cost),
         text_input(
             "quantity",
             "Quantity",
             initial=quantity_text(charge.quantity) if charge else "1",
             optional=False,
             hint="Seats, hours or units, e.g. 37 or 2.5.",
+        ),
+        text_input(
+            "quantity_feed",
+            "Quantity from licence feed",
+            initial=charge and charge.quantity_feed,
+            max_length=100,
+            hint="A licence feed name: the quantity follows its latest count in the month billed.",
         ),
         select_input(
             "frequency", "Frequency", FREQUENCY_OPTIONS, initial=charge.frequency if charge else "monthly"
@@ -269,9 +307,10 @@ def once_off_form(
                 "unit_price",
                 "Unit price (ex-GST)",
                 initial=item and f"{item.unit_price.normalize():f}",
-                optional=False,
                 placeholder="e.g. 450.00",
+                hint="Blank: unit cost plus margin.",
             ),
+            cost_input(item and item.unit_cost),
             text_input(
                 "quantity", "Quantity", initial=quantity_text(item.quantity) if item else "1", optional=False
             ),
@@ -330,14 +369,26 @@ def preview_modal(
     *,
     tax_rate: Decimal,
     held: Sequence[Line] = (),
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """The next invoice (or credit note), with the internal figures (cost, margin), `notes`
+    (quantity changes) and the catch-up held for a decision: none of which the customer sees."""
     noun = "credit note" if result.total < 0 else "invoice"
     out: list[Block] = [blocks.section(f"*{esc(customer_name)}*: the {noun} for *{period}* would say:")]
     if not lines:
         out.append(blocks.section("_Nothing to bill: no invoice would be generated._"))
     out += lines_and_totals(
-        lines, subtotal=result.subtotal, tax=result.tax, total=result.total, tax_rate=tax_rate, limit=70
+        lines,
+        subtotal=result.subtotal,
+        tax=result.tax,
+        total=result.total,
+        tax_rate=tax_rate,
+        limit=70,
+        show_cost=True,
     )
+    internal = margin_summary(lines)
+    if internal or notes:
+        out.append(blocks.context("\n".join([*(esc(n) for n in notes), *([internal] if internal else [])])))
     if held:
         rows = "\n".join(f"• {esc(line.description)} {format_money(line.amount)}" for line in held[:10])
         out.append(
@@ -351,6 +402,22 @@ def preview_modal(
 
 # What a line is, said before its description (recurring and once-off lines need no label).
 _KIND_LABELS = {"catch_up": "*Catch-up* · ", "credit": "*Credit* · "}
+
+
+def margin_summary(lines: Sequence[Line]) -> str:
+    """ "Internal: cost $120.00 · margin $30.00 (25.00%)" over the costed lines, or ""."""
+    costed = [line for line in lines if line.cost is not None]
+    if not costed:
+        return ""
+    revenue = sum((line.amount for line in costed), Decimal(0))
+    cost = sum((line.cost or Decimal(0) for line in costed), Decimal(0))
+    pct = margin_percent_of(revenue, cost)
+    uncosted = len(lines) - len(costed)
+    rest = f" · {uncosted} line(s) without a cost" if uncosted else ""
+    return (
+        f":lock: Internal: cost {format_money(cost)} · margin {format_money(revenue - cost)}"
+        f" ({'n/a' if pct is None else f'{pct}%'}){rest}"
+    )
 
 
 class Priced(Protocol):
@@ -371,16 +438,21 @@ def lines_and_totals(
     limit: int,
     currency: str = "",
     more: str = "",
+    show_cost: bool = False,
 ) -> list[Block]:
-    """Invoice lines and their totals, the same in a preview and on an invoice."""
+    """Invoice lines and their totals, the same in a preview and on an invoice.
+
+    `show_cost` adds each line's internal cost and margin (the preview only).
+    """
     out: list[Block] = []
     for line in lines[:limit]:
         gst = "" if line.taxable else " _(GST-free)_"
         kind = _KIND_LABELS.get(getattr(line, "kind", ""), "")
+        cost = cost_text(line.unit_price, getattr(line, "unit_cost", None)) if show_cost else ""
         out.append(
             blocks.section(
                 f"{kind}{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × "
-                f"{format_money(line.unit_price)} = *{format_money(line.amount)}*"
+                f"{format_money(line.unit_price)} = *{format_money(line.amount)}*{cost}"
             )
         )
     if len(lines) > limit:

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from core import billing_settings, charges, customers
+from core import billing_settings, charges, customers, licence_feed
 from core.calculation import Period
 from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
 from core.errors import NotAllowed
@@ -144,6 +144,7 @@ def _charge_values(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": values.get("description"),
         "unit_price": values.get("unit_price"),
+        "unit_cost": values.get("unit_cost"),
         "quantity": values.get("quantity"),
         "taxable": checked(values, "taxable"),
     }
@@ -158,6 +159,7 @@ def service_submitted(call: Call) -> None:
         psa_reference=values.get("psa_reference"),
         start_date=values.get("start_date"),
         end_date=values.get("end_date"),
+        margin_percent=values.get("margin_percent"),
     )
     if origin.get("service_id"):
         charges.edit_service(
@@ -190,6 +192,7 @@ def charge_submitted(call: Call) -> None:
         effective_from=values.get("effective_from"),
         end_date=values.get("end_date"),
         service_id=None if service in (None, "none") else service,
+        quantity_feed=values.get("quantity_feed"),
     )
     if origin.get("charge_id"):
         charges.edit_recurring_charge(
@@ -281,10 +284,17 @@ def preview(call: Call) -> None:
     period = next_period(call)
     settings = billing_settings.load(call.db)
     lines, result, bill = charges.preview_bill(db=call.db, customer_id=customer.id or 0, period=period)
+    notes = [str(n) for n in licence_feed.changes(db=call.db, customer_id=customer.id or 0, period=period)]
     _push(
         call,
         views.preview_modal(
-            customer.company_name, str(period), lines, result, tax_rate=settings.tax_rate, held=bill.held
+            customer.company_name,
+            str(period),
+            lines,
+            result,
+            tax_rate=settings.tax_rate,
+            held=bill.held,
+            notes=notes,
         ),
     )
 

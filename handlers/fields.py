@@ -65,6 +65,8 @@ def submitted(view: dict[str, Any]) -> dict[str, Any]:
                 out[block_id] = state.get("selected_date")
             elif kind == "timepicker":
                 out[block_id] = state.get("selected_time")
+            elif kind == "file_input":
+                out[block_id] = state.get("files") or []
             else:
                 out[block_id] = state.get("value")
     return out

@@ -147,6 +147,7 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             [("In advance", "advance"), ("In arrears", "arrears")],
             initial=row.billing_mode,
         ),
+        *margin_settings_blocks(row),  # issue-16
         blocks.header("Schedule and alerts"),
         {
             "type": "input",
@@ -186,6 +187,30 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             initial=row.change_threshold_pct,
             optional=False,
             max_length=2,
+        ),
+    ]
+
+
+def margin_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
+    """Default margin and margin floor (percent on cost): internal, never shown to customers."""
+
+    def shown(value: Any) -> str | None:
+        return None if value is None else f"{value.normalize():f}"
+
+    return [
+        text_input(
+            "default_margin_percent",
+            "Default margin (% on cost)",
+            initial=shown(row.default_margin_percent),
+            max_length=7,
+            hint="Prices a charge or usage row given a cost and no price; a service may override it.",
+        ),
+        text_input(
+            "margin_floor_percent",
+            "Margin floor (%)",
+            initial=shown(row.margin_floor_percent),
+            max_length=7,
+            hint="A customer's service earning less is flagged in the margins report.",
         ),
     ]
 

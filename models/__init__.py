@@ -9,6 +9,7 @@ from models.invoices import Invoice, InvoiceLine, InvoiceSeries
 from models.month_close import MonthClose
 from models.psa import PsaCompany, PsaRefresh
 from models.system import AuditLog, BillingSettings, Notification
+from models.usage import LicenceCount, UsageRecord
 from models.xero import XeroCall, XeroConnection, XeroContactLink, XeroDocument, XeroSettings
 
 metadata = SQLModel.metadata
@@ -26,6 +27,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceSeries",
+    "LicenceCount",
     "MonthClose",
     "Notification",
     "OnceOffItem",
@@ -33,6 +35,7 @@ __all__ = [
     "PsaRefresh",
     "RecurringCharge",
     "Service",
+    "UsageRecord",
     "XeroCall",
     "XeroConnection",
     "XeroContactLink",

@@ -23,6 +23,9 @@ class Service(SQLModel, table=True):
     end_date: date | None = None
     status: str = Field(default="active", max_length=16, description="active | cancelled")
     exclude_next_invoice: bool = False
+    margin_percent: Decimal | None = Field(
+        default=None, max_digits=7, decimal_places=2, description="override of the default margin, % on cost"
+    )
     create_key: str | None = Field(
         default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
     )
@@ -41,6 +44,14 @@ class RecurringCharge(SQLModel, table=True):
     description: str = Field(max_length=200)
     unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    unit_cost: Decimal | None = Field(
+        default=None, max_digits=14, decimal_places=4, description="ex-GST, internal"
+    )
+    quantity_feed: str | None = Field(
+        default=None,
+        max_length=100,
+        description="licence feed the quantity follows (latest count in the month)",
+    )
     frequency: str = Field(default="monthly", max_length=16, description="monthly | quarterly | annually")
     effective_from: date
     end_date: date | None = None
@@ -84,6 +95,9 @@ class OnceOffItem(SQLModel, table=True):
     description: str = Field(max_length=200)
     unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
+    unit_cost: Decimal | None = Field(
+        default=None, max_digits=14, decimal_places=4, description="ex-GST, internal"
+    )
     item_date: date
     taxable: bool = True
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)

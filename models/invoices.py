@@ -95,7 +95,7 @@ class InvoiceLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     invoice_id: int = Field(foreign_key="invoice.id", index=True)
     position: int
-    kind: str = Field(max_length=16, description="recurring | catch_up | credit | once_off")
+    kind: str = Field(max_length=16, description="recurring | catch_up | credit | once_off | usage")
     source_id: int | None = None
     # The ledger (core.coverage): a line with a charge_id on a live document billed (or, with a
     # negative amount, credited) that charge's days period_start..period_end at this version.
@@ -112,6 +112,10 @@ class InvoiceLine(SQLModel, table=True):
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
     unit_price: Decimal = Field(max_digits=14, decimal_places=4)
     amount: Decimal = Field(max_digits=14, decimal_places=2, description="ex-GST, rounded once")
+    # Internal (margin reporting), never rendered for the customer: see core.margins.
+    unit_cost: Decimal | None = Field(default=None, max_digits=14, decimal_places=4)
+    cost: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
+    service_id: int | None = None
     taxable: bool = True
     period_start: date | None = None
     period_end: date | None = None

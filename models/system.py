@@ -48,6 +48,12 @@ class BillingSettings(SQLModel, table=True):
     reminders_enabled: bool = False
     change_threshold_pct: int = Field(default=20, description="month close: flag totals that moved more")
     four_eyes: bool = Field(default=False, description="month close: the runner may not approve")
+    default_margin_percent: Decimal | None = Field(
+        default=None, max_digits=7, decimal_places=2, description="% on cost; None = prices must be given"
+    )
+    margin_floor_percent: Decimal | None = Field(
+        default=None, max_digits=7, decimal_places=2, description="margin % below which a row is an exception"
+    )
     configured_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str | None = Field(default=None, max_length=64)

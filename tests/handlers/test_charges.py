@@ -279,3 +279,42 @@ def test_preview_next_invoice(
     assert "the invoice for *2026-12*" in shown
     assert "pro-rata 15/31 days" in shown and "= *$48.39*" in shown
     assert "Subtotal $48.39\nGST (10%) $4.84\n*Total $53.23*" in shown
+
+
+def test_charge_form_takes_a_cost_and_prices_it_at_the_default_margin_shown_only_internally(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, customer_view: dict[str, Any]
+) -> None:
+    with session_scope(engine) as db:
+        from models.system import BillingSettings
+
+        db.get(BillingSettings, 1).default_margin_percent = Decimal("25")  # type: ignore[union-attr]
+    slack.block_action("charge_add", value=button_value(customer_view, "charge_add"), view=customer_view)
+    form = pushed(fake_slack, 1)
+    assert {"unit_cost", "quantity_feed"} <= {b.get("block_id") for b in form["blocks"]}
+    priced = CHARGE | {"unit_price": "", "unit_cost": "13.5791"}
+    assert slack.view_submission(form, values(**priced)).text == ""
+    [charge] = rows(engine, RecurringCharge)
+    assert (charge.unit_price, charge.unit_cost) == (Decimal("16.9700"), Decimal("13.5791"))
+    view = latest_customer_view(fake_slack)
+    assert "cost $13.58 · margin 24.97%" in texts(view["blocks"])
+    slack.block_action("invoice_preview", value=button_value(view, "invoice_preview"), view=view)
+    preview = texts(pushed(fake_slack, 2)["blocks"])
+    assert "Internal: cost $33.95 · margin $8.48 (24.98%)" in preview  # 2.5 x 13.5791, 2.5 x 16.97
+
+    errors = slack.view_submission(form, values(**(CHARGE | {"unit_price": "", "unit_cost": ""}))).json()
+    assert "unit cost" in errors["errors"]["unit_price"]
+
+
+def test_service_form_sets_a_margin_override_and_refuses_a_bad_one(
+    slack: SlackSender, fake_slack: FakeSlack, engine: Engine, customer_view: dict[str, Any]
+) -> None:
+    slack.block_action("service_add", value=button_value(customer_view, "service_add"), view=customer_view)
+    form = pushed(fake_slack, 1)
+    bad = values(name="Voice", start_date="2026-11-01", margin_percent="lots")
+    assert "margin" in slack.view_submission(form, bad).json()["errors"]["margin_percent"]
+    assert (
+        slack.view_submission(form, values(name="Voice", start_date="2026-11-01", margin_percent="35")).text
+        == ""
+    )
+    [service] = rows(engine, Service)
+    assert service.margin_percent == Decimal("35")

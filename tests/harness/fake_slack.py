@@ -56,6 +56,7 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self.calls: list[ApiCall] = []
         self.uploads: dict[str, bytes] = {}
+        self.hosted: dict[str, tuple[str, bytes]] = {}  # files users "uploaded": id -> (name, bytes)
         self._faults: dict[str, list[Fault]] = {}
         self._cond = threading.Condition()
         self._ids = itertools.count(1)
@@ -73,6 +74,9 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._download(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -133,6 +137,13 @@ class FakeSlack:
                 raise AssertionError(f"expected {count} call(s) to {method}, saw {seen}")
             return matching()
 
+    def host_file(self, name: str, content: bytes) -> str:
+        """A file a user uploaded (e.g. through a file_input); returns its id (F…)."""
+        file_id = f"F{next(self._ids):08d}"
+        with self._cond:
+            self.hosted[file_id] = (name, content)
+        return file_id
+
     def reset(self) -> None:
         with self._cond:
             self.calls.clear()
@@ -171,6 +182,41 @@ class FakeSlack:
         if handler is None:
             return self._json(request, {"ok": False, "error": "unknown_method"})
         return self._json(request, handler(params))
+
+    def _download(self, request: BaseHTTPRequestHandler) -> None:
+        """GET url_private_download: like Slack, only with the bot token as a Bearer header."""
+        path = urlparse(request.path).path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self._record(ApiCall("download", {"path": path}, headers))
+        file_id = path.removeprefix("/files-pri/").split("/", 1)[0]
+        if not path.startswith("/files-pri/") or file_id not in self.hosted:
+            return self._send(request, 404, "not found", "text/plain")
+        if headers.get("authorization") != f"Bearer {self.bot_token}":
+            # Slack answers an unauthenticated download with its sign-in page, not the file.
+            return self._send(request, 200, "<html>sign in</html>", "text/html")
+        request.send_response(200)
+        request.send_header("Content-Type", "text/csv")
+        request.send_header("Content-Length", str(len(self.hosted[file_id][1])))
+        request.end_headers()
+        request.wfile.write(self.hosted[file_id][1])
+
+    def _api_files_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        """files.info (docs.slack.dev/reference/methods/files.info): the file object, trimmed."""
+        file_id = str(p.get("file", ""))
+        if file_id not in self.hosted:
+            return {"ok": False, "error": "file_not_found"}
+        name, content = self.hosted[file_id]
+        return {
+            "ok": True,
+            "file": {
+                "id": file_id,
+                "name": name,
+                "size": len(content),
+                "filetype": "csv",
+                "url_private": f"{self.base_url}/files-pri/{file_id}/{name}",
+                "url_private_download": f"{self.base_url}/files-pri/{file_id}/download/{name}",
+            },
+        }
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._cond:
