@@ -19,7 +19,7 @@ from core.calculation import Period
 from core.csv_cells import SafeWriter
 from core.errors import NotAllowed
 from core.money import decimal_places
-from core.xero_documents import invoice_document
+from core.xero_documents import CREDIT_NOTE, invoice_document
 from core.xero_settings import load_settings
 from models.customers import EndCustomer
 from models.invoices import Invoice
@@ -117,6 +117,9 @@ def _rows(db: Session, invoice: Invoice, code: str, taxed: str, free: str) -> It
         customer.postcode if customer else None,
         customer.country if customer else None,
     ]
+    # A credit note goes in the same file with negative quantities (and GST): Xero's import reads a
+    # document whose total is negative as a credit note. The Document holds it positive, as the API wants.
+    sign = -1 if doc.kind == CREDIT_NOTE else 1
     for line in doc.lines:
         unit = line.unit_amount
         yield [
@@ -130,12 +133,12 @@ def _rows(db: Session, invoice: Invoice, code: str, taxed: str, free: str) -> It
             f"{invoice.total:.2f}",
             "",
             line.description,
-            format(line.quantity.normalize(), "f"),
+            format((sign * line.quantity).normalize(), "f"),
             f"{unit:.{max(2, decimal_places(unit))}f}",
             "",
             code,
             taxed if line.taxable else free,
-            f"{line.tax:.2f}",
+            f"{sign * line.tax:.2f}",
             "",
             "",
             "",

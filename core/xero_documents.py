@@ -1,15 +1,15 @@
 """What we send Xero for one of our documents (invoice or credit note), independent of its table.
 
 A `Document` is the common shape: type, number, dates, currency and lines each carrying its own
-ex-GST amount and GST. Invoices become one today (`invoice_document`); credit notes (issue 12) plug
-in by building the same shape with `kind="credit_note"` and the invoice they credit.
+ex-GST amount and GST. `invoice_document` builds one from an invoice or a credit note (a credit
+note is stored signed as owed, negative; Xero wants its amounts positive, as an ACCRECCREDIT
+allocated to the invoice it credits).
 
-Why per-line tax is sent: Xero computes and rounds GST per line, but our invoice rounds GST once on
-its total (`tax_rounding`), so the two can differ by a cent. Xero lets `TaxAmount` be overridden
-per line; we split our invoice's GST over its taxable lines by largest remainder (each line gets
-its exact GST rounded down or up, never further from it than a cent), so the lines add up to our
-GST exactly and Xero's total equals ours to the cent. When lines store their own GST (issue 12),
-`invoice_document` uses that instead and this split is not needed.
+Why per-line tax is sent: Xero computes and rounds GST per line. Documents rounded per line agree
+with it; older ones rounded once per invoice can differ by a cent. Each line's GST as our books
+hold it comes from one place, `core.invoices.line_tax_amounts` (stored per line since the ledger,
+shared out by largest remainder for older documents), and is sent as the line's `TaxAmount`, so
+Xero's total equals ours to the cent.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
-from core.money import CENT, quantize_money
+from core import invoices
+from core.invoice_states import CREDIT_NOTE, INVOICE
+from core.money import quantize_money
 from models.invoices import Invoice, InvoiceLine
 
-INVOICE = "invoice"
-CREDIT_NOTE = "credit_note"
 XERO_TYPE = {INVOICE: "ACCREC", CREDIT_NOTE: "ACCRECCREDIT"}
 COLLECTION = {INVOICE: "Invoices", CREDIT_NOTE: "CreditNotes"}
 
@@ -88,34 +88,17 @@ class Mapping:
     status: str = "AUTHORISED"
 
 
-def split_tax(
-    amounts: list[Decimal], taxable: list[bool], rate: Decimal, total_tax: Decimal
-) -> list[Decimal]:
-    """Each line's share of `total_tax`: exact GST floored to cents, the leftover cents to the
-    lines with the largest remainders (ties to the earlier line). Sums to `total_tax` exactly."""
-    exact = [
-        amount * rate if is_taxed else Decimal(0) for amount, is_taxed in zip(amounts, taxable, strict=True)
-    ]
-    floors = [value.quantize(CENT, rounding=ROUND_FLOOR) for value in exact]
-    left = int((total_tax - sum(floors, Decimal(0))) / CENT)
-    order = sorted(
-        (i for i, is_taxed in enumerate(taxable) if is_taxed), key=lambda i: (-(exact[i] - floors[i]), i)
-    )
-    shares = list(floors)
-    if left < 0 or left > len(order):
-        # Our total was not rounded from these lines (should not happen): fall back to per-line rounding.
-        return [quantize_money(value) for value in exact]
-    for i in order[:left]:
-        shares[i] += CENT
-    return shares
-
-
-def invoice_document(invoice: Invoice, lines: list[InvoiceLine]) -> Document:
+def invoice_document(
+    invoice: Invoice, lines: list[InvoiceLine], *, credits_number: str | None = None
+) -> Document:
+    """Our invoice or credit note as Xero's document; `credits_number`: the invoice a credit note
+    credits (it is allocated to it)."""
     assert invoice.id is not None
-    amounts = [line.amount for line in lines]
-    taxes = split_tax(amounts, [line.taxable for line in lines], invoice.tax_rate, invoice.tax)
+    taxes = invoices.line_tax_amounts(invoice, lines)
+    credit = invoice.doc_type == CREDIT_NOTE
+    sign = -1 if credit else 1
     return Document(
-        kind=INVOICE,
+        kind=CREDIT_NOTE if credit else INVOICE,
         local_id=invoice.id,
         number=invoice.number,
         customer_id=invoice.customer_id,
@@ -124,10 +107,18 @@ def invoice_document(invoice: Invoice, lines: list[InvoiceLine]) -> Document:
         currency=invoice.currency,
         reference=invoice.period,
         lines=tuple(
-            _line(line.description, line.quantity, line.unit_price, line.amount, tax, line.taxable)
+            _line(
+                line.description,
+                sign * line.quantity,
+                line.unit_price,
+                sign * line.amount,
+                sign * tax,
+                line.taxable,
+            )
             for line, tax in zip(lines, taxes, strict=True)
         ),
-        total=invoice.total,
+        total=sign * invoice.total,
+        allocate_to=credits_number if credit else None,
     )
 
 

@@ -151,24 +151,28 @@ def push(
     with session_scope(engine) as db:
         mapping = mapping_of(load_settings(db))
         chosen = _candidates(db, refs=refs, period=period)
-        _ensure_rows(db, ((INVOICE, i.id, i.number) for i in chosen if i.id is not None), clock=clock)
-    live = [i.id for i in chosen if i.status in PUSHABLE and i.id is not None]
-    dead = [i.id for i in chosen if i.status == VOID and i.id is not None]
+        _ensure_rows(db, ((i.doc_type, i.id, i.number) for i in chosen if i.id is not None), clock=clock)
+    dead = [i.id for i in chosen if i.status == VOID and i.doc_type == INVOICE and i.id is not None]
     report = PushReport()
-    token, rows = _claim(engine, INVOICE, live, (PENDING, FAILED), clock)
-    try:
-        docs = InvoiceDocs(engine, [row.local_id for row in rows])
-        push_documents(engine, client, rows, docs, mapping=mapping, clock=clock, report=report)
-        if report.pushed:
-            _remember_short_code(engine, client)
-    finally:
-        _release(engine, token)
+    claimed = 0
+    # Invoices first: a credit note is allocated to its invoice, which must be in Xero by then.
+    for kind in (INVOICE, CREDIT_NOTE):
+        live = [i.id for i in chosen if i.status in PUSHABLE and i.doc_type == kind and i.id is not None]
+        token, rows = _claim(engine, kind, live, (PENDING, FAILED), clock)
+        claimed += len(rows)
+        try:
+            docs = InvoiceDocs(engine, [row.local_id for row in rows])
+            push_documents(engine, client, rows, docs, mapping=mapping, clock=clock, report=report)
+        finally:
+            _release(engine, token)
+    if report.pushed:
+        _remember_short_code(engine, client)
     token, void_rows = _claim(engine, INVOICE, dead, (PUSHED,), clock)
     try:
         _mirror_voids(engine, client, void_rows, clock=clock, report=report)
     finally:
         _release(engine, token)
-    report.skipped = len(chosen) - len(rows) - len(void_rows)
+    report.skipped = len(chosen) - claimed - len(void_rows)
     return report
 
 
@@ -204,7 +208,7 @@ def _candidates(db: Session, *, refs: list[str] | None, period: Period | str | N
     doc = outerjoin(
         Invoice.__table__,  # type: ignore[attr-defined]
         XeroDocument.__table__,  # type: ignore[attr-defined]
-        and_(XeroDocument.kind == INVOICE, XeroDocument.local_id == Invoice.id),
+        and_(XeroDocument.kind == Invoice.doc_type, XeroDocument.local_id == Invoice.id),
     )
     query = (
         select(Invoice)
@@ -255,8 +259,18 @@ class InvoiceDocs(TypingMapping[int, Document]):
                 .order_by(col(InvoiceLine.position))
             ).scalars():
                 lines.setdefault(line.invoice_id, []).append(line)
+            credited_ids = {i.credits_invoice_id for i in invoices if i.credits_invoice_id is not None}
+            credited = dict(
+                db.execute(
+                    select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(credited_ids))
+                ).tuples().all()
+            )
             loaded = {
-                i.id: invoice_document(i, lines.get(i.id or 0, [])) for i in invoices if i.id is not None
+                i.id: invoice_document(
+                    i, lines.get(i.id or 0, []), credits_number=credited.get(i.credits_invoice_id or 0)
+                )
+                for i in invoices
+                if i.id is not None
             }
         with self._lock:
             self._cache.update(loaded)

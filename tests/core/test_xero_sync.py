@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from bot.db import session_scope
 from core import invoices, reminders, xero_payments, xero_sync
 from core.errors import NotAllowed
-from core.xero_documents import CREDIT_NOTE, DocLine, Document, Mapping, split_tax, to_xero
+from core.xero_documents import CREDIT_NOTE, DocLine, Document, Mapping, to_xero
 from models.customers import EndCustomer
 from models.invoices import Invoice
 from models.xero import XeroDocument
@@ -79,16 +79,6 @@ def test_a_month_pushed_has_xero_totals_equal_to_ours(
     with client(engine, fake, clock) as xero:  # a second push sends nothing
         again = xero_sync.push(engine, xero, clock=clock)
         assert again.pushed == [] and xero.requests == 0
-
-
-def test_split_tax_adds_up_and_stays_within_a_cent_of_each_line() -> None:
-    amounts = [Decimal("0.45"), Decimal("10.05"), Decimal("58.45"), Decimal("0.15")]
-    taxable = [True, True, True, False]
-    shares = split_tax(amounts, taxable, Decimal("0.1"), Decimal("6.90"))
-    assert sum(shares) == Decimal("6.90") and shares[3] == 0
-    for amount, share, taxed in zip(amounts, shares, taxable, strict=True):
-        if taxed:
-            assert abs(share - amount * Decimal("0.1")) < Decimal("0.01")
 
 
 def test_drafts_are_refused_by_name_and_not_pushed_otherwise(
