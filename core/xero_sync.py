@@ -261,9 +261,9 @@ class InvoiceDocs(TypingMapping[int, Document]):
                 lines.setdefault(line.invoice_id, []).append(line)
             credited_ids = {i.credits_invoice_id for i in invoices if i.credits_invoice_id is not None}
             credited = dict(
-                db.execute(
-                    select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(credited_ids))
-                ).tuples().all()
+                db.execute(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(credited_ids)))
+                .tuples()
+                .all()
             )
             loaded = {
                 i.id: invoice_document(

@@ -21,6 +21,7 @@ from core.errors import RebillError
 from core.usage_import import import_usage, load_mapping, shipped_maps, summary_lines
 from handlers import usage_views as views
 from handlers.base import Call, listener
+from handlers.blocks import md
 from handlers.commands import subcommand
 from handlers.fields import checked, submitted
 from handlers.setup import ensure_configured
@@ -53,7 +54,12 @@ def import_submitted(call: Call) -> None:
     mapping = load_mapping(None if values.get("mapping") in (None, views.STANDARD) else values["mapping"])
     dry_run = checked(values, "dry_run")
     call.ack(response_action="update", view=views.working_view(name))
-    # After the ack: fetch the file and import it.
+    # After the ack, on the slow pool (bot.workpool): fetch the file and import it.
+    call.later(lambda later: _import(later, file_id, name, mapping, dry_run))
+
+
+def _import(call: Call, file_id: str, name: str, mapping: Any, dry_run: bool) -> None:
+    view = call.body["view"]
     try:
         with _download(call, file_id) as raw:
             text = io.TextIOWrapper(raw, encoding=mapping.encoding, newline="")
@@ -124,20 +130,24 @@ def margins_command(call: Call, args: str) -> None:
     except ValueError:
         call.ack(
             response_type="ephemeral",
-            text=f"`{text}` is not a month: use YYYY-MM, e.g. `/rebill margins 2026-12`.",
+            text=md("`{}` is not a month: use YYYY-MM, e.g. `/rebill margins 2026-12`.", text),
         )
         return
     # Reading a month of invoice lines can outlast Slack's 3 s: ack first, then answer.
     call.ack(
         response_type="ephemeral", text=f":hourglass_flowing_sand: Working out the margins for {period}…"
     )
-    found = margins.rows(call.db, period=period)
-    low = margins.below_floor(call.db, period=period)
-    call.respond(
-        replace_original=True,
-        text=f"Margins for {period}",
-        blocks=views.margins_blocks(str(period), found, low),
-    )
+
+    def answer(later: Call) -> None:
+        found = margins.rows(later.db, period=period)
+        low = margins.below_floor(later.db, period=period)
+        later.respond(
+            replace_original=True,
+            text=f"Margins for {period}",
+            blocks=views.margins_blocks(str(period), found, low),
+        )
+
+    call.later(answer, writes=False)
 
 
 def register(app: App) -> None:

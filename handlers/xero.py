@@ -98,6 +98,10 @@ def open_settings(call: Call) -> None:
     call.ack()
     opened = call.client.views_push(trigger_id=call.body["trigger_id"], view=views.loading_modal())
     view_id = (opened.get("view") or {}).get("id")
+    call.later(lambda later: _fill_settings(later, view_id), writes=False)  # Xero's lists: slow
+
+
+def _fill_settings(call: Call, view_id: str | None) -> None:
     try:
         choices = read_choices(call.deps.engine, call.deps.clock)
         view = views.settings_modal(load_settings(call.db), choices)
@@ -115,10 +119,16 @@ def save_settings(call: Call) -> None:
 
 
 def push_button(call: Call) -> None:
+    call.ack()
+    call.later(_push_now)
+
+
+def _push_now(call: Call) -> None:
+    """After the ack, on the slow pool: push, then redraw the invoice view (its Xero line says
+    how it went) and, when it was refused, say why on top."""
     from handlers.invoice_views import notice
     from handlers.invoices import invoice_modal
 
-    call.ack()
     invoice_id = int(call.body["actions"][0]["value"])
     outcome = push_invoice_now(call.deps.engine, call.deps.clock, invoice_id)
     view = call.body.get("view") or {}
@@ -129,7 +139,7 @@ def push_button(call: Call) -> None:
         call.client.views_update(
             view_id=view["id"], view=invoice_modal(call, invoices.get(db=call.db, invoice_id=invoice_id))
         )
-    if not outcome.ok:
+    if not outcome.ok:  # a refusal before anything reached Xero (no account code...) is quick
         call.client.views_push(
             trigger_id=call.body["trigger_id"], view=notice(f":warning: {esc(outcome.message)}")
         )
