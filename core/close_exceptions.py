@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.money import ZERO, format_money
+from core.money import ZERO, format_money, margin_percent_of
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -86,7 +86,44 @@ def not_psa_linked(data: RuleInput) -> CloseException | None:
     return CloseException("not_psa_linked", "has charges but isn't linked to a PSA company")
 
 
-RULES: list[Rule] = [no_email, total_changed, zero_or_credit, inactive_in_psa, not_psa_linked]
+def old_catch_up(data: RuleInput) -> CloseException | None:
+    """Unbilled days older than the back-billing horizon (the ledger): neither billed nor dropped
+    silently; a person decides (Run, with older catch-up; `close --include-old-catch-up`)."""
+    held = data.invoice.held_catch_up
+    if not held:
+        return None
+    return CloseException(
+        "old_catch_up",
+        f"{format_money(held)} of catch-up older than the back-billing horizon is not billed: "
+        'bill it with "Run, with older catch-up" (or `rebill-bot close --include-old-catch-up`)',
+    )
+
+
+def margin_below_floor(data: RuleInput) -> CloseException | None:
+    """The invoice's margin (% on cost, over its costed lines) under the floor in the settings."""
+    floor = data.settings.margin_floor_percent
+    costed = [line for line in data.lines if line.cost is not None]
+    if floor is None or not costed:
+        return None
+    revenue = sum((line.amount for line in costed), ZERO)
+    cost = sum((line.cost or ZERO for line in costed), ZERO)
+    pct = margin_percent_of(revenue, cost)
+    if pct is None or pct >= floor:
+        return None
+    return CloseException(
+        "margin_below_floor", f"margin {pct}% on cost is below the floor of {floor.normalize():f}%"
+    )
+
+
+RULES: list[Rule] = [
+    no_email,
+    total_changed,
+    zero_or_credit,
+    inactive_in_psa,
+    not_psa_linked,
+    old_catch_up,
+    margin_below_floor,
+]
 
 
 def check(data: RuleInput, rules: Sequence[Rule] = RULES) -> list[CloseException]:

@@ -126,6 +126,11 @@ class Draft:
     usage_ids: tuple[int, ...] = ()  # issue-16: usage records this invoice bills
 
     @property
+    def held_total(self) -> Decimal | None:
+        """What the held catch-up would bill (None: nothing held), kept on the invoice for the month close."""
+        return sum((line.amount for line in self.held), Decimal(0)) if self.held else None
+
+    @property
     def once_off_ids(self) -> list[int]:
         return [line.source_id for line in self.lines if line.kind == "once_off"]
 
@@ -383,6 +388,7 @@ def write_new(
             "total": d.totals.total,
             "tax_rate": settings.tax_rate,
             "tax_rounding": d.totals.tax_rounding,
+            "held_catch_up": d.held_total,
             "payment_terms_days": d.payment_terms_days,
             "customer_name": d.customer_name,
             "customer_email": d.customer_email,
@@ -470,6 +476,7 @@ def rewrite_draft(
             total=draft.totals.total,
             tax_rate=settings.tax_rate,
             tax_rounding=draft.totals.tax_rounding,
+            held_catch_up=draft.held_total,
             currency=settings.currency,
             issue_date=draft.issue_date,
             due_date=draft.due_date,

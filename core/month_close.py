@@ -51,6 +51,7 @@ from core import (
     invoices,
     rendering,
     workers,
+    xero_sync,
 )
 from core.billrun import BillRunResult, run_bill
 from core.calculation import Period
@@ -64,6 +65,7 @@ from core.money import ZERO
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.month_close import MonthClose
+from models.xero import XeroConnection
 
 SYSTEM_HOLD = "system:month_close"
 _INVOICE = Invoice.__table__  # type: ignore[attr-defined]
@@ -136,6 +138,7 @@ class CloseReport:
     billed: BillRunResult | None
     entries: list[Entry] = field(default_factory=list)
     sent_now: list[SendResult] = field(default_factory=list)
+    xero: tuple[int, int] | None = None  # (pushed, not pushed) when Xero is connected
 
     @property
     def total(self) -> Decimal:
@@ -169,6 +172,7 @@ class CloseReport:
             "counts": {state.value: n for state, n in sorted(self.counts.items())},
             "approved_by": self.approved_by,
             "sent_by": self.sent_by,
+            "xero": None if self.xero is None else {"pushed": self.xero[0], "not_pushed": self.xero[1]},
             "invoices": [
                 {
                     "number": e.number,
@@ -530,6 +534,9 @@ def build_report(
                     ),
                 )
             )
+        xero = None
+        if db.exec(select(XeroConnection)).first() is not None:
+            xero = xero_sync.counts(db, [i.id for i in found if i.id is not None])
     scheduled = row.scheduled_for if row else None
     if scheduled is not None:
         scheduled = scheduled.astimezone(ZoneInfo(settings.timezone or default_timezone))
@@ -542,6 +549,7 @@ def build_report(
         did_close=False,
         billed=None,
         entries=entries,
+        xero=xero,
     )
 
 

@@ -63,6 +63,9 @@ def report_message(report: CloseReport) -> tuple[str, list[Block]]:
             or "No invoices."
         )
     )
+    if report.xero is not None:
+        pushed, waiting = report.xero
+        out.append(blocks.context(f":outbox_tray: Xero: {pushed} pushed · {waiting} not pushed yet"))
     failed = [e for e in report.entries if e.state == State.FAILED]
     if failed:
         out.append(

@@ -82,6 +82,12 @@ class Invoice(SQLModel, table=True):
     held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     held_by: str | None = Field(default=None, max_length=64)
     held_reason: str | None = Field(default=None, max_length=300)
+    held_catch_up: Decimal | None = Field(
+        default=None,
+        max_digits=14,
+        decimal_places=2,
+        description="unbilled catch-up older than the back-billing horizon when this was billed",
+    )
     paid_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

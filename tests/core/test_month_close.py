@@ -185,3 +185,61 @@ def test_close_settings_are_validated() -> None:
     assert refused.value.errors == {
         "change_threshold_pct": "The change threshold must be a whole number from 1 to 99."
     }
+
+
+def test_catch_up_beyond_the_horizon_is_an_exception_until_someone_bills_it(
+    engine: Engine, clock: FixedClock
+) -> None:
+    """The ledger's held catch-up (July 15-31 and August of a charge entered in December, horizon
+    3 months: 54.84 + 100.00 = 154.84) is kept on the invoice and shown as an exception; closing
+    with the older catch-up included bills it (on the regenerated draft) and the exception goes."""
+    from tests.core.test_ledger import charge, customer
+
+    factories.configure(engine)
+    first = customer(engine, "First Customer")
+    charge(engine, first, "Backup", "50", "2026-01-01")
+    close(engine, clock, Period(2026, 1))  # the ledger starts in January (the book's first invoice)
+    alpha = customer(engine)
+    charge(engine, alpha, "NBN 100", "100", "2026-07-15")
+    report = close(engine, clock)
+    alpha_entry = next(e for e in report.entries if e.customer_id == alpha)
+    [held] = [x for x in alpha_entry.exceptions if x.code == "old_catch_up"]
+    assert held.message.startswith("$154.84 of catch-up older than the back-billing horizon")
+    with session_scope(engine) as db:
+        invoice = invoices.get(db=db, invoice_id=alpha_entry.invoice_id)
+        assert invoice.held_catch_up == Decimal("154.84")
+        invoices.void(db=db, ref=invoice.number, actor="U0ADMIN", clock=clock)
+    again = close(engine, clock, include_old_catch_up=True)
+    entry = next(e for e in again.entries if e.customer_id == alpha)
+    assert "old_catch_up" not in [x.code for x in entry.exceptions]
+    # 54.84 (15-31 Jul) + 4 x 100.00 (Aug-Nov) + 100.00 (Dec) = 554.84; GST per line 55.48: 610.32.
+    assert entry.total == Decimal("610.32")
+
+
+def test_margin_below_the_floor_is_an_exception(engine: Engine, clock: FixedClock) -> None:
+    """Sell 110.00 on a cost of 100.00: a 10.00% margin on cost; under a 15% floor it is flagged,
+    and under a 10% floor it is not (10% is not below 10%)."""
+    factories.configure(engine)
+    thin = factories.customer(engine, "Thin Margins", email="a@x.example")
+    with session_scope(engine) as db:
+        billing_settings.load(db).margin_floor_percent = Decimal("15")
+        charges.add_recurring_charge(
+            db=db,
+            actor="U0ADMIN",
+            customer_id=thin.id,
+            data=validate_recurring_charge(
+                description="NBN 100",
+                unit_price="110",
+                unit_cost="100",
+                quantity="1",
+                frequency="monthly",
+                effective_from="2026-12-01",
+            ),
+        )
+    report = close(engine, clock)
+    [entry] = report.entries
+    [flag] = [x for x in entry.exceptions if x.code == "margin_below_floor"]
+    assert flag.message == "margin 10.00% on cost is below the floor of 15%"
+    with session_scope(engine) as db:
+        billing_settings.load(db).margin_floor_percent = Decimal("10")
+    assert "margin_below_floor" not in codes(build_report(engine, "2026-12", clock=clock))["Thin Margins"]

@@ -403,3 +403,20 @@ def test_draft_status_in_xero_is_deleted_not_voided_and_psa_references_match_con
         assert xero_sync.push(engine, xero, clock=clock).voided == [alpha]
     assert theirs.status == "DELETED"
     assert xero_sync.status_line(docs(engine)[alpha]) == "voided in Xero"
+
+
+def test_the_month_close_report_counts_pushed_and_not_pushed(
+    engine: Engine, fake: FakeXero, clock: FixedClock
+) -> None:
+    from core.month_close import build_report
+    from handlers.close_views import report_message
+    from tests.handlers.test_customers import texts
+
+    numbers = billed_month(engine, NAMES[:3])
+    assert build_report(engine, "2026-12", clock=clock).xero is None  # Xero never connected: no line
+    map_codes(engine)
+    with client(engine, fake, clock) as xero:
+        xero_sync.push(engine, xero, clock=clock, refs=[numbers["Alpha Dental"], numbers["Bravo Legal"]])
+    report = build_report(engine, "2026-12", clock=clock)
+    assert report.xero == (2, 1) and report.as_dict()["xero"] == {"pushed": 2, "not_pushed": 1}
+    assert "Xero: 2 pushed · 1 not pushed yet" in texts(report_message(report)[1])
