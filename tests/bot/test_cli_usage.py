@@ -102,6 +102,9 @@ def test_report_margins_text_json_csv_and_export_without_cost(cli, engine: Engin
     assert "⚠ below floor" in text and "total: revenue 16.97  cost 13.58  margin 3.39 (24.96%)" in text
     assert cli("report", "margins", "--period", "December").exit_code != 0
     out = tmp_path / "xero.csv"
-    assert cli("invoice", "export", "--csv", str(out), "--include-drafts").exit_code == 0
+    assert (
+        cli("invoice", "export", "--csv", str(out), "--include-drafts", "--account-code", "200").exit_code
+        == 0
+    )
     exported = out.read_text()
     assert "16.97" in exported and "13.58" not in exported and "13.5791" not in exported
