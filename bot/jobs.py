@@ -80,7 +80,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     day = scheduled_for.astimezone(ctx.tz).date()
     channel = _alert_channel(ctx)
     if channel is None:
-        return f"no alerts channel set ({hint('alert_channel_id')}): skipped"
+        return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
     claim = notifications.claim(
         ctx.engine,
         kind="missing_email_digest",
@@ -179,7 +179,7 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     """Each invoice that became overdue is announced once, in one message per day."""
     channel = _alert_channel(ctx)
     if channel is None:
-        return f"no alerts channel set ({hint('alert_channel_id')}): skipped"
+        return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
     today = scheduled_for.astimezone(ctx.tz).date()
     with session_scope(ctx.engine) as db:
         overdue = newly_overdue(db, today=today)
