@@ -8,6 +8,7 @@ scheduler and the CLI use underneath (`core.month_close`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -30,6 +31,7 @@ from handlers.base import Call, listener
 from handlers.blocks import esc, md
 from handlers.close_ids import CloseIds
 from handlers.invoice_views import Ids, billrun_summary_text
+from models.invoices import Invoice
 
 
 @dataclass(frozen=True)
@@ -144,34 +146,20 @@ def _invoice_id(call: Call) -> int:
 
 def approve(call: Call) -> None:
     call.ack()
-    call.later(_approve)
-
-
-def _approve(call: Call) -> None:
-    work = _work(call)
-    invoice = month_close.approve(
-        engine=work.engine, invoice_id=_invoice_id(call), actor=call.user_id, clock=work.clock
-    )
-    refresh_report(work, invoice.period, invoice_ids={invoice.id or 0})
-    _say_in_thread(
-        work, invoice.period, f":white_check_mark: {esc(invoice.number)} approved by <@{call.user_id}>."
-    )
+    call.later(lambda later: _decide(later, month_close.approve, ":white_check_mark:", "approved"))
 
 
 def hold(call: Call) -> None:
     call.ack()
-    call.later(_hold)
+    call.later(lambda later: _decide(later, month_close.hold, ":double_vertical_bar:", "held"))
 
 
-def _hold(call: Call) -> None:
+def _decide(call: Call, decide: Callable[..., Invoice], icon: str, done: str) -> None:
+    """Approve or Hold (after the ack): record it, redraw the report, say who did it in the thread."""
     work = _work(call)
-    invoice = month_close.hold(
-        engine=work.engine, invoice_id=_invoice_id(call), actor=call.user_id, clock=work.clock
-    )
+    invoice = decide(engine=work.engine, invoice_id=_invoice_id(call), actor=call.user_id, clock=work.clock)
     refresh_report(work, invoice.period, invoice_ids={invoice.id or 0})
-    _say_in_thread(
-        work, invoice.period, f":double_vertical_bar: {esc(invoice.number)} held by <@{call.user_id}>."
-    )
+    _say_in_thread(work, invoice.period, f"{icon} {esc(invoice.number)} {done} by <@{call.user_id}>.")
 
 
 def send_all_approved(work: Work, period: str, *, actor: str) -> str:
