@@ -260,11 +260,12 @@ class InvoiceDocs(TypingMapping[int, Document]):
             ).scalars():
                 lines.setdefault(line.invoice_id, []).append(line)
             credited_ids = {i.credits_invoice_id for i in invoices if i.credits_invoice_id is not None}
-            credited = dict(
-                db.execute(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(credited_ids)))
-                .tuples()
-                .all()
-            )
+            credited: dict[int, str] = {
+                row[0]: row[1]
+                for row in db.execute(
+                    select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(credited_ids))
+                )
+            }
             loaded = {
                 i.id: invoice_document(
                     i, lines.get(i.id or 0, []), credits_number=credited.get(i.credits_invoice_id or 0)
