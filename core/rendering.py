@@ -24,6 +24,7 @@ import contextlib
 import io
 import logging
 import mimetypes
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -241,14 +242,23 @@ class PdfUnavailable(RebillError):
     """WeasyPrint is installed but the system libraries it lays text out with (Pango) are not."""
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def _weasyprint() -> Any:
     """Import WeasyPrint, turning a missing Pango into a message a person can act on.
 
     WeasyPrint loads Pango, HarfBuzz and fontconfig with `dlopen` at import time and raises OSError
     when one is missing (after printing its own banner to stdout, kept out of our output here).
+    `redirect_stdout` swaps the process-wide `sys.stdout`: two renders on the slow pool swapping it
+    at once could leave it pointing at a discarded buffer for good (all later output lost). So the
+    swap happens only until the import has succeeded, and one thread at a time.
     """
+    loaded = sys.modules.get("weasyprint")
+    if loaded is not None:
+        return loaded
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _IMPORT_LOCK, contextlib.redirect_stdout(io.StringIO()):
             import weasyprint
     except OSError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

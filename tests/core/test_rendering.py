@@ -148,3 +148,27 @@ def test_billing_period_reads_as_a_month_and_the_number_is_quoted_once(billed: E
     assert "<td>December 2026</td>" in html and "2026-12" not in html
     assert html.lower().count("quote") == 1
     assert rendering.period_name("2027-01") == "January 2027"
+
+
+def test_renders_on_many_threads_leave_stdout_as_it_was() -> None:
+    """The Pango check hides WeasyPrint's banner by swapping sys.stdout during the import; threads
+    doing that at once (ten Sends rendering PDFs) once left the server's stdout swallowed for good."""
+    import sys
+    import threading
+
+    from core import rendering
+
+    before = sys.stdout
+    start = threading.Barrier(16)
+
+    def render_many() -> None:
+        start.wait()
+        for _ in range(200):
+            rendering._weasyprint()
+
+    threads = [threading.Thread(target=render_many) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sys.stdout is before
