@@ -24,7 +24,6 @@ import contextlib
 import io
 import logging
 import mimetypes
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -243,6 +242,7 @@ class PdfUnavailable(RebillError):
 
 
 _IMPORT_LOCK = threading.Lock()
+_loaded: Any = None  # the weasyprint module once its import has finished
 
 
 def _weasyprint() -> Any:
@@ -252,21 +252,25 @@ def _weasyprint() -> Any:
     when one is missing (after printing its own banner to stdout, kept out of our output here).
     `redirect_stdout` swaps the process-wide `sys.stdout`: two renders on the slow pool swapping it
     at once could leave it pointing at a discarded buffer for good (all later output lost). So the
-    swap happens only until the import has succeeded, and one thread at a time.
+    import runs once, one thread at a time, and later calls take the finished module (not the one
+    in `sys.modules`, which is there, half-built, while another thread is still importing it).
     """
-    loaded = sys.modules.get("weasyprint")
-    if loaded is not None:
-        return loaded
-    try:
-        with _IMPORT_LOCK, contextlib.redirect_stdout(io.StringIO()):
-            import weasyprint
-    except OSError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PdfUnavailable(
-            f"PDF invoices can't be made: WeasyPrint needs the Pango text library, which isn't "
-            f"installed ({first}). {PDF_LIBRARIES_HELP}"
-        ) from None
-    return weasyprint
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    with _IMPORT_LOCK:
+        if _loaded is None:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    import weasyprint
+            except OSError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise PdfUnavailable(
+                    f"PDF invoices can't be made: WeasyPrint needs the Pango text library, which isn't "
+                    f"installed ({first}). {PDF_LIBRARIES_HELP}"
+                ) from None
+            _loaded = weasyprint
+    return _loaded
 
 
 # WeasyPrint is pure CPU under the GIL: ten renders at once (ten Send clicks) would leave the
