@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -21,13 +22,26 @@ from core.calculation import (
     OnceOffInput,
     Period,
     ServiceInput,
+    _day,
     bill,
     line_taxes,
     monthly_run_rate,
+    totals,
 )
-from core.coverage import Covered, Version
+from core.coverage import Covered, Version, owed_segments
 from core.errors import FieldErrors
-from core.money import decimal_places, format_money, parse_money, parse_quantity
+from core.money import (
+    decimal_places,
+    format_money,
+    margin_percent_of,
+    parse_money,
+    parse_quantity,
+    price_from_cost,
+    prorated_amount,
+    require_decimal,
+    round_exact,
+    sum_money,
+)
 from tests.core.test_calculation_ledger import billed, nbn
 
 D = Decimal
@@ -219,17 +233,30 @@ def test_a_credit_billed_back_does_not_stop_the_days_after_it() -> None:
     ]
 
 
-def test_a_once_off_keeps_its_description() -> None:
+def test_a_once_off_keeps_its_description_and_cost() -> None:
+    """2 routers at 199.00 costing 150.00 each: the line is 398.00, its (internal) cost 300.00."""
     item = OnceOffInput(
         id=5,
         description="Router",
         unit_price=D("199"),
-        quantity=D("1"),
+        quantity=D("2"),
         item_date=date(2026, 12, 5),
         taxable=True,
+        unit_cost=D("150"),
     )
     result = bill(period=DEC, mode="advance", charges=[], services=[], once_offs=[item])
-    assert [ln.description for ln in result.lines] == ["Router"]
+    assert [(ln.description, ln.amount, ln.unit_cost, ln.cost) for ln in result.lines] == [
+        ("Router", D("398.00"), D("150"), D("300.00"))
+    ]
+
+
+def test_a_day_shows_its_year_only_when_asked() -> None:
+    """Called directly: `_date_range` is cached, so under mutmut (workers forked after a warm-up
+    run) a mutant of `_day` would otherwise only ever be seen through stale cached text."""
+    assert (_day(date(2026, 12, 1), with_year=False), _day(date(2026, 12, 1), with_year=True)) == (
+        "1 Dec",
+        "1 Dec 2026",
+    )
 
 
 def test_bill_refusals_say_what_was_wrong() -> None:
@@ -282,6 +309,8 @@ def test_period_accepts_years_1_to_9999_only() -> None:
             Period(year, 1)
     with pytest.raises(ValueError, match="looks like 2026-12"):
         Period.parse(202612)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^1999-12 is out of range\. Use a year from 2000 to 2100\.$"):
+        Period.parse(" 1999-12 ")
 
 
 def test_money_edges() -> None:
@@ -310,3 +339,154 @@ def test_what_a_person_is_told(parse: object, text: object, message: str) -> Non
     with pytest.raises(FieldErrors) as caught:
         parse(text)  # type: ignore[operator]
     assert caught.value.errors == {"quantity": message}
+
+
+# --- the float gates name what they refused (a developer reading the error finds the field) ---------
+
+
+def _charge(**fields: object) -> object:
+    return nbn(**fields)
+
+
+def _line(**fields: object) -> Line:
+    values: dict[str, object] = {
+        "kind": RECURRING,
+        "source_id": 1,
+        "description": "x",
+        "quantity": D("1"),
+        "unit_price": D("1"),
+        "amount": D("1.00"),
+        "taxable": True,
+        "period_start": None,
+        "period_end": None,
+    }
+    return Line(**(values | fields))  # type: ignore[arg-type]
+
+
+def _once_off(**fields: object) -> OnceOffInput:
+    values: dict[str, object] = {
+        "id": 1,
+        "description": "x",
+        "unit_price": D("1"),
+        "quantity": D("1"),
+        "item_date": date(2026, 12, 1),
+        "taxable": True,
+    }
+    return OnceOffInput(**(values | fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (_charge, "unit_price"),
+        (_charge, "quantity"),
+        (_line, "amount"),
+        (_line, "quantity"),
+        (_line, "unit_price"),
+        (_once_off, "unit_price"),
+        (_once_off, "quantity"),
+    ],
+)
+def test_inputs_refuse_a_float_by_name(make: object, field: str) -> None:
+    with pytest.raises(TypeError, match=f"^{field} must be a Decimal \\(or int\\), not float$"):
+        make(**{field: 1.5})  # type: ignore[operator]
+
+
+def test_money_gates_name_what_they_refused() -> None:
+    with pytest.raises(TypeError, match=r"^tax_rate must be a Decimal \(or int\), not float$"):
+        totals([], 0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^amount must be a Decimal \(or int\), not float$"):
+        sum_money([1.5])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^unit price must be a Decimal \(or int\), not float$"):
+        prorated_amount(1.5, D("1"), first_day=1, last_day=1, days=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^quantity must be a Decimal \(or int\), not float$"):
+        prorated_amount(D("1"), 1.5, first_day=1, last_day=1, days=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^days 2\.\.1 are not inside 1\.\.31$"):
+        prorated_amount(D("1"), D("1"), first_day=2, last_day=1, days=31)
+    with pytest.raises(TypeError, match=r"^value must be a Decimal \(or int\), not str$"):
+        require_decimal("1")
+    with pytest.raises(ValueError, match=r"^price must be a finite number, not NaN$"):
+        require_decimal(D("NaN"), what="price")
+    with pytest.raises(TypeError, match=r"^quantity: expected text or Decimal, not float$"):
+        parse_quantity(1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^Period\.year must be an int$"):
+        Period("2026", 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^charge 7: unknown frequency 'weekly'$"):
+        nbn(frequency="weekly")
+    with pytest.raises(ValueError, match=r"^service 3: unknown status 'paused'$"):
+        ServiceInput(3, "paused", date(2026, 1, 1), None, False)
+
+
+def test_zero_is_never_negative_zero() -> None:
+    """A zero amount prints as 0.00 (JSON, CSV), never -0.00."""
+    assert str(round_exact(Fraction(0))) == "0.00"
+    assert str(monthly_run_rate([], [], as_of=date(2026, 12, 1))) == "0.00"
+
+
+# --- cost (internal, margins) follows the amount's days; the line keeps its service -----------------
+
+
+def test_a_credit_carries_its_cost_quantity_and_service() -> None:
+    """2 x $100 costing $60 each, service 3, December billed; charge ended 10 Dec. Credit 11..31:
+    amount R(200) - R(200·10/31) = 200.00 - 64.52 = 135.48; cost R(120) - R(120·10/31) =
+    120.00 - 38.71 = 81.29; both negative, quantity -2."""
+    charge = nbn(quantity=D("2"), unit_cost=D("60"), service_id=3, end_date=date(2026, 12, 10))
+    service = ServiceInput(3, "active", date(2026, 1, 1), None, False)
+    december = Covered(7, date(2026, 12, 1), date(2026, 12, 31), D("100"), D("2"), 1, False)
+    result = run(JAN, charge, services=(service,), coverage={7: (december,)})
+    (line,) = result.lines  # type: ignore[attr-defined]
+    assert (line.kind, line.quantity, line.amount, line.unit_cost, line.cost, line.service_id) == (
+        CREDIT,
+        D("-2"),
+        D("-135.48"),
+        D("60"),
+        D("-81.29"),
+        3,
+    )
+
+
+def test_three_versions_each_end_the_day_before_the_next() -> None:
+    v1 = Version(1, date(2026, 1, 1), D("100"), D("1"))
+    v2 = Version(2, date(2026, 3, 1), D("110"), D("1"))
+    v3 = Version(3, date(2026, 6, 1), D("120"), D("1"))
+    found = owed_segments([v3, v1, v2], (date(2026, 1, 1), date(2026, 12, 31)))
+    assert [(s.start, s.end, s.version.number) for s in found] == [
+        (date(2026, 1, 1), date(2026, 2, 28), 1),
+        (date(2026, 3, 1), date(2026, 5, 31), 2),
+        (date(2026, 6, 1), date(2026, 12, 31), 3),
+    ]
+
+
+def test_billing_periods_span_2000_to_2100() -> None:
+    assert (Period.parse("2000-01"), Period.parse("2100-12")) == (Period(2000, 1), Period(2100, 12))
+
+
+@pytest.mark.parametrize(
+    ("cost", "margin", "price"),
+    [("10.00", "15", "11.50"), ("0.0333", "50", "0.05"), ("19.99", "12.5", "22.49"), ("10", "-20", "8.00")],
+)
+def test_price_from_cost(cost: str, margin: str, price: str) -> None:
+    """cost x (1 + margin/100), rounded once: 19.99 x 1.125 = 22.48875 -> 22.49; 10 x 0.8 = 8.00."""
+    assert str(price_from_cost(D(cost), D(margin))) == price
+
+
+def test_margin_percent_of() -> None:
+    """(revenue - cost) / cost x 100 to 2 places, half away from zero: (1 - 3)/3 = -66.67%,
+    (2 - 3)/3 = -33.33%, (23 - 20)/20 = 15.00%, 0 - 50 = -100.00%; no cost, or a negative one: None."""
+    assert [
+        margin_percent_of(D(r), D(c)) for r, c in [("1", "3"), ("2", "3"), ("23", "20"), ("0", "50")]
+    ] == [
+        D("-66.67"),
+        D("-33.33"),
+        D("15.00"),
+        D("-100.00"),
+    ]
+    assert margin_percent_of(D("5"), D("0")) is None and margin_percent_of(D("5"), D("-1")) is None
+    with pytest.raises(TypeError, match=r"^revenue must be a Decimal"):
+        margin_percent_of(1.5, D("1"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^cost must be a Decimal"):
+        margin_percent_of(D("1"), 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^unit cost must be a Decimal"):
+        price_from_cost(1.5, D("1"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^margin percent must be a Decimal"):
+        price_from_cost(D("1"), 1.5)  # type: ignore[arg-type]
