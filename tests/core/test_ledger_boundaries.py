@@ -101,6 +101,7 @@ def test_a_corrected_price_is_credited_once_and_the_next_run_is_quiet() -> None:
         (RECURRING, D("120.00"), None, 1),
     ]
     assert [ln.quantity for ln in january.lines] == [D("-1"), D("1"), D("1")]  # type: ignore[attr-defined]
+    assert [ln.cost for ln in january.lines] == [None] * 3  # type: ignore[attr-defined]  # no cost given
     ledger = december + back_into_ledger(january.lines)  # type: ignore[attr-defined]
     february = run(Period(2027, 2), charge, coverage={7: ledger})
     assert shown(february.lines) == [(RECURRING, D("120.00"), None, 1)]  # type: ignore[attr-defined]
@@ -481,6 +482,7 @@ def test_margin_percent_of() -> None:
         D("15.00"),
         D("-100.00"),
     ]
+    assert margin_percent_of(D("3"), D("2.5")) == D("20.00")  # 0.5 / 2.5: a cost with cents
     assert margin_percent_of(D("5"), D("0")) is None and margin_percent_of(D("5"), D("-1")) is None
     with pytest.raises(TypeError, match=r"^revenue must be a Decimal"):
         margin_percent_of(1.5, D("1"))  # type: ignore[arg-type]
