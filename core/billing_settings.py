@@ -16,7 +16,7 @@ from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
 from core.errors import FieldErrors
 from core.text import clean_text
-from models.invoices import InvoiceSeries
+from models.invoices import Invoice, InvoiceSeries
 from models.system import BillingSettings
 
 REQUIRED = {
@@ -114,6 +114,8 @@ class MoreInput:
     change_threshold_pct: int = 20
     default_margin_percent: Decimal | None = None  # issue-16: % on cost; None = prices must be given
     margin_floor_percent: Decimal | None = None  # issue-16: margin % under which a row is an exception
+    credit_note_prefix: str = "CN-"  # its own gapless series (see `check_series`)
+    back_billing_months: int = 3  # catch-up older than this is held for a decision; 0 holds all of it
 
 
 MULTILINE = frozenset({"business_address", "payment_instructions"})
@@ -166,6 +168,8 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     day = _whole(raw, "bill_run_day", 1, 28, errors, "Bill-run day", 1)
     hour = _whole(raw, "bill_run_hour", 0, 23, errors, "Bill-run hour", 2)
     threshold = _whole(raw, "change_threshold_pct", 1, 99, errors, "The change threshold", 20)
+    horizon = _whole(raw, "back_billing_months", 0, 24, errors, "The back-billing horizon (months)", 3)
+    cn_prefix = _credit_note_prefix(raw, errors)
     digest = str(raw.get("missing_email_digest_time") or "09:00")
     if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", digest):
         errors["missing_email_digest_time"] = "A time of day such as 09:00."
@@ -201,7 +205,26 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         four_eyes="four_eyes" in flags,
         change_threshold_pct=threshold,
         **margins,
+        credit_note_prefix=cn_prefix,
+        back_billing_months=horizon,
     )
+
+
+def _credit_note_prefix(raw: dict[str, Any], errors: dict[str, str]) -> str:
+    """The invoice prefix's rules, and never the invoice prefix itself: credit notes keep their own series."""
+    value = raw.get("credit_note_prefix")
+    prefix = "CN-" if value is None else clean_text(value) or ""
+    if not prefix:
+        errors["credit_note_prefix"] = "Credit-note prefix is required, e.g. CN-."
+    elif not PREFIX.match(prefix):
+        errors["credit_note_prefix"] = (
+            "Use up to 20 letters, digits, - _ or /, starting with a letter or digit."
+        )
+    elif prefix.casefold() == (clean_text(raw.get("invoice_prefix")) or "").casefold():
+        errors["credit_note_prefix"] = (
+            "Use a prefix other than the invoice prefix: credit notes have their own series."
+        )
+    return prefix
 
 
 def validate_form(values: dict[str, Any]) -> tuple[BasicsInput, MoreInput | None]:
@@ -242,8 +265,32 @@ def save_all(
     if changes:
         audit.record(db, actor=actor, entity="settings", entity_id=1, action="update", changes=changes)
     db.flush()
+    check_series(db, row)
     set_next_number(db, row, basics.invoice_start_number, strict=same_series)
     return row
+
+
+def check_series(db: Session, row: BillingSettings) -> None:
+    """Refuse a prefix whose series already numbers the other kind of document.
+
+    Each prefix is one gapless counter (`core.numbering`): a new prefix starts its own series and a
+    prefix used before carries on where it stopped, so no number is ever handed out twice. But
+    pointing credit notes at a series that has numbered invoices (or the other way round) would mix
+    the two documents in one series, so that is refused, field by field, before anything is kept.
+    """
+    errors: dict[str, str] = {}
+    for field, prefix, other in (
+        ("invoice_prefix", row.invoice_prefix, "credit_note"),
+        ("credit_note_prefix", row.credit_note_prefix, "invoice"),
+    ):
+        used = db.exec(
+            select(Invoice.number).where(Invoice.series == (prefix or "").strip(), Invoice.doc_type == other)
+        ).first()
+        if used is not None:
+            kind = "a credit note" if other == "credit_note" else "an invoice"
+            errors[field] = f"{prefix} already numbers {kind} ({used}): choose another prefix."
+    if errors:
+        raise FieldErrors(errors)
 
 
 def next_sequence(db: Session, row: BillingSettings) -> int:

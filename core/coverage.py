@@ -117,7 +117,10 @@ def net_coverage(entries: Sequence[Covered], versions: Sequence[Version]) -> lis
     was voided afterwards (the caller bills the credit back), and never above 1 unless two live
     documents billed the same day (the caller credits the extra). A billed line whose price and
     quantity are not its version's (a version since rewritten) stands for a version of its own that
-    no owed day has, so it is credited and billed again at the version in force.
+    no owed day has, so it is credited and billed again at the version in force. The stand-in keeps
+    the line's version number (its start, `date.min`, is what no owed version has): the credit line
+    is stored under that number and price, so on the next run it nets with the bill it reverses
+    instead of starting a group of its own that would be "billed back" and credited again forever.
     """
     by_number = {v.number: v for v in versions}
     groups: dict[tuple[int, Decimal, Decimal], tuple[list[Span], list[Span]]] = {}
@@ -128,7 +131,7 @@ def net_coverage(entries: Sequence[Covered], versions: Sequence[Version]) -> lis
     for (number, unit_price, quantity), (billed, credited) in groups.items():
         version = by_number.get(number)
         if version is None or (version.unit_price, version.quantity) != (unit_price, quantity):
-            version = Version(-abs(number) - 1, date.min, unit_price, quantity)
+            version = Version(number, date.min, unit_price, quantity)
         for start, end, count in _counts(billed, credited):
             segments.append(Segment(start, end, version, count))
     return sorted(segments, key=lambda s: (s.start, s.version.number))

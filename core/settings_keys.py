@@ -48,6 +48,14 @@ def _attr(name: str) -> Callable[[Session, BillingSettings], Any]:
     return lambda _db, row: getattr(row, name)
 
 
+def _decimal(name: str) -> Callable[[Session, BillingSettings], Any]:
+    def read(_db: Session, row: BillingSettings) -> str | None:
+        value = getattr(row, name)
+        return None if value is None else f"{value.normalize():f}"
+
+    return read
+
+
 def _percent(_db: Session, row: BillingSettings) -> str:
     return f"{(row.tax_rate * 100).normalize():f}"
 
@@ -116,6 +124,22 @@ KEYS: tuple[Key, ...] = (
         "Month close: whoever runs it can't approve its invoices",
         _attr("four_eyes"),
         flag=True,
+    ),
+    Key(
+        "default_margin_percent",
+        "Default margin (% on cost; unset: prices must be given)",
+        _decimal("default_margin_percent"),
+    ),
+    Key(
+        "margin_floor_percent",
+        "Margin floor (%): a service earning less is flagged",
+        _decimal("margin_floor_percent"),
+    ),
+    Key("credit_note_prefix", "Credit-note prefix, e.g. CN- (its own series)", _attr("credit_note_prefix")),
+    Key(
+        "back_billing_months",
+        "Back-billing horizon in months (0-24): older catch-up waits for a decision; 0 holds all of it",
+        _attr("back_billing_months"),
     ),
 )
 BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}

@@ -148,6 +148,7 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             initial=row.billing_mode,
         ),
         *margin_settings_blocks(row),  # issue-16
+        *ledger_settings_blocks(row),  # issue-12
         blocks.header("Schedule and alerts"),
         {
             "type": "input",
@@ -211,6 +212,31 @@ def margin_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             initial=shown(row.margin_floor_percent),
             max_length=7,
             hint="A customer's service earning less is flagged in the margins report.",
+        ),
+    ]
+
+
+def ledger_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
+    """The credit-note series and how far back catch-up goes on its own."""
+    return [
+        text_input(
+            "credit_note_prefix",
+            "Credit-note prefix",
+            initial=row.credit_note_prefix,
+            optional=False,
+            placeholder="CN-",
+            max_length=20,
+            hint="Credit notes are numbered in their own series, e.g. CN-00001. A new prefix starts its "
+            "own series; a prefix used before carries on where it stopped.",
+        ),
+        text_input(
+            "back_billing_months",
+            "Back-billing horizon (months, 0-24)",
+            initial=row.back_billing_months,
+            optional=False,
+            max_length=2,
+            hint="Catch-up older than this many months is held for a decision, not billed on its own. "
+            "0 holds all catch-up for a decision.",
         ),
     ]
 

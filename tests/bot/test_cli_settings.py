@@ -94,3 +94,27 @@ def test_every_field_of_the_slack_settings_modal_has_a_cli_key() -> None:
     }
     keyed = {key.form_field for key in settings_keys.KEYS}
     assert (fields - {settings_keys.FLAGS_FIELD}) | flags == keyed
+
+
+def test_ledger_settings_set_and_show(engine: Engine, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=engine.url.render_as_string(hide_password=False))
+    assert run(["settings", "set", *BASICS], env, tmp_path).returncode == 0
+    values = json.loads(run(["settings", "show", "--json"], env, tmp_path).stdout)
+    assert (values["credit_note_prefix"], values["back_billing_months"]) == ("CN-", "3")
+
+    bad = run(["settings", "set", "credit_note_prefix=INV-", "back_billing_months=30"], env, tmp_path)
+    assert bad.returncode == 1
+    assert "credit_note_prefix: Use a prefix other than the invoice prefix" in bad.stderr
+    assert (
+        "back_billing_months: The back-billing horizon (months) must be a whole number from 0 to 24."
+        in bad.stderr
+    )
+
+    ok = run(["settings", "set", "credit_note_prefix=ADJ-", "back_billing_months=12"], env, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "credit_note_prefix: CN- → ADJ-" in ok.stdout and "back_billing_months: 3 → 12" in ok.stdout
+    shown = run(["settings", "show"], env, tmp_path).stdout
+    assert "credit_note_prefix" in shown and "ADJ-" in shown and "Back-billing horizon" in shown
+    with Session(engine) as db:
+        row = db.get(BillingSettings, 1)
+        assert row is not None and (row.credit_note_prefix, row.back_billing_months) == ("ADJ-", 12)

@@ -96,9 +96,10 @@ def test_a_line_billed_at_a_price_its_version_no_longer_has_stands_apart() -> No
     now = Version(1, BASE, Decimal("12"), Decimal("1"))
     old = Covered(1, BASE, BASE + timedelta(days=9), Decimal("10"), Decimal("1"), 1, False)
     [segment] = net_coverage([old], [now])
-    assert (
-        segment.version != now and segment.version.unit_price == Decimal("10") and segment.version.number < 0
-    )
+    # Apart from every owed version (no owed day matches it), but under the number it was billed
+    # with: the credit line for it is stored as version 1 at 10 and nets with this bill next run.
+    assert segment.version != now and segment.version.unit_price == Decimal("10")
+    assert (segment.version.number, segment.version.start) == (1, date.min)
 
 
 def test_owed_segments_follow_the_versions_inside_the_window() -> None:

@@ -368,3 +368,25 @@ def test_a_draft_whose_credits_now_exceed_its_charges_is_not_regenerated(engine:
     # Backup 50.00; NBN credit 2..30 Nov = R(100) - R(100·1/30) = 100.00 - 3.33 = 96.67; total -46.67.
     note = only(engine, book, DEC)
     assert note.doc_type == "credit_note" and note.subtotal == D("-46.67")
+
+
+def test_a_price_corrected_from_the_charge_start_is_credited_once(engine: Engine, book: int) -> None:
+    """Editing the price "from" the version's own start corrects that version in place; the credit
+    for what was billed at the old price must net with that bill next month, not come back."""
+    nbn = charge(engine, book, "NBN 100", "100", "2026-01-01")
+    run(engine, DEC)  # December billed at 100.00
+    edit_price(engine, nbn, "120", change_from="2026-01-01")
+    run(engine, JAN)
+    # December credited at the price billed (-100.00), billed again at 120.00; January 120.00.
+    assert [(kind, amount) for kind, _, amount in lines(engine, only(engine, book, JAN))][1:] == [
+        ("credit", D("-100.00")),
+        ("catch_up", D("120.00")),
+        ("recurring", D("120.00")),
+    ]
+    run(engine, Period(2027, 2))
+    run(engine, Period(2027, 3))
+    for month in (Period(2027, 2), Period(2027, 3)):  # nothing billed back, nothing credited again
+        assert [(kind, amount) for kind, _, amount in lines(engine, only(engine, book, month))] == [
+            ("recurring", D("50.00")),
+            ("recurring", D("120.00")),
+        ]

@@ -113,3 +113,33 @@ def test_next_invoice_number_moves_forward_only(
     assert slack.view_submission(view, state(view, invoice_start_number="500")).text == ""
     with session_scope(engine) as db:
         assert numbering.peek(db, settings=billing_settings.load(db)) == "INV-00500"
+
+
+def test_ledger_settings_through_the_modal(slack: SlackSender, fake_slack: FakeSlack, engine: Engine) -> None:
+    factories.configure(engine)
+    slack.command("settings")
+    view = fake_slack.wait_for("views.open")[-1].params["view"] | {"id": "V0SETTINGS"}
+    shown = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
+    assert (shown["credit_note_prefix"], shown["back_billing_months"]) == ("CN-", "3")
+
+    bad = slack.view_submission(view, state(view, credit_note_prefix="inv-", back_billing_months="25")).json()
+    assert bad["response_action"] == "errors"
+    assert bad["errors"] == {
+        "credit_note_prefix": "Use a prefix other than the invoice prefix: credit notes have their own series.",
+        "back_billing_months": "The back-billing horizon (months) must be a whole number from 0 to 24.",
+    }
+    errors = slack.view_submission(view, state(view, credit_note_prefix="", back_billing_months="x")).json()
+    assert set(errors["errors"]) == {"credit_note_prefix", "back_billing_months"}
+    with Session(engine) as db:
+        row = db.get(BillingSettings, 1)
+        assert row is not None and (row.credit_note_prefix, row.back_billing_months) == ("CN-", 3)
+
+    assert (
+        slack.view_submission(view, state(view, credit_note_prefix="ADJ-", back_billing_months="0")).text
+        == ""
+    )
+    assert "Billing settings saved" in fake_slack.wait_for("response_url")[-1].params["text"]
+    with Session(engine) as db:
+        row = db.get(BillingSettings, 1)
+        assert row is not None and (row.credit_note_prefix, row.back_billing_months) == ("ADJ-", 0)
+        assert numbering.credit_note_series(row) == "ADJ-"
