@@ -60,16 +60,6 @@ def _percent(_db: Session, row: BillingSettings) -> str:
     return f"{(row.tax_rate * 100).normalize():f}"
 
 
-def _margin(name: str) -> Callable[[Session, BillingSettings], Any]:
-    """A margin as typed in the form ("25", "12.5"), or None when unset."""
-
-    def read(_db: Session, row: BillingSettings) -> Any:
-        value = getattr(row, name)
-        return None if value is None else f"{value.normalize():f}"
-
-    return read
-
-
 KEYS: tuple[Key, ...] = (
     Key("business_name", "Your business name", _attr("business_name")),
     Key("default_payment_terms_days", "Default payment terms (days)", _attr("default_payment_terms_days")),
@@ -103,16 +93,6 @@ KEYS: tuple[Key, ...] = (
         _attr("reminders_enabled"),
         field="reminders",
         flag=True,
-    ),
-    Key(
-        "default_margin_percent",
-        "Default margin, % on cost (prices from cost)",
-        _margin("default_margin_percent"),
-    ),
-    Key(
-        "margin_floor_percent",
-        "Margin floor, % on cost (lower is an exception)",
-        _margin("margin_floor_percent"),
     ),
     Key(
         "change_threshold_pct",

@@ -118,3 +118,10 @@ def test_ledger_settings_set_and_show(engine: Engine, tmp_path: Path) -> None:
     with Session(engine) as db:
         row = db.get(BillingSettings, 1)
         assert row is not None and (row.credit_note_prefix, row.back_billing_months) == ("ADJ-", 12)
+
+
+def test_each_settings_key_is_named_once() -> None:
+    """Two entries under one name would let the later one silently shadow the earlier."""
+    from core.settings_keys import BY_NAME, KEYS
+
+    assert len(BY_NAME) == len(KEYS), sorted(k.name for k in KEYS)
