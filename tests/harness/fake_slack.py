@@ -2,6 +2,14 @@
 
 Tests assert on what the app asked Slack to do, and inject the failures Slack really produces
 (`ratelimited` with 429 + Retry-After, `expired_trigger_id`, 5xx).
+
+Source of the shapes: Slack's published Web API reference, one page per method
+(https://api.slack.com/methods/<method>: `auth.test`, `chat.postMessage`, `chat.update`,
+`conversations.history`/`replies`, `views.open`/`push`/`update`/`publish`, `files.info`,
+`files.getUploadURLExternal`/`completeUploadExternal`, `apps.connections.open`), as slack_sdk's
+client sends them. Only the fields the app reads are answered; anything else a real workspace
+returns is left out. Unconfirmed: the exact `metadata` echo in `conversations.history` (the fake
+returns what was posted, which is what the method page describes).
 """
 
 from __future__ import annotations
