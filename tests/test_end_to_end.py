@@ -17,8 +17,7 @@ from sqlmodel import Session
 from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
-from core import billing_settings, charges
-from core.charge_validation import validate_recurring_charge
+from core import billing_settings
 from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from tests import factories
@@ -61,19 +60,9 @@ def world(fake_slack: FakeSlack, db_url: str, engine: Engine, smtp: SmtpServer) 
     for name, email in (("Harbour Dental", "ap@harbour.example"), ("No Mail Motors", None)):
         customer = factories.customer(engine, name, email=email)
         people[name] = customer.id
-        with session_scope(engine) as db:
-            charges.add_recurring_charge(
-                db=db,
-                actor="U0ADMIN",
-                customer_id=customer.id,
-                data=validate_recurring_charge(
-                    description="Managed IT",
-                    unit_price="500",
-                    quantity="1",
-                    frequency="monthly",
-                    effective_from="2026-11-01",
-                ),
-            )
+        factories.monthly_charge(
+            engine, customer.id, "Managed IT", unit_price="500", effective_from="2026-11-01"
+        )
     server = AppServer(settings, engine, clock).start()
     slack = SlackSender(
         server.url + "/slack/events",
@@ -224,19 +213,7 @@ def test_send_all_sends_approved_only_says_how_many_held_and_four_eyes_refuses_t
     with session_scope(engine) as db:
         billing_settings.load(db).four_eyes = True
     third = factories.customer(engine, "Ocean Vets", email="ap@ocean.example")
-    with session_scope(engine) as db:
-        charges.add_recurring_charge(
-            db=db,
-            actor="U0ADMIN",
-            customer_id=third.id,
-            data=validate_recurring_charge(
-                description="Backup",
-                unit_price="100",
-                quantity="1",
-                frequency="monthly",
-                effective_from="2026-11-01",
-            ),
-        )
+    factories.monthly_charge(engine, third.id, "Backup", unit_price="100", effective_from="2026-11-01")
     # U0ADMIN runs the close from Slack: /rebill billrun → preview → Run.
     slack.command("billrun 2026-12")
     preview = fake_slack.calls_to("response_url")[-1].params

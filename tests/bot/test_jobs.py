@@ -38,19 +38,7 @@ def book(engine: Engine) -> None:
     billed = factories.customer(engine, "<!here> No Mail & Co", email=None)
     factories.customer(engine, "Idle No Mail", email=None)  # nothing to bill: not worth an alert
     factories.customer(engine, "Has Mail")
-    with session_scope(engine) as db:
-        charges.add_recurring_charge(
-            db=db,
-            actor="U0ADMIN",
-            customer_id=billed.id,
-            data=validate_recurring_charge(
-                description="Seats",
-                unit_price="10",
-                quantity="1",
-                frequency="monthly",
-                effective_from="2026-11-01",
-            ),
-        )
+    factories.monthly_charge(engine, billed.id, "Seats", unit_price="10", effective_from="2026-11-01")
 
 
 def test_previous_fire_time() -> None:

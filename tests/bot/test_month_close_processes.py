@@ -18,8 +18,7 @@ from sqlmodel import Session, select
 from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
-from core import billing_settings, charges
-from core.charge_validation import validate_recurring_charge
+from core import billing_settings
 from core.delivery import Outcome, send_invoice
 from core.mailer import SmtpConfig
 from integrations.config import PsaSettings
@@ -53,19 +52,9 @@ def book(engine: Engine, people: list[tuple[str, str | None]], *, auto: bool) ->
         row.auto_approve = row.auto_send = auto
     for name, email in people:
         customer = factories.customer(engine, name, email=email)
-        with session_scope(engine) as db:
-            charges.add_recurring_charge(
-                db=db,
-                actor="U0ADMIN",
-                customer_id=customer.id,
-                data=validate_recurring_charge(
-                    description="Managed IT",
-                    unit_price="100",
-                    quantity="1",
-                    frequency="monthly",
-                    effective_from="2026-11-01",
-                ),
-            )
+        factories.monthly_charge(
+            engine, customer.id, "Managed IT", unit_price="100", effective_from="2026-11-01"
+        )
 
 
 def mail_env(port: int) -> dict[str, str]:

@@ -47,19 +47,9 @@ def customers(engine: Engine) -> dict[str, int]:
     ):
         customer = factories.customer(engine, name, email=email)
         ids[name] = customer.id
-        with session_scope(engine) as db:
-            charges.add_recurring_charge(
-                db=db,
-                actor="U0ADMIN",
-                customer_id=customer.id,
-                data=validate_recurring_charge(
-                    description="Managed IT",
-                    unit_price="100",
-                    quantity="1",
-                    frequency="monthly",
-                    effective_from="2026-11-01",
-                ),
-            )
+        factories.monthly_charge(
+            engine, customer.id, "Managed IT", unit_price="100", effective_from="2026-11-01"
+        )
     return ids
 
 
