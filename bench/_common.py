@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.db import make_engine
 from bot.settings import Settings
+from core.db import make_engine
 from models import metadata
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock

@@ -26,11 +26,11 @@ from pathlib import Path
 from _common import database_url, fresh_engine, peak_rss_mb, reset_peak_rss, rss_mb
 from sqlalchemy import func, insert, select
 
-from bot.db import make_engine, session_scope
 from core import billing_settings
 from core.billrun import run_bill
 from core.calculation import Period
 from core.clock import SystemClock
+from core.db import make_engine, session_scope
 from models.charges import OnceOffItem, RecurringCharge
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine

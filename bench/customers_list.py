@@ -11,9 +11,9 @@ import time
 
 from _common import database_url, describe, fresh_engine, pct, start_app
 
-from bot.db import session_scope
 from core import billing_settings
 from core.clock import SystemClock
+from core.db import session_scope
 from models.customers import EndCustomer
 
 

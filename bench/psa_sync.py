@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 import models
-from bot.db import make_engine
 from core.clock import SystemClock
+from core.db import make_engine
 from core.psa_cache import refresh_cache
 from integrations.autotask import ACTIVE_CUSTOMERS, COMPANY_FIELDS, AutotaskClient
 from tests.harness.fake_psa import FakeAutotask, make_companies

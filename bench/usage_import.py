@@ -30,8 +30,8 @@ from pathlib import Path
 from _common import database_url, fresh_engine, peak_rss_mb, reset_peak_rss, rss_mb
 from billrun import describe_memory, fill, floor, run_child
 
-from bot.db import make_engine, session_scope
 from core.clock import SystemClock
+from core.db import make_engine, session_scope
 from core.usage_import import import_usage
 from models.system import BillingSettings
 

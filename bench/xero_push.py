@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import database_url, fresh_engine
-from bot.db import session_scope
 from core import billing_settings, customers, invoices
 from core.billrun import run_bill
 from core.calculation import Period
@@ -33,6 +32,7 @@ from core.charge_validation import validate_recurring_charge
 from core.charges import add_recurring_charge
 from core.clock import SystemClock
 from core.customer_validation import validate_customer
+from core.db import session_scope
 from core.xero_settings import load_settings
 from core.xero_sync import push
 from integrations.xero import BATCH_SIZE, XeroClient

@@ -15,12 +15,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy.engine import Engine
 
 from bot.access import AccessPolicy
-from bot.db import make_engine
 from bot.deps import Deps
 from bot.middleware import inject, require_admin
 from bot.settings import Settings
 from bot.workpool import Workers
 from core.clock import Clock, SystemClock
+from core.db import make_engine
 from integrations.config import PsaSettings, load_psa_settings
 
 

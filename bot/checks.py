@@ -44,7 +44,7 @@ class CheckResult:
 
 def check_database(settings: Settings) -> CheckResult:
     from bot import migrate
-    from bot.db import make_engine
+    from core.db import make_engine
 
     bounded = {"connect_args": {"connect_timeout": int(CHECK_TIMEOUT)}}
     engine = make_engine(
@@ -145,8 +145,8 @@ def check_smtp(settings: Settings) -> CheckResult:
 def check_xero(database_url: str | None = None) -> CheckResult:
     """Reach the organisation: its name, the token's state, the calls left today."""
     from bot.cli import _database_url
-    from bot.db import make_engine
     from core.clock import clock_from_env
+    from core.db import make_engine
     from integrations.xero import XeroClient
     from integrations.xero_auth import XeroError, load_xero_config, token_state
     from integrations.xero_budget import day_remaining

@@ -56,8 +56,8 @@ def serve(port: int | None, host: str, no_scheduler: bool) -> None:
     _configure_logging(settings)
     from bot import migrate, startup
     from bot.app import create_app
-    from bot.db import make_engine
     from core.clock import SystemClock
+    from core.db import make_engine
 
     psa = _psa_settings()
     try:
@@ -121,7 +121,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply pending migrations (a no-op when up to date)."""
     from bot import migrate
-    from bot.db import make_engine
+    from core.db import make_engine
 
     url = _database_url()
     engine = make_engine(url)
@@ -190,7 +190,7 @@ def _today() -> date:
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from bot.db import make_engine
+    from core.db import make_engine
 
     return make_engine(_database_url())
 
@@ -208,8 +208,8 @@ def customers_list(as_json: bool, include_archived: bool, text: str) -> None:
     """List end customers (optionally those whose name contains TEXT)."""
     import json
 
-    from bot.db import session_scope
     from core import billing_settings, customers
+    from core.db import session_scope
 
     with session_scope(_engine()) as db:
         default = billing_settings.default_terms(db)
@@ -251,8 +251,8 @@ def customers_list(as_json: bool, include_archived: bool, text: str) -> None:
 )
 def customers_export(path: str) -> None:
     """Export every end customer (archived included) to a CSV file."""
-    from bot.db import session_scope
     from core.customer_csv import export
+    from core.db import session_scope
 
     with session_scope(_engine()) as db, open(path, "w", newline="", encoding="utf-8") as out:
         count = export(db, out)
@@ -266,9 +266,9 @@ def customers_export(path: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 def customers_import(path: str, dry_run: bool) -> None:
     """Create or update end customers from CSV (matched by PSA reference, else company name)."""
-    from bot.db import session_scope
     from core.clock import SystemClock
     from core.customer_csv import import_csv, summary_lines
+    from core.db import session_scope
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as source:

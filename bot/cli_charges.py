@@ -38,8 +38,8 @@ def charges_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def charges_list(customer: str, as_json: bool) -> None:
     """List CUSTOMER's services, recurring charges and once-off items (CUSTOMER: id or name)."""
-    from bot.db import session_scope
     from core import charges, customers
+    from core.db import session_scope
     from core.errors import RebillError
 
     try:
@@ -152,9 +152,9 @@ def charges_add(
     as_json: bool,
 ) -> None:
     """Add a recurring charge (or --once-off item) to CUSTOMER, with the same rules as Slack."""
-    from bot.db import session_scope
     from core import charges, customers
     from core.charge_validation import validate_once_off, validate_recurring_charge
+    from core.db import session_scope
     from core.errors import FieldErrors, RebillError
 
     start = effective_from or _today().isoformat()
@@ -210,9 +210,9 @@ def charges_add(
 @click.option("--json", "as_json", is_flag=True)
 def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
     """The lines and totals CUSTOMER's invoice for PERIOD would have (computed, nothing written)."""
-    from bot.db import session_scope
     from core import charges, customers, licence_feed
     from core.calculation import Period
+    from core.db import session_scope
     from core.errors import RebillError
 
     try:

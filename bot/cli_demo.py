@@ -97,7 +97,6 @@ def demo(folder: str, count: int) -> None:
     from sqlmodel import select
 
     from bot import migrate
-    from bot.db import make_engine, session_scope
     from core import billing_settings, charges, customers
     from core.alerts import missing_email_with_work
     from core.billrun import run_bill
@@ -105,6 +104,7 @@ def demo(folder: str, count: int) -> None:
     from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
     from core.clock import SystemClock
     from core.customer_validation import validate_customer
+    from core.db import make_engine, session_scope
     from core.invoices import list_invoices
     from core.rendering import PdfUnavailable, environment, load_context, render_invoice_html, render_pdf
     from handlers.alert_views import invoice_ready_digest, invoice_thread_messages, missing_email_digest

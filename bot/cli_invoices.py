@@ -245,8 +245,8 @@ def invoice_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def invoice_list(period: str | None, status: str | None, as_json: bool) -> None:
     """List invoices by number."""
-    from bot.db import session_scope
     from core import invoices
+    from core.db import session_scope
 
     billing_period = _period(period)
     with _friendly_errors(), session_scope(_engine()) as db:
@@ -271,8 +271,8 @@ def invoice_list(period: str | None, status: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def invoice_show(number: str, as_json: bool) -> None:
     """Show one invoice with its lines and what changed since the customer's previous invoice."""
-    from bot.db import session_scope
     from core import invoices
+    from core.db import session_scope
     from core.month_close import changes_for
 
     with _friendly_errors(), session_scope(_engine()) as db:
@@ -335,8 +335,8 @@ def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def invoice_pdf(number: str, output: Path) -> None:
     """Write the invoice as a PDF file."""
-    from bot.db import session_scope
     from core import invoices, rendering
+    from core.db import session_scope
 
     with _friendly_errors(), session_scope(_engine()) as db:
         invoice = invoices.find(db=db, ref=number)
@@ -361,7 +361,7 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
     """
     import io
 
-    from bot.db import session_scope
+    from core.db import session_scope
     from core.xero_csv import export
 
     billing_period = _period(period)
@@ -381,9 +381,9 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
 @click.option("--json", "as_json", is_flag=True)
 def invoice_credit(number: str, lines: str | None, reason: str | None, as_json: bool) -> None:
     """Issue a credit note for all or some lines of a sent or paid invoice (instead of a void)."""
-    from bot.db import session_scope
     from core import credit_notes
     from core.clock import clock_from_env
+    from core.db import session_scope
 
     positions = _positions(lines)
     with _friendly_errors(), session_scope(_engine()) as db:

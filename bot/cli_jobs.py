@@ -11,9 +11,9 @@ from bot.cli import _configure_logging, _psa_settings, _settings, main
 
 
 def _context():  # type: ignore[no-untyped-def]
-    from bot.db import make_engine
     from bot.scheduler import job_context
     from core.clock import clock_from_env
+    from core.db import make_engine
 
     settings = _settings()
     _configure_logging(settings)

@@ -106,9 +106,9 @@ def psa_sync() -> None:
 @click.argument("text")
 def psa_search(text: str) -> None:
     """Search the cached PSA companies (filled from the PSA first if empty)."""
-    from bot.db import session_scope
     from core import psa_service
     from core.clock import SystemClock
+    from core.db import session_scope
     from core.errors import RebillError
     from core.psa_cache import search_cache
 

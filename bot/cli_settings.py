@@ -39,8 +39,8 @@ def _print(values: dict[str, object], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (what `set --from` takes).")
 def settings_show(as_json: bool) -> None:
     """Every setting, its value and what it is."""
-    from bot.db import session_scope
     from core import billing_settings, settings_keys
+    from core.db import session_scope
 
     with _friendly_errors(), session_scope(_engine()) as db:
         values = settings_keys.current(db)
@@ -70,8 +70,8 @@ def settings_set(assignments: tuple[str, ...], source: Path | None, as_json: boo
     Example: rebill-bot settings set business_name="Acme IT" default_payment_terms_days=14
     invoice_prefix=INV- next_invoice_number=1
     """
-    from bot.db import session_scope
     from core.clock import SystemClock
+    from core.db import session_scope
     from core.errors import FieldErrors
     from core.settings_keys import UnknownKeys, current, update
 

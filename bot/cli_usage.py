@@ -32,8 +32,8 @@ def usage_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Check everything and report; write nothing.")
 def usage_import(path: Path, mapping: str | None, dry_run: bool) -> None:
     """Import usage from a supplier's CSV: all rows or none; rows already imported are skipped."""
-    from bot.db import session_scope
     from core.clock import clock_from_env
+    from core.db import session_scope
     from core.usage_import import import_usage, load_mapping, summary_lines
 
     with _friendly_errors():
@@ -72,8 +72,8 @@ def usage_import(path: Path, mapping: str | None, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 def usage_licences(path: Path, dry_run: bool) -> None:
     """Import licence counts (columns feed,date,quantity) that charges' quantities follow."""
-    from bot.db import session_scope
     from core.clock import clock_from_env
+    from core.db import session_scope
     from core.licence_feed import import_counts
 
     with (
@@ -101,8 +101,8 @@ def report_group() -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on standard output.")
 def report_margins(period: str, as_json: bool, as_csv: bool) -> None:
     """Revenue, cost, margin and margin % (on cost) per customer and service for PERIOD's invoices."""
-    from bot.db import session_scope
     from core import margins
+    from core.db import session_scope
 
     chosen = _period(period)
     with _friendly_errors(), session_scope(_engine()) as db:

@@ -129,8 +129,8 @@ def xero_settings(
     push_mode: str | None,
 ) -> None:
     """Show or set the Xero mapping; codes are checked against the organisation's own lists."""
-    from bot.db import session_scope
     from core import xero_settings as service
+    from core.db import session_scope
 
     with _client() as (client, clock):
         choices = service.choices_from(client.accounts(), client.tax_rates())

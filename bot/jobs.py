@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import close_report
-from bot.db import session_scope
 from bot.poster import Poster
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications, psa_service, workers
 from core.calculation import Period
 from core.clock import Clock
+from core.db import session_scope
 from core.errors import RebillError
 from core.month_close import CloseReport, close_month
 from core.reminders import newly_overdue, overdue_alert_key, send_reminders

@@ -11,12 +11,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from bot.app import make_web_client
-from bot.db import session_scope
 from bot.jobs import JOBS, JobContext, JobSpec, run_logged
 from bot.poster import Poster
 from bot.settings import Settings
 from core import billing_settings
 from core.clock import Clock
+from core.db import session_scope
 from integrations.config import PsaSettings, load_psa_settings
 
 log = logging.getLogger(__name__)

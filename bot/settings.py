@@ -9,10 +9,12 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.clock import DEFAULT_TIMEZONE, zone_named
 
 if TYPE_CHECKING:
     from core.mailer import SmtpConfig
@@ -157,7 +159,7 @@ class Settings(SmtpSettings):
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite:///./rebill.db"
     rebill_admins: Annotated[tuple[str, ...], NoDecode]
-    rebill_timezone: str = "Australia/Sydney"
+    rebill_timezone: str = DEFAULT_TIMEZONE
     log_level: str = "INFO"
     port: int = Field(default=3000, ge=1, le=65535)
     rebill_templates_dir: Path | None = None  # overrides for core/templates (invoice, e-mail)
@@ -216,11 +218,7 @@ class Settings(SmtpSettings):
     @field_validator("rebill_timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return zone_named(value).key
 
     @field_validator("log_level")
     @classmethod
@@ -232,7 +230,7 @@ class Settings(SmtpSettings):
 
     @cached_property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.rebill_timezone)
+        return zone_named(self.rebill_timezone)
 
     @property
     def admin_users(self) -> frozenset[str]:

@@ -16,7 +16,7 @@ The claim comes first
     it was sent (`mark_sent`). A live claim still answers "already being sent".
 
 No lock held while rendering or talking to SMTP
-    SQLite takes the write lock for a whole transaction here (`bot.db`: BEGIN IMMEDIATE), and a
+    SQLite takes the write lock for a whole transaction here (`core.db`: BEGIN IMMEDIATE), and a
     PostgreSQL row lock would block `approve`/`void` for as long, so the claim, the read of what to
     render and the recording of the outcome are three separate short transactions; WeasyPrint and
     the mail server run between them with no transaction open.
@@ -55,9 +55,9 @@ from jinja2 import Environment
 from sqlalchemy import case, or_, update
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import audit, invoices, mailer, rendering, usage_billing, workers
 from core.clock import Clock
+from core.db import session_scope
 from core.errors import NotAllowed, RebillError
 from core.mailer import Attachment, MailError, SmtpConfig
 from models.customers import EndCustomer

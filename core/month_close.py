@@ -41,7 +41,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import session_scope
 from core import (
     audit,
     billing_settings,
@@ -57,6 +56,7 @@ from core.billrun import BillRunResult, run_bill
 from core.calculation import Period
 from core.clock import Clock
 from core.close_exceptions import CloseException, Rule, RuleInput
+from core.db import session_scope
 from core.delivery import SendResult, send_many
 from core.errors import NotAllowed
 from core.invoice_changes import InvoiceChanges

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.db import session_scope
 from core.clock import Clock
+from core.db import session_scope
 from models.system import Notification
 
 

@@ -8,7 +8,7 @@ back, the bump rolls back with it and the number is handed out again.
 
 Locking
     `lock_series` takes the row lock first (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
-    connection already holds the write lock from `BEGIN IMMEDIATE`, see `bot.db`), so every writer
+    connection already holds the write lock from `BEGIN IMMEDIATE`, see `core.db`), so every writer
     of invoices is serialised on the series row for the rest of its transaction. Writers take this
     lock BEFORE reading what they are about to bill, which makes their reads fresh with respect to
     every other invoice writer and gives all of them one lock order (no deadlocks).

@@ -79,7 +79,7 @@ def refresh_cache(
     Raises whatever the client raised (after recording it in `psa_refresh`), so a Slack command
     can show the user the PSA's own explanation. It opens its own short transactions on `engine`:
     on SQLite do not call it while holding an open session transaction (every transaction takes
-    the write lock there, see `bot.db`), or it waits for that lock.
+    the write lock there, see `core.db`), or it waits for that lock.
     """
     started = clock.now()
     staging = f"{psa_kind}~{secrets.token_hex(2)}"

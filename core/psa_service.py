@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from bot.db import session_scope
 from core import customers
 from core.clock import Clock
 from core.customer_validation import MAX_LENGTHS, CustomerInput, validate_customer
+from core.db import session_scope
 from core.errors import FieldErrors, NotFound, RebillError
 from core.psa_cache import RefreshResult, cache_is_empty, cached_lookup, get_cached, refresh_cache
 from core.psa_sync import SyncResult, sync_customers

@@ -39,9 +39,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import session_scope
 from core import audit, invoices, mailer, notifications, rendering
 from core.clock import Clock
+from core.db import session_scope
 from core.delivery import (
     NoEmail,
     Outcome,

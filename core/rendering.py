@@ -40,6 +40,7 @@ from sqlmodel import Session
 
 from core import billing_settings
 from core import invoices as invoice_service
+from core.clock import DEFAULT_TIMEZONE
 from core.errors import RebillError
 from core.invoice_states import CREDIT_NOTE
 from models.customers import EndCustomer
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 PACKAGED_TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 LOCALE: Final = "en_AU"
-DEFAULT_TIMEZONE: Final = "Australia/Sydney"
 INVOICE_TEMPLATE: Final = "invoice.html"
 EMAIL_HTML_TEMPLATE: Final = "email.html"
 EMAIL_TEXT_TEMPLATE: Final = "email.txt"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bot.db import session_scope
 from core.clock import Clock
+from core.db import session_scope
 from core.xero_batches import batch_key, chunks, in_parallel
 from integrations.xero import BATCH_SIZE, XeroClient, item_errors
 from integrations.xero_auth import XeroError

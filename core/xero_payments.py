@@ -9,9 +9,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import invoices as invoice_service
 from core.clock import Clock
+from core.db import session_scope
 from core.invoice_states import OWING, VOID
 from core.xero_documents import INVOICE
 from core.xero_settings import load_settings

@@ -28,10 +28,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import session_scope
 from core import invoices as invoice_service
 from core.calculation import Period
 from core.clock import Clock
+from core.db import session_scope
 from core.errors import NotAllowed
 from core.invoice_states import APPROVED, DRAFT, PAID, SENT, VOID
 from core.xero_batches import batch_key, chunks, in_parallel

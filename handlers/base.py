@@ -13,10 +13,10 @@ from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.db import session_scope
 from bot.deps import Deps
 from bot.response_urls import allowed_response_url
 from bot.settings import Settings
+from core.db import session_scope
 from core.errors import FieldErrors
 from handlers.errors import report as report_error
 
@@ -87,7 +87,7 @@ class Call:
         For anything that waits on someone else: SMTP, PDF rendering, bill runs, PSA calls.
         `work` reports its own result (view update, respond, ephemeral); an error it raises
         reaches the user through handlers.errors. Raises Busy when the pool's queue is full.
-        `writes=False` gives it a read-only session (bot.db.session_scope).
+        `writes=False` gives it a read-only session (core.db.session_scope).
         """
         self.deps.workers.slow.submit(_run_later, self, work, writes)
 
@@ -124,7 +124,7 @@ def listener(
     handler's work after its ack carries on in the pool, as it did under Bolt's own runner.
 
     `writes=False` (or a function of the body saying so) gives a read-only session, which on
-    SQLite reads beside a writer instead of waiting for it (bot.db.session_scope).
+    SQLite reads beside a writer instead of waiting for it (core.db.session_scope).
     """
 
     def bolt_listener(

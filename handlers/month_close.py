@@ -56,7 +56,7 @@ def _work(call: Call) -> Work:
 
 
 def _channel(engine: Engine) -> str | None:
-    from bot.db import session_scope
+    from core.db import session_scope
 
     with session_scope(engine) as db:
         return billing_settings.load(db).alert_channel_id

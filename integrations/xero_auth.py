@@ -46,8 +46,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core.clock import Clock
+from core.db import session_scope
 from core.errors import RebillError
 from models.types import utcnow
 from models.xero import XeroConnection

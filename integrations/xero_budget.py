@@ -19,8 +19,8 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core.clock import Clock
+from core.db import session_scope
 from integrations.xero_auth import CONNECTION_ID, XeroError, load_connection, lock_connection
 from models.xero import XeroCall, XeroConnection
 

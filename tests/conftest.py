@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import models
-from bot.db import make_engine
 from bot.settings import Settings
+from core.db import make_engine
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
 from tests.harness.databases import POSTGRES_SKIP, fresh_postgres_database, postgres_url, truncate_all

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import billing_settings, charges, customers
 from core.charge_validation import validate_recurring_charge
 from core.customer_validation import validate_customer
+from core.db import session_scope
 from models.charges import RecurringCharge
 from models.customers import EndCustomer
 from tests.harness.clock import FixedClock

@@ -14,10 +14,10 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
 from core import billing_settings
+from core.db import session_scope
 from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from tests import factories

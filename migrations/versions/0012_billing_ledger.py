@@ -47,7 +47,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_charge_version_charge_id"), ["charge_id"], unique=False)
 
     # Plain ALTERs, no batch mode: rebuilding `invoice` on SQLite would drop a table that
-    # invoice_line references, which foreign keys (on in bot.db) forbid once there is data.
+    # invoice_line references, which foreign keys (on in core.db) forbid once there is data.
     op.add_column(
         "invoice",
         sa.Column(

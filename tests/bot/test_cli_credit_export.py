@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.cli import main
-from bot.db import session_scope
 from core import charges
 from core.calculation import PER_INVOICE, Period
 from core.charge_validation import validate_once_off
+from core.db import session_scope
 from models.invoices import Invoice, InvoiceLine
 from tests.core.test_ledger import charge, customer, run
 from tests.factories import configure

@@ -122,7 +122,7 @@ def test_errors_are_one_line_and_exit_1(cli, engine: Engine) -> None:  # type: i
 
 
 def test_two_billrun_processes_at_once_and_an_unmigrated_database(tmp_path: Path) -> None:
-    from bot.db import make_engine
+    from core.db import make_engine
 
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}")
     fresh = subprocess.run(

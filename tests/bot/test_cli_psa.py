@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.db import make_engine, session_scope
 from bot.jobs import find
 from bot.psa_alerts import post_psa_changes
 from bot.scheduler import job_context
 from bot.settings import Settings
 from core import billing_settings
+from core.db import make_engine, session_scope
 from core.psa_sync import CustomerChange
 from models.customers import EndCustomer
 from models.psa import PsaCompany

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
 from bot.settings import Settings
 from core import invoices
+from core.db import session_scope
 from core.xero_settings import load_settings
 from tests.bot.test_jobs import NO_PSA, SYDNEY_0930
 from tests.harness.clock import FixedClock

@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import text
 
 from bot import migrate
-from bot.db import make_engine
+from core.db import make_engine
 
 
 def test_existing_recurring_lines_become_ledger_entries(tmp_path: Path) -> None:

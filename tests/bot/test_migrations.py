@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 import models
 from bot import migrate
-from bot.db import make_engine
+from core.db import make_engine
 from tests.harness.databases import POSTGRES_SKIP, fresh_postgres_database, postgres_url
 
 

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
 from core import billing_settings
+from core.db import session_scope
 from core.delivery import Outcome, send_invoice
 from core.mailer import SmtpConfig
 from integrations.config import PsaSettings

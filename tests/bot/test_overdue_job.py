@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from bot.jobs import find
 from bot.scheduler import job_context
 from bot.settings import Settings
 from core import invoices
 from core.billrun import run_bill
 from core.calculation import Period
+from core.db import session_scope
 from tests.bot.test_jobs import NO_PSA, book
 from tests.handlers.test_customers import texts
 from tests.harness.clock import FixedClock

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import make_engine
+from core.db import make_engine
 from tests import factories
 from tests.conftest import SIGNING_SECRET, create_schema, make_settings
 from tests.handlers.test_customers import VALID, form_values, open_new_form

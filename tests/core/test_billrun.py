@@ -14,12 +14,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import make_engine, session_scope
 from core import charges, customers, invoice_writing, invoices
 from core.billrun import preview_bill, run_bill
 from core.calculation import Period
 from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
 from core.customer_validation import validate_customer
+from core.db import make_engine, session_scope
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceExclusion, InvoiceLine

@@ -10,8 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bot.db import session_scope
 from core import charges, credit_notes, dashboard, invoices, reminders, rendering
+from core.db import session_scope
 from core.errors import NotAllowed
 from models.invoices import Invoice
 from tests.core.test_ledger import ACTOR, DEC, JAN, charge, documents, lines, make_book, only, run

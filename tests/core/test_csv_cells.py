@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.cli import main
-from bot.db import session_scope
 from core.billrun import run_bill
 from core.calculation import Period
 from core.csv_cells import neutralise, restore
 from core.customer_csv import export, import_csv, summary_lines
+from core.db import session_scope
 from models.customers import EndCustomer
 from tests import factories
 from tests.harness.clock import FixedClock

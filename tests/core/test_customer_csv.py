@@ -8,8 +8,8 @@ import io
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from bot.db import session_scope
 from core.customer_csv import COLUMNS, export, import_csv
+from core.db import session_scope
 from models.customers import EndCustomer
 from tests.harness.clock import FixedClock
 

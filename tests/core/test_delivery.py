@@ -20,10 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import customers, invoices
 from core.billrun import run_bill
 from core.customer_validation import validate_customer
+from core.db import session_scope
 from core.delivery import NoEmail, Outcome, SendResult, mark_sent, send_invoice, send_many
 from core.errors import NotAllowed, NotFound
 from core.mailer import SmtpConfig

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import charges, invoice_writing, invoices
 from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_once_off
+from core.db import session_scope
 from core.errors import NotAllowed, NotFound
 from models.charges import OnceOffItem
 from models.invoices import Invoice

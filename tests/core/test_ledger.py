@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.db import session_scope
 from core import charges, customers, invoices
 from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge, validate_service
 from core.customer_validation import validate_customer
+from core.db import session_scope
 from core.errors import FieldErrors, NotAllowed
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings

@@ -14,10 +14,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from bot.db import session_scope
 from core import credit_notes, numbering, settings_keys
 from core.billing_settings import load
 from core.calculation import Period
+from core.db import session_scope
 from core.errors import FieldErrors
 from models.invoices import Invoice
 from tests.core.test_ledger import ACTOR, DEC, JAN, charge, customer, lines, make_book, only, run

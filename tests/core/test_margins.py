@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import charges, invoices, margins
 from core.billrun import run_bill
 from core.charge_validation import validate_recurring_charge
+from core.db import session_scope
 from core.usage_import import import_usage
 from tests.core.test_billrun import ACTOR, DEC
 from tests.core.test_usage_import import HEADER

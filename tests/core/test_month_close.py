@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import billing_settings, charges, invoices
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge
 from core.close_exceptions import RULES, CloseException, RuleInput
+from core.db import session_scope
 from core.delivery import send_invoice
 from core.errors import NotAllowed
 from core.month_close import State, approve, build_report, close_month, hold, send_approved

@@ -53,7 +53,7 @@ def test_racing_threads_have_one_winner(engine: Engine, clock: FixedClock) -> No
 def test_racing_processes_have_one_winner(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     code = (
-        "import sys; from datetime import UTC, datetime; from bot.db import make_engine; from core import notifications\n"
+        "import sys; from datetime import UTC, datetime; from core.db import make_engine; from core import notifications\n"
         "class C:\n    def now(self): return datetime(2026, 12, 1, tzinfo=UTC)\n"
         f"e = make_engine({url!r})\n"
         "print('won' if notifications.claim(e, kind='race', subject='p', occasion='1', claimed_by=sys.argv[1], clock=C()) else 'lost')\n"

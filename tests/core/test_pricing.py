@@ -10,10 +10,10 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import charges, invoices, rendering
 from core.billrun import run_bill
 from core.charge_validation import validate_once_off, validate_recurring_charge
+from core.db import session_scope
 from core.errors import FieldErrors
 from core.money import margin_percent_of, price_from_cost
 from models.charges import RecurringCharge

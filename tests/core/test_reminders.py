@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import customers, invoices, notifications, reminders
+from core.db import session_scope
 from core.delivery import Outcome, SendResult
 from models.customers import EndCustomer
 from models.system import Notification

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import invoices, rendering
 from core.billrun import run_bill
+from core.db import session_scope
 from models.system import BillingSettings
 from tests.core.test_billrun import ACTOR, DEC, build_book
 from tests.harness.clock import FixedClock

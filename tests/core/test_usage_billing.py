@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import charges, invoices, licence_feed
 from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge
+from core.db import session_scope
 from core.delivery import send_invoice
 from core.usage_import import import_usage
 from models.system import BillingSettings

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
+from core.db import session_scope
 from core.usage_import import (
     KEEP,
     MappingError,

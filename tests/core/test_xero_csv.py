@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import invoices, xero_csv
+from core.db import session_scope
 from core.errors import NotAllowed
 from tests.harness.xero_setup import billed_month, map_codes
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import invoices, reminders, xero_payments, xero_sync
+from core.db import session_scope
 from core.errors import NotAllowed
 from core.xero_documents import CREDIT_NOTE, DocLine, Document, Mapping, to_xero
 from models.customers import EndCustomer

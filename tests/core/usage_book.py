@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import charges
 from core.charge_validation import validate_recurring_charge, validate_service
+from core.db import session_scope
 from models.customers import EndCustomer
 from models.system import BillingSettings
 from tests.core.test_billrun import ACTOR, _customer

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.db import session_scope
+from core.db import session_scope
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.invoices import Invoice
 from models.system import AuditLog

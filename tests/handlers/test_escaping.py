@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import charges
 from core.billrun import run_bill
 from core.calculation import Period
 from core.charge_validation import validate_recurring_charge, validate_service
+from core.db import session_scope
 from handlers import blocks
 from models.invoices import Invoice
 from tests import factories

@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bot.db import session_scope
 from core import charges
 from core.charge_validation import validate_once_off, validate_recurring_charge
+from core.db import session_scope
 from models.invoices import Invoice
 from tests import factories
 from tests.handlers.test_customers import texts

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.db import session_scope
 from core import billing_settings, numbering
+from core.db import session_scope
 from models.system import BillingSettings
 from tests import factories
 from tests.handlers.test_customers import texts

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import invoices
+from core.db import session_scope
 from core.xero_settings import load_settings
 from tests.handlers.test_customers import texts
 from tests.harness.clock import FixedClock

@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
 from core import invoices
 from core.billrun import run_bill
+from core.db import session_scope
 from core.xero_settings import load_settings
 from integrations.xero import XeroClient
 from integrations.xero_auth import XeroConfig, begin_authorization, finish_authorization

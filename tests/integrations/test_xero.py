@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import session_scope
+from core.db import session_scope
 from integrations.xero import XeroValidation, parse_msdate
 from integrations.xero_auth import XeroAuthError, load_connection, token_state
 from integrations.xero_budget import CallBudget, Limits, day_remaining
