@@ -19,7 +19,7 @@ from bot.deps import Deps
 from bot.middleware import inject, require_admin
 from bot.settings import Settings
 from bot.workpool import Workers
-from core.clock import Clock, SystemClock
+from core.clock import BusinessClock, Clock, SystemClock
 from core.db import make_engine
 from integrations.config import PsaSettings, load_psa_settings
 
@@ -51,7 +51,7 @@ def create_app(
 ) -> App:
     logging.getLogger().setLevel(settings.log_level)
     client = make_web_client(settings)
-    clock = clock or SystemClock()
+    clock = BusinessClock(clock or SystemClock(), settings.tz)
     deps = Deps(
         settings=settings,
         engine=engine or make_engine(settings.database_url),

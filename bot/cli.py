@@ -182,11 +182,12 @@ def _actor() -> str:
 def _today() -> date:
     """Today in the billing time zone (REBILL_TIMEZONE), without demanding Slack settings."""
     import os
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
-    name = os.environ.get("REBILL_TIMEZONE") or _dotenv_value("REBILL_TIMEZONE") or "Australia/Sydney"
-    return datetime.now(ZoneInfo(name)).date()
+    from core.clock import business_clock
+
+    return business_clock(
+        timezone=os.environ.get("REBILL_TIMEZONE") or _dotenv_value("REBILL_TIMEZONE")
+    ).today()
 
 
 def _engine():  # type: ignore[no-untyped-def]

@@ -211,16 +211,18 @@ def charges_add(
 def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
     """The lines and totals CUSTOMER's invoice for PERIOD would have (computed, nothing written)."""
     from core import charges, customers, licence_feed
+    from core.billrun import period_to_bill
     from core.calculation import Period
     from core.db import session_scope
     from core.errors import RebillError
 
     try:
-        chosen = Period.parse(period) if period else Period.of(_today()).next()
+        chosen = Period.parse(period) if period else None
     except ValueError as exc:
         return _fail(f"--period must be YYYY-MM from 2000 to 2100 ({exc})")
     try:
         with session_scope(_engine()) as db:
+            chosen = chosen or period_to_bill(db=db, today=_today())
             found = customers.find(db, customer)
             lines, result, bill = charges.preview_bill(db=db, customer_id=found.id or 0, period=chosen)
             notes = [str(n) for n in licence_feed.changes(db=db, customer_id=found.id or 0, period=chosen)]

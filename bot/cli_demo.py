@@ -102,7 +102,7 @@ def demo(folder: str, count: int) -> None:
     from core.billrun import run_bill
     from core.calculation import Period
     from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
-    from core.clock import SystemClock
+    from core.clock import business_clock
     from core.customer_validation import validate_customer
     from core.db import make_engine, session_scope
     from core.invoices import list_invoices
@@ -118,7 +118,7 @@ def demo(folder: str, count: int) -> None:
     (out / "invoices").mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{database}")
     migrate.upgrade(engine)
-    clock, actor, rng = SystemClock(), "cli:demo", random.Random(2026)
+    clock, actor, rng = business_clock(), "cli:demo", random.Random(2026)
     today = _today()
     period = Period.of(today).next()
     started = date(today.year - 1 if today.month == 1 else today.year, today.month - 1 or 12, 1)
@@ -223,7 +223,7 @@ def demo(folder: str, count: int) -> None:
     click.echo(f"Demo book: {count} end customers in {database}")
     click.echo(f"Bill run for {period}: {result.created} invoices, ${result.total:,.2f} including GST")
 
-    env = environment(timezone="Australia/Sydney")
+    env = environment(timezone=clock.timezone)
     pdf_problem = None
     with session_scope(engine) as db:
         made = list_invoices(db=db, period=period)

@@ -68,13 +68,9 @@ def _period(value: str | None) -> Any:
 
 def _today(db: Any) -> date:
     """Today in the billing time zone (overdue is a calendar question)."""
-    from zoneinfo import ZoneInfo
+    from core.clock import business_clock
 
-    from core.clock import clock_from_env
-    from core.rendering import billing_timezone
-
-    tz = billing_timezone(db, default=_env("REBILL_TIMEZONE") or "Australia/Sydney")
-    return clock_from_env().now().astimezone(ZoneInfo(tz)).date()
+    return business_clock().today()
 
 
 def _money(value: Decimal) -> str:
@@ -82,7 +78,7 @@ def _money(value: Decimal) -> str:
 
 
 @main.command("billrun")
-@click.option("--period", required=True, help="Month to bill, e.g. 2026-12.")
+@click.option("--period", help="Month to bill, e.g. 2026-12 (default: the month the next bill run bills).")
 @click.option("--dry-run", is_flag=True, help="Report what would be invoiced; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--regenerate-drafts", is_flag=True, help="Recompute invoices of the period still in draft.")
@@ -94,11 +90,24 @@ def _money(value: Decimal) -> str:
     help="Also bill unbilled days older than the back-billing horizon (listed as held otherwise).",
 )
 def billrun(
-    period: str, dry_run: bool, as_json: bool, regenerate_drafts: bool, batch_size: int, include_old: bool
+    period: str | None,
+    dry_run: bool,
+    as_json: bool,
+    regenerate_drafts: bool,
+    batch_size: int,
+    include_old: bool,
 ) -> None:
     """Invoice every active customer with something to bill for PERIOD (safe to run again)."""
-    billing_period = _period(period)
+    from core.billrun import period_to_bill
+    from core.clock import business_clock
+    from core.db import session_scope
+
     engine = _engine()
+    if period is None:
+        with _friendly_errors(), session_scope(engine, write=False) as db:
+            billing_period = period_to_bill(db=db, today=business_clock().today())
+    else:
+        billing_period = _period(period)
     show_bar = sys.stdout.isatty() and not as_json
     with _friendly_errors():
         if show_bar:
@@ -150,13 +159,13 @@ def _run(
     include_old: bool = False,
 ) -> BillRunResult:
     from core.billrun import run_bill
-    from core.clock import clock_from_env
+    from core.clock import business_clock
 
     return run_bill(
         engine=engine,
         period=period,
         actor=_actor(),
-        clock=clock_from_env(),
+        clock=business_clock(),
         regenerate_drafts=regenerate,
         dry_run=dry_run,
         batch_size=batch_size,
@@ -183,7 +192,7 @@ def close(period: str, send: bool, include_old: bool, as_json: bool) -> None:
     scheduler. Exit status 0, or 1 when an invoice failed to send or its delivery is uncertain.
     """
     from bot.settings import ConfigError, load_smtp_settings
-    from core.clock import clock_from_env
+    from core.clock import business_clock
     from core.month_close import State, close_month
 
     billing_period = _period(period)
@@ -200,12 +209,11 @@ def close(period: str, send: bool, include_old: bool, as_json: bool) -> None:
             engine=_engine(),
             period=billing_period,
             actor=_actor(),
-            clock=clock_from_env(),
+            clock=business_clock(),
             smtp=smtp,
             send=True if send else None,
             include_old_catch_up=include_old,
             templates_dir=_env("REBILL_TEMPLATES_DIR"),
-            default_timezone=_env("REBILL_TIMEZONE") or "Australia/Sydney",
         )
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -336,12 +344,12 @@ def _summary(invoice: Any, today: date, label: str) -> dict[str, Any]:
 def invoice_pdf(number: str, output: Path) -> None:
     """Write the invoice as a PDF file."""
     from core import invoices, rendering
+    from core.clock import business_clock
     from core.db import session_scope
 
     with _friendly_errors(), session_scope(_engine()) as db:
         invoice = invoices.find(db=db, ref=number)
-        timezone = rendering.billing_timezone(db, default=_env("REBILL_TIMEZONE") or "Australia/Sydney")
-        env = rendering.environment(_env("REBILL_TEMPLATES_DIR"), timezone=timezone)
+        env = rendering.environment(_env("REBILL_TEMPLATES_DIR"), timezone=business_clock().timezone)
         pdf = rendering.invoice_pdf(db=db, invoice=invoice, env=env)
         output.write_bytes(pdf)
     click.echo(f"wrote {invoice.number} to {output} ({len(pdf):,} bytes)")
@@ -382,7 +390,7 @@ def invoice_export(path: Path, period: str | None, include_drafts: bool, account
 def invoice_credit(number: str, lines: str | None, reason: str | None, as_json: bool) -> None:
     """Issue a credit note for all or some lines of a sent or paid invoice (instead of a void)."""
     from core import credit_notes
-    from core.clock import clock_from_env
+    from core.clock import business_clock
     from core.db import session_scope
 
     positions = _positions(lines)
@@ -391,7 +399,7 @@ def invoice_credit(number: str, lines: str | None, reason: str | None, as_json: 
             db=db,
             ref=number,
             actor=_actor(),
-            clock=clock_from_env(),
+            clock=business_clock(),
             positions=positions,
             reason=reason,
             today=_today(db),
@@ -428,7 +436,7 @@ def invoice_send(number: str, resend: bool) -> None:
     was not sent (refused, mail server error, another sender busy with it), 2 when SMTP is not set up.
     """
     from bot.settings import ConfigError, load_smtp_settings
-    from core.clock import clock_from_env
+    from core.clock import business_clock
     from core.delivery import send_invoice
 
     try:
@@ -445,10 +453,9 @@ def invoice_send(number: str, resend: bool) -> None:
             smtp=smtp,
             invoice_ref=number,
             actor=_actor(),
-            clock=clock_from_env(),
+            clock=business_clock(),
             resend=resend,
             templates_dir=_env("REBILL_TEMPLATES_DIR"),
-            default_timezone=_env("REBILL_TIMEZONE") or "Australia/Sydney",
         )
     click.echo(result.message, err=not result.ok)
     sys.exit(0 if result.ok else 1)

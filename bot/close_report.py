@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from bot.poster import Poster
 from core import notifications, workers
-from core.clock import Clock
+from core.clock import BusinessClock
 from core.month_close import CloseReport, Entry
 from handlers import close_views
 
@@ -46,7 +46,7 @@ class Published:
 @dataclass(frozen=True)
 class Slack:
     engine: Engine
-    clock: Clock
+    clock: BusinessClock
     client: WebClient
     poster: Poster
     channel: str

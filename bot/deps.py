@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from bot.access import AccessPolicy
 from bot.settings import Settings
 from bot.workpool import Workers
-from core.clock import Clock
+from core.clock import BusinessClock
 from integrations.config import PsaSettings
 
 
@@ -17,7 +17,7 @@ from integrations.config import PsaSettings
 class Deps:
     settings: Settings
     engine: Engine
-    clock: Clock
+    clock: BusinessClock  # the business's today; `.now()` is the instant
     access: AccessPolicy
     psa: PsaSettings
     workers: Workers

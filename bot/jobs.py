@@ -23,8 +23,9 @@ from bot.poster import Poster
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications, psa_service, workers
+from core.billrun import period_to_bill
 from core.calculation import Period
-from core.clock import Clock
+from core.clock import BusinessClock
 from core.db import session_scope
 from core.errors import RebillError
 from core.month_close import CloseReport, close_month
@@ -45,7 +46,7 @@ MONTHLY_LOOKBACK = timedelta(days=400)  # how far back missed month closes are l
 class JobContext:
     settings: Settings
     engine: Engine
-    clock: Clock
+    clock: BusinessClock
     client: WebClient
     poster: Poster
     psa: PsaSettings
@@ -53,7 +54,7 @@ class JobContext:
 
     @property
     def tz(self) -> tzinfo:
-        return self.settings.tz
+        return self.clock.zone
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
     Everything it does is claimed (`core.month_close`, `bot.close_report`), so every replica may
     run it, and running it again posts only what is missing from the report's thread.
     """
-    period = Period.of(scheduled_for.astimezone(ctx.tz).date())
+    with session_scope(ctx.engine, write=False) as db:
+        period = period_to_bill(db=db, today=ctx.clock.local_date(scheduled_for))
     late = ctx.clock.now() - scheduled_for > LATE_AFTER
     report = close_month(
         engine=ctx.engine,
@@ -124,7 +126,6 @@ def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
         scheduled_for=scheduled_for,
         ran_late=late,
         templates_dir=ctx.settings.rebill_templates_dir,
-        default_timezone=ctx.settings.rebill_timezone,
     )
     billed = report.billed
     head = f"month close {period}: {billed.created if billed else 0} created"
@@ -169,7 +170,6 @@ def payment_reminders(ctx: JobContext, scheduled_for: datetime) -> str:
         clock=ctx.clock,
         claimed_by=ctx.worker,
         templates_dir=ctx.settings.rebill_templates_dir,
-        default_timezone=ctx.settings.rebill_timezone,
     )
     sent = sum(1 for r in results if r.ok)
     return f"{sent} reminder(s) sent, {len(results) - sent} not sent"

@@ -15,7 +15,7 @@ from bot.jobs import JOBS, JobContext, JobSpec, run_logged
 from bot.poster import Poster
 from bot.settings import Settings
 from core import billing_settings
-from core.clock import Clock
+from core.clock import BusinessClock, Clock
 from core.db import session_scope
 from integrations.config import PsaSettings, load_psa_settings
 
@@ -31,7 +31,12 @@ def job_context(
     client = make_web_client(settings)
     psa = psa if psa is not None else load_psa_settings()
     return JobContext(
-        settings=settings, engine=engine, clock=clock, client=client, poster=Poster(client), psa=psa
+        settings=settings,
+        engine=engine,
+        clock=BusinessClock(clock, settings.tz),
+        client=client,
+        poster=Poster(client),
+        psa=psa,
     )
 
 

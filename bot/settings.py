@@ -31,7 +31,7 @@ HINTS: dict[str, str] = {
     "REBILL_ADMINS": (
         "comma-separated Slack user ids (U.../W...) and user-group ids (S...), e.g. U024BE7LH,S0614TZR7"
     ),
-    "REBILL_TIMEZONE": "an IANA time zone name such as Australia/Sydney",
+    "REBILL_TIMEZONE": f"an IANA time zone name such as {DEFAULT_TIMEZONE}",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "PORT": "a TCP port number between 1 and 65535",
     "SMTP_HOST": "your mail server's host name, e.g. smtp.office365.com (leave unset to send no e-mail)",

@@ -203,6 +203,17 @@ class BillPreview:
         return sum((item.total for item in self.items), ZERO)
 
 
+def period_to_bill(*, db: Session, today: date) -> Period:
+    """The month a bill run started today bills when nobody names one: the month of the first
+    bill-run day on or after today.
+
+    Slack, the CLI and the scheduler all ask this, so at 23:30 UTC on 30 November (1 December in
+    Sydney, the bill-run day) they all bill December, and on 25 November they all offer December.
+    """
+    this = Period.of(today)
+    return this if today.day <= billing_settings.load(db).bill_run_day else this.next()
+
+
 def run_bill(
     *,
     engine: Engine,

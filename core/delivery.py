@@ -56,7 +56,7 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.engine import Engine
 
 from core import audit, invoices, mailer, rendering, usage_billing, workers
-from core.clock import Clock
+from core.clock import BusinessClock, Clock
 from core.db import session_scope
 from core.errors import NotAllowed, RebillError
 from core.mailer import Attachment, MailError, SmtpConfig
@@ -144,10 +144,9 @@ def send_invoice(
     smtp: SmtpConfig,
     invoice_ref: str | int,
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     resend: bool = False,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
     stale_after: timedelta = STALE_CLAIM_AFTER,
     takeover: bool = False,
 ) -> SendResult:
@@ -166,7 +165,6 @@ def send_invoice(
         clock=clock,
         resend=resend,
         stale_after=stale_after,
-        timezone=default_timezone,
         takeover=takeover,
     )
     if isinstance(claimed, SendResult):
@@ -176,7 +174,7 @@ def send_invoice(
             engine=engine,
             invoice_id=claimed.invoice_id,
             templates_dir=templates_dir,
-            default_timezone=default_timezone,
+            timezone=clock.timezone,
         )
         email = rendering.render_email(docs.env, docs.context)
         message = compose(smtp, docs, to=claimed.to, subject=email.subject, text=email.text, html=email.html)
@@ -209,10 +207,9 @@ def send_many(
     smtp: SmtpConfig,
     refs: Iterable[str | int],
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     resend: bool = False,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> list[SendResult]:
     """For "Send all" and auto-send: each invoice on its own, one result each, whatever the others do.
 
@@ -231,7 +228,6 @@ def send_many(
                     clock=clock,
                     resend=resend,
                     templates_dir=templates_dir,
-                    default_timezone=default_timezone,
                 )
             )
         except NoEmail as exc:
@@ -303,14 +299,13 @@ def load_documents(
     *,
     engine: Engine,
     invoice_id: int,
+    timezone: str,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> Documents:
     """Read the invoice in one short transaction, then render its PDF with none open."""
     with session_scope(engine) as db:
         invoice = invoices.get(db=db, invoice_id=invoice_id)
         context = rendering.load_context(db=db, invoice=invoice)
-        timezone = rendering.billing_timezone(db, default=default_timezone)
         usage_csv = usage_billing.detail_csv(db, invoice_id)
     env = rendering.environment(templates_dir, timezone=timezone)
     pdf = rendering.render_pdf(rendering.render_invoice_html(env, context))
@@ -383,10 +378,9 @@ def _claim(
     ref: str | int,
     *,
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     resend: bool,
     stale_after: timedelta,
-    timezone: str,
     takeover: bool = False,
 ) -> _Claim | SendResult:
     now = clock.now()
@@ -400,7 +394,7 @@ def _claim(
             raise NotAllowed(f"{number} is paid already; it isn't sent again.")
         to = recipient(db.get(EndCustomer, invoice.customer_id), invoice=invoice)
         if invoice.sent_at is not None and not resend:
-            when = _when(invoice.sent_at, timezone)
+            when = _when(invoice.sent_at, clock.zone)
             return SendResult(
                 number=number,
                 outcome=Outcome.ALREADY_SENT,
@@ -413,9 +407,9 @@ def _claim(
             if not workers.is_gone(
                 invoice.send_claimed_by, invoice.send_claimed_at, now=now, stale_after=stale_after
             ):
-                return _in_progress(invoice, timezone)
+                return _in_progress(invoice, clock.zone)
             if not takeover:
-                return _uncertain(invoice, timezone)
+                return _uncertain(invoice, clock.zone)
         approved_draft = invoice.status == invoices.DRAFT
         if approved_draft:
             invoices.approve(db=db, ref=invoice.id, actor=actor, clock=clock)
@@ -436,7 +430,7 @@ def _claim(
         ).rowcount
         if claimed != 1:  # the row lock makes this unreachable; the condition is the real guard
             db.rollback()
-            return _in_progress(invoice, timezone)
+            return _in_progress(invoice, clock.zone)
         status = invoices.APPROVED if approved_draft else invoice.status
     return _Claim(invoice.id, number, token, to, status, approved_draft, resend)
 
@@ -524,10 +518,8 @@ def _failed(claim: _Claim, exc: MailError) -> SendResult:
     )
 
 
-def _in_progress(invoice: Invoice, timezone: str) -> SendResult:
-    started = (
-        _when(invoice.send_claimed_at, timezone, with_time=True) if invoice.send_claimed_at else "just now"
-    )
+def _in_progress(invoice: Invoice, zone: ZoneInfo) -> SendResult:
+    started = _when(invoice.send_claimed_at, zone, with_time=True) if invoice.send_claimed_at else "just now"
     return SendResult(
         number=invoice.number,
         outcome=Outcome.IN_PROGRESS,
@@ -539,8 +531,8 @@ def _in_progress(invoice: Invoice, timezone: str) -> SendResult:
 UNCERTAIN_ADVICE: Final = "delivery uncertain: check your mail server's log"
 
 
-def _uncertain(invoice: Invoice, timezone: str) -> SendResult:
-    started = _when(invoice.send_claimed_at, timezone, with_time=True) if invoice.send_claimed_at else "?"
+def _uncertain(invoice: Invoice, zone: ZoneInfo) -> SendResult:
+    started = _when(invoice.send_claimed_at, zone, with_time=True) if invoice.send_claimed_at else "?"
     return SendResult(
         number=invoice.number,
         outcome=Outcome.UNCERTAIN,
@@ -552,8 +544,8 @@ def _uncertain(invoice: Invoice, timezone: str) -> SendResult:
     )
 
 
-def _when(moment: datetime, timezone: str, *, with_time: bool = False) -> str:
-    local = moment.astimezone(ZoneInfo(timezone))
+def _when(moment: datetime, zone: ZoneInfo, *, with_time: bool = False) -> str:
+    local = moment.astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M") if with_time else local.date().isoformat()
 
 

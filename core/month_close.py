@@ -33,7 +33,6 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,13 +47,12 @@ from core import (
     four_eyes,
     invoice_changes,
     invoices,
-    rendering,
     workers,
     xero_sync,
 )
 from core.billrun import BillRunResult, run_bill
 from core.calculation import Period
-from core.clock import Clock
+from core.clock import BusinessClock, Clock
 from core.close_exceptions import CloseException, Rule, RuleInput
 from core.db import session_scope
 from core.delivery import SendResult, send_many
@@ -193,7 +191,7 @@ def close_month(
     engine: Engine,
     period: Period,
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     smtp: SmtpConfig | None = None,
     send: bool | None = None,
     psa_configured: bool = False,
@@ -201,7 +199,6 @@ def close_month(
     ran_late: bool = False,
     rules: Sequence[Rule] = close_exceptions.RULES,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
     include_old_catch_up: bool = False,
 ) -> CloseReport:
     """Close `period`; `send=None` follows the auto-send setting, True/False overrides it.
@@ -226,7 +223,6 @@ def close_month(
                 psa_configured=psa_configured,
                 rules=rules,
                 templates_dir=templates_dir,
-                default_timezone=default_timezone,
             )
         except BaseException:
             _release(engine, str(period))  # the next call (a retry, catch-up) does it again
@@ -238,7 +234,6 @@ def close_month(
         clock=clock,
         psa_configured=psa_configured,
         rules=rules,
-        default_timezone=default_timezone,
     )
     report.billed, report.did_close, report.sent_now = billed, did_close, sent_now
     return report
@@ -249,13 +244,12 @@ def _hold_and_send(
     period: Period,
     *,
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     smtp: SmtpConfig | None,
     send: bool | None,
     psa_configured: bool,
     rules: Sequence[Rule],
     templates_dir: Path | str | None,
-    default_timezone: str,
 ) -> list[SendResult]:
     """What only the month's holder does: hold exceptions (auto-approve), send (auto-send / --send)."""
     report = build_report(
@@ -264,7 +258,6 @@ def _hold_and_send(
         clock=clock,
         psa_configured=psa_configured,
         rules=rules,
-        default_timezone=default_timezone,
     )
     with session_scope(engine) as db:
         settings = billing_settings.load(db)
@@ -280,7 +273,6 @@ def _hold_and_send(
         clock=clock,
         smtp=smtp,
         templates_dir=templates_dir,
-        default_timezone=default_timezone,
     )
 
 
@@ -376,10 +368,9 @@ def send_approved(
     engine: Engine,
     period: str,
     actor: str,
-    clock: Clock,
+    clock: BusinessClock,
     smtp: SmtpConfig | None,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> list[SendResult]:
     """E-mail the period's approved, unheld, unsent invoices (each send claims its own invoice).
 
@@ -419,7 +410,6 @@ def send_approved(
         actor=actor,
         clock=clock,
         templates_dir=templates_dir,
-        default_timezone=default_timezone,
     )
 
 
@@ -483,10 +473,9 @@ def build_report(
     engine: Engine,
     period: str,
     *,
-    clock: Clock,
+    clock: BusinessClock,
     psa_configured: bool = False,
     rules: Sequence[Rule] = close_exceptions.RULES,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> CloseReport:
     """The report from what is stored now: each invoice's state, exceptions and changes."""
     now = clock.now()
@@ -539,7 +528,7 @@ def build_report(
             xero = xero_sync.counts(db, [i.id for i in found if i.id is not None])
     scheduled = row.scheduled_for if row else None
     if scheduled is not None:
-        scheduled = scheduled.astimezone(ZoneInfo(settings.timezone or default_timezone))
+        scheduled = scheduled.astimezone(clock.zone)
     return CloseReport(
         period=period,
         run_by=row.run_by if row else "",

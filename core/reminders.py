@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from core import audit, invoices, mailer, notifications, rendering
-from core.clock import Clock
+from core.clock import BusinessClock
 from core.db import session_scope
 from core.delivery import (
     NoEmail,
@@ -128,10 +128,9 @@ def overdue_alert_key(invoice: Invoice) -> dict[str, str]:
     return {"kind": OVERDUE_ALERT_KIND, "subject": invoice.number, "occasion": invoice.due_date.isoformat()}
 
 
-def reminders_due(db: Session, *, today: date, tz: ZoneInfo | None = None) -> list[tuple[Invoice, str]]:
-    """(invoice, step) pairs to send today, leaving out those already claimed. `tz` (default: the
-    billing time zone) decides on which calendar day an invoice was e-mailed."""
-    tz = tz or ZoneInfo(rendering.billing_timezone(db))
+def reminders_due(db: Session, *, today: date, zone: ZoneInfo) -> list[tuple[Invoice, str]]:
+    """(invoice, step) pairs to send today, leaving out those already claimed. `zone` (the business
+    clock's) decides on which calendar day an invoice was e-mailed."""
     last_offset = STEPS[-1][1] + CATCH_UP_DAYS - 1
     first_offset = STEPS[0][1]
     query = (
@@ -152,7 +151,7 @@ def reminders_due(db: Session, *, today: date, tz: ZoneInfo | None = None) -> li
         step = step_for(invoice.due_date, today)
         if step is None:
             continue
-        sent_on = invoice.sent_at.astimezone(tz).date() if invoice.sent_at else None
+        sent_on = invoice.sent_at.astimezone(zone).date() if invoice.sent_at else None
         if sent_on is not None and sent_on >= step_day(invoice.due_date, step):
             continue  # e-mailed on or after the step's day: this reminder would be noise
         candidates.append((invoice, step))
@@ -180,10 +179,9 @@ def send_reminder(
     smtp: SmtpConfig,
     invoice_id: int,
     step: str,
-    clock: Clock,
+    clock: BusinessClock,
     claimed_by: str,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> SendResult:
     """E-mail one payment reminder, at most once per (invoice, step) across every process.
 
@@ -197,7 +195,6 @@ def send_reminder(
         invoice = invoices.get(db=db, invoice_id=invoice_id)
         number, due_date, status = invoice.number, invoice.due_date, invoice.status
         to = recipient(db.get(EndCustomer, invoice.customer_id), invoice=invoice)
-        timezone = rendering.billing_timezone(db, default=default_timezone)
     if status != invoices.SENT:
         return SendResult(
             number=number,
@@ -217,13 +214,13 @@ def send_reminder(
             invoice_id=invoice_id,
             step=step,
         )
-    today = clock.now().astimezone(ZoneInfo(timezone)).date()
+    today = clock.today()
     try:
         docs = load_documents(
             engine=engine,
             invoice_id=invoice_id,
             templates_dir=templates_dir,
-            default_timezone=default_timezone,
+            timezone=clock.timezone,
         )
         days = (today - due_date).days
         context: dict[str, Any] = {
@@ -280,18 +277,15 @@ def send_reminders(
     *,
     engine: Engine,
     smtp: SmtpConfig,
-    clock: Clock,
+    clock: BusinessClock,
     claimed_by: str,
     templates_dir: Path | str | None = None,
-    default_timezone: str = rendering.DEFAULT_TIMEZONE,
 ) -> list[SendResult]:
     """The daily job's body: every reminder due today, each independent of the others."""
     with session_scope(engine) as db:
-        timezone = rendering.billing_timezone(db, default=default_timezone)
-        today = clock.now().astimezone(ZoneInfo(timezone)).date()
         due = [
             (invoice.id, invoice.number, step)
-            for invoice, step in reminders_due(db, today=today, tz=ZoneInfo(timezone))
+            for invoice, step in reminders_due(db, today=clock.today(), zone=clock.zone)
         ]
     results: list[SendResult] = []
     for invoice_id, number, step in due:
@@ -306,7 +300,6 @@ def send_reminders(
                     clock=clock,
                     claimed_by=claimed_by,
                     templates_dir=templates_dir,
-                    default_timezone=default_timezone,
                 )
             )
         except NoEmail as exc:

@@ -306,15 +306,9 @@ def _local_fetcher() -> Any:
     return URLFetcher(allowed_protocols=("data", "file"))
 
 
-def invoice_pdf(*, db: Session, invoice: Invoice, env: Environment | None = None) -> bytes:
-    """Render a stored invoice straight to PDF bytes."""
-    env = env or environment(timezone=billing_timezone(db))
+def invoice_pdf(*, db: Session, invoice: Invoice, env: Environment) -> bytes:
+    """Render a stored invoice straight to PDF bytes (`env` carries the business time zone)."""
     return render_pdf(render_invoice_html(env, load_context(db=db, invoice=invoice)))
-
-
-def billing_timezone(db: Session, default: str = DEFAULT_TIMEZONE) -> str:
-    """The billing settings' time zone, else `default` (REBILL_TIMEZONE)."""
-    return billing_settings.load(db).timezone or default
 
 
 def logo_data_uri(path: str | None) -> str | None:

@@ -49,7 +49,6 @@ def _send_all(call: Call) -> None:
         actor=call.user_id,
         clock=call.deps.clock,
         templates_dir=call.settings.rebill_templates_dir,
-        default_timezone=call.settings.rebill_timezone,
     )
     outcomes = [SendOutcome(r.number, names.get(r.number, ""), r.ok, r.message) for r in results]
     everything = [i for i in invoice_service.list_invoices(db=call.db, period=period) if i.status != "void"]

@@ -69,7 +69,7 @@ class Call:
     @property
     def today(self) -> date:
         """Today where the business is: due dates and "next invoice" follow the billing time zone."""
-        return self.deps.clock.now().astimezone(self.settings.tz).date()
+        return self.deps.clock.today()
 
     @property
     def acked(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App
 
 from core import billing_settings, charges, customers, licence_feed
+from core.billrun import period_to_bill
 from core.calculation import Period
 from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
 from core.errors import NotAllowed
@@ -274,8 +275,8 @@ def delete_submitted(call: Call) -> None:
 
 
 def next_period(call: Call) -> Period:
-    """The invoice the next bill run issues: the one dated the 1st of next month."""
-    return Period.of(call.today).next()
+    """The invoice the next bill run issues (`core.billrun.period_to_bill`)."""
+    return period_to_bill(db=call.db, today=call.today)
 
 
 def preview(call: Call) -> None:

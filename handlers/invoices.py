@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.workpool import interactive_timeout
 from core import credit_notes, customers
 from core import invoices as invoice_service
-from core.billrun import preview_bill
+from core.billrun import period_to_bill, preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import FieldErrors, NotAllowed, RebillError
@@ -166,7 +166,6 @@ def deliver(call: Call, ref: int | str, *, resend: bool = False) -> SendResult:
         clock=call.deps.clock,
         resend=resend,
         templates_dir=call.settings.rebill_templates_dir,
-        default_timezone=call.settings.rebill_timezone,
     )
 
 
@@ -200,7 +199,7 @@ def download_pdf(call: Call) -> None:
 
 def _upload_pdf(call: Call) -> None:
     invoice = invoice_service.get(db=call.db, invoice_id=_invoice_id(call))
-    env = environment(call.settings.rebill_templates_dir, timezone=call.settings.rebill_timezone)
+    env = environment(call.settings.rebill_templates_dir, timezone=call.deps.clock.timezone)
     content = invoice_pdf(db=call.db, invoice=invoice, env=env)
     message = call.body.get("container") or {}
     channel = call.body.get("channel", {}).get("id") if message.get("type") == "message" else None
@@ -247,7 +246,7 @@ def list_command(call: Call, args: str) -> None:
 def _period(call: Call, args: str) -> Period | None:
     text = args.strip()
     if not text:
-        return Period.of(call.today).next()
+        return period_to_bill(db=call.db, today=call.today)
     try:
         return Period.parse(text)
     except ValueError:

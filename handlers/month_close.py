@@ -22,7 +22,7 @@ from bot.settings import Settings
 from core import billing_settings, month_close
 from core import invoices as invoice_service
 from core.calculation import Period
-from core.clock import Clock
+from core.clock import BusinessClock
 from core.delivery import mark_sent, send_invoice
 from core.errors import RebillError
 from core.month_close import CloseReport
@@ -41,7 +41,7 @@ class Work:
     engine: Engine
     settings: Settings
     client: WebClient
-    clock: Clock
+    clock: BusinessClock
     psa_configured: bool
 
 
@@ -75,7 +75,6 @@ def close_and_report(
         smtp=work.settings.smtp,
         psa_configured=work.psa_configured,
         templates_dir=work.settings.rebill_templates_dir,
-        default_timezone=work.settings.rebill_timezone,
     )
     channel = _channel(work.engine)
     if channel is None or not report.entries or not report.finished:
@@ -95,7 +94,6 @@ def refresh_report(work: Work, period: str, *, invoice_ids: set[int] | None = No
         period,
         clock=work.clock,
         psa_configured=work.psa_configured,
-        default_timezone=work.settings.rebill_timezone,
     )
     text, blocks = close_views.report_message(report)
     work.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
@@ -175,7 +173,6 @@ def send_all_approved(work: Work, period: str, *, actor: str) -> str:
         clock=work.clock,
         smtp=work.settings.smtp,
         templates_dir=work.settings.rebill_templates_dir,
-        default_timezone=work.settings.rebill_timezone,
     )
     held = month_close.held_count(work.engine, period)
     sent = sum(1 for r in results if r.ok)
@@ -222,7 +219,6 @@ def _send_again(call: Call) -> None:
         clock=work.clock,
         takeover=True,
         templates_dir=work.settings.rebill_templates_dir,
-        default_timezone=work.settings.rebill_timezone,
     )
     # Short sessions of its own: on SQLite the request's session would hold the write lock.
     with Session(work.engine) as db:

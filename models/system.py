@@ -39,7 +39,6 @@ class BillingSettings(SQLModel, table=True):
     currency: str = Field(default="AUD", max_length=3)
     billing_mode: str = Field(default="advance", max_length=16, description="advance | arrears")
     alert_channel_id: str | None = Field(default=None, max_length=32)
-    timezone: str | None = Field(default=None, max_length=64, description="None = REBILL_TIMEZONE")
     bill_run_day: int = 1
     bill_run_hour: int = 2
     auto_approve: bool = False

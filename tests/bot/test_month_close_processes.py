@@ -179,7 +179,8 @@ def test_killed_during_an_smtp_send_is_delivery_uncertain_until_a_person_decides
         smtp_timeout=5,
         rebill_templates_dir=str(light_templates()),
     )
-    ctx = job_context(settings, engine, FixedClock(NOW + timedelta(minutes=5)), NO_PSA)
+    clock = FixedClock(NOW + timedelta(minutes=5))
+    ctx = job_context(settings, engine, clock, NO_PSA)
     summary = find("monthly_billrun").run(ctx, DEC_1_0200)  # type: ignore[union-attr]
     assert "1 e-mailed, 0 not" in summary, summary
     assert [m.envelope_to for m in smtp.received] == [["ap@beta.example"]]
@@ -193,7 +194,7 @@ def test_killed_during_an_smtp_send_is_delivery_uncertain_until_a_person_decides
     )
     assert [e["text"]["text"] for e in card["elements"]] == ["Send again", "It was sent"]
 
-    ctx.clock.advance(days=2)  # type: ignore[attr-defined]
+    clock.advance(days=2)
     find("monthly_billrun").run(ctx, DEC_1_0200)  # type: ignore[union-attr]
     assert len(smtp.received) == 1  # never sent again by itself
 

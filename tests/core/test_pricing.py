@@ -131,7 +131,7 @@ def test_cost_never_reaches_html_pdf_or_email(engine: Engine) -> None:
     with Session(engine) as db:
         invoice = invoices.list_invoices(db=db, customer_id=book.alpha)[0]
         context = rendering.load_context(db=db, invoice=invoice)
-        pdf = rendering.invoice_pdf(db=db, invoice=invoice)
+        pdf = rendering.invoice_pdf(db=db, invoice=invoice, env=rendering.environment())
     env = rendering.environment()
     html = rendering.render_invoice_html(env, context)
     assert "$16.97" in html  # the price is there: the check below looks at the right document

@@ -22,7 +22,7 @@ from models.customers import EndCustomer
 from models.system import Notification
 from tests.core.test_billrun import ACTOR
 from tests.core.test_delivery import bill, light_templates, send, smtp_config
-from tests.harness.clock import FixedClock
+from tests.harness.clock import BUSINESS_ZONE, FixedClock
 from tests.harness.smtp import SmtpServer
 
 DUE = date(2026, 12, 15)  # December invoices: issued 1 Dec, 14 days' terms
@@ -105,7 +105,10 @@ def test_which_invoices_get_which_reminder_when(engine: Engine, smtp: SmtpServer
 
     def due_on(offset: int) -> list[tuple[str, str]]:
         with Session(engine) as db:
-            return [(inv.number, step) for inv, step in reminders.reminders_due(db, today=days(offset))]
+            return [
+                (inv.number, step)
+                for inv, step in reminders.reminders_due(db, today=days(offset), zone=BUSINESS_ZONE)
+            ]
 
     sent, late = numbers["Sent"], numbers["Late"]
     assert {offset: due_on(offset) for offset in (-5, -4, -2, -1, 0, 1, 3, 4, 7, 14, 16, 17)} == {

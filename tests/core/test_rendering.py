@@ -77,7 +77,9 @@ def test_email_bodies_are_short_and_plain_text_is_not_html_escaped(billed: Engin
 
 def test_pdf_is_valid_and_shows_the_number_and_total(billed: Engine) -> None:
     with Session(billed) as db:
-        pdf = rendering.invoice_pdf(db=db, invoice=invoices.find(db=db, ref="INV-00002"))
+        pdf = rendering.invoice_pdf(
+            db=db, invoice=invoices.find(db=db, ref="INV-00002"), env=rendering.environment()
+        )
     assert pdf.startswith(b"%PDF")
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert "INV-00002" in text and "$281.00" in text and "Bravo Legal" in text
@@ -128,7 +130,9 @@ def test_missing_logo_file_is_left_off(tmp_path: Path) -> None:
 
 def pdf_text(engine: Engine, number: str) -> str:
     with Session(engine) as db:
-        pdf = rendering.invoice_pdf(db=db, invoice=invoices.find(db=db, ref=number))
+        pdf = rendering.invoice_pdf(
+            db=db, invoice=invoices.find(db=db, ref=number), env=rendering.environment()
+        )
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
