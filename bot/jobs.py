@@ -18,8 +18,6 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import close_report
-from bot.poster import Poster
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
 from core import alerts, billing_settings, notifications, psa_service, workers
@@ -30,7 +28,8 @@ from core.errors import RebillError
 from core.month_close import CloseReport, close_month
 from core.reminders import newly_overdue, overdue_alert_key, send_reminders
 from core.settings_keys import hint
-from handlers import alert_views
+from handlers import alert_views, close_report
+from handlers.poster import Poster
 from integrations.config import PsaSettings
 from models.month_close import MonthClose
 from models.system import BillingSettings
@@ -109,7 +108,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
 def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
     """The month close for the month `scheduled_for` falls in, then its report in the channel.
 
-    Everything it does is claimed (`core.month_close`, `bot.close_report`), so every replica may
+    Everything it does is claimed (`core.month_close`, `handlers.close_report`), so every replica may
     run it, and running it again posts only what is missing from the report's thread.
     """
     period = Period.of(scheduled_for.astimezone(ctx.tz).date())

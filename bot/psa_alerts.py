@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
-from bot.poster import Poster
 from core import notifications, psa_service
 from core.clock import Clock
 from core.psa_sync import CustomerChange
+from handlers.poster import Poster
 from handlers.psa_alert_views import psa_changes_alert
 
 

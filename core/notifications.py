@@ -5,7 +5,7 @@ The claim is an INSERT ... ON CONFLICT DO NOTHING committed on its own, so which
 other one sees the conflict and does nothing. A failed action releases its claim so a later run
 can retry; a process that dies mid-action leaves the claim, so the action is never repeated
 blindly (a duplicate alert or e-mail is worse than a missing one). Where the outcome can be
-checked afterwards (a Slack post carries its key in message metadata: `bot.close_report`), a
+checked afterwards (a Slack post carries its key in message metadata: `handlers.close_report`), a
 later run finds the dead holder's claim (`find`, `core.workers.is_gone`), looks, and either
 records what landed or takes the claim over (`take_over`) and does it: exactly once.
 """

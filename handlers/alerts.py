@@ -7,12 +7,12 @@ from dataclasses import replace
 from slack_bolt import App
 from sqlmodel import Session
 
-from bot.workpool import interactive_timeout
 from core import invoices as invoice_service
-from core.delivery import send_many
+from core.delivery import SendOutcome, send_many
 from core.errors import RebillError
+from core.workpool import interactive_timeout
 from handlers import alert_views, invoice_views
-from handlers.alert_views import AlertIds, SendOutcome
+from handlers.alert_views import AlertIds
 from handlers.base import Call, listener
 from handlers.blocks import esc, md, mention
 from handlers.invoices import deliver, download_pdf

@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.workpool import interactive_timeout
 from core import credit_notes, customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill
@@ -18,6 +17,7 @@ from core.errors import FieldErrors, NotAllowed, RebillError
 from core.invoices import FILTERS
 from core.month_close import State, changes_for, state_of
 from core.rendering import environment, invoice_pdf
+from core.workpool import interactive_timeout
 from handlers import invoice_views as views
 from handlers import month_close, xero
 from handlers.base import Call, listener

@@ -16,9 +16,6 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot import close_report
-from bot.poster import Poster
-from bot.settings import Settings
 from core import billing_settings, month_close
 from core import invoices as invoice_service
 from core.calculation import Period
@@ -26,11 +23,13 @@ from core.clock import Clock
 from core.delivery import mark_sent, send_invoice
 from core.errors import RebillError
 from core.month_close import CloseReport
-from handlers import close_views
+from handlers import close_report, close_views
 from handlers.base import Call, listener
 from handlers.blocks import esc, md
 from handlers.close_ids import CloseIds
+from handlers.config import Settings
 from handlers.invoice_views import Ids, billrun_summary_text
+from handlers.poster import Poster
 from models.invoices import Invoice
 
 

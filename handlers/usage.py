@@ -54,7 +54,7 @@ def import_submitted(call: Call) -> None:
     mapping = load_mapping(None if values.get("mapping") in (None, views.STANDARD) else values["mapping"])
     dry_run = checked(values, "dry_run")
     call.ack(response_action="update", view=views.working_view(name))
-    # After the ack, on the slow pool (bot.workpool): fetch the file and import it.
+    # After the ack, on the slow pool (core.workpool): fetch the file and import it.
     call.later(lambda later: _import(later, file_id, name, mapping, dry_run))
 
 

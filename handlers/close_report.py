@@ -25,11 +25,11 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.poster import Poster
 from core import notifications, workers
 from core.clock import Clock
 from core.month_close import CloseReport, Entry
 from handlers import close_views
+from handlers.poster import Poster
 
 REPORT_EVENT = "rebill_close_report"
 THREAD_EVENT = "rebill_close_thread"
