@@ -80,7 +80,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     channel = _alert_channel(ctx)
     if channel is None:
         return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
-    claim = notifications.claim(
+    held = notifications.hold(
         ctx.engine,
         kind="missing_email_digest",
         subject="all",
@@ -88,20 +88,15 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
         claimed_by=ctx.worker,
         clock=ctx.clock,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {day}"
-    try:
+    with held:
         with session_scope(ctx.engine) as db:
             customers = list(alerts.missing_email_with_work(db, today=day))
         if not customers:
-            notifications.complete(ctx.engine, claim, clock=ctx.clock)
             return "nobody is missing an e-mail address: nothing posted"
         text, blocks = alert_views.missing_email_digest(customers)
-        ts = ctx.poster.post(channel, text, blocks)
-    except Exception:
-        notifications.release(ctx.engine, claim)
-        raise
-    notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+        held.posted(channel, ctx.poster.post(channel, text, blocks))
     return f"posted: {len(customers)} customer(s) without an e-mail"
 
 
@@ -191,15 +186,9 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
             claimed.append((claim, invoice))
     if not claimed:
         return "no newly overdue invoices"
-    try:
+    with notifications.held(ctx.engine, [claim for claim, _ in claimed], clock=ctx.clock) as held:
         text, blocks = alert_views.overdue_alert([invoice for _, invoice in claimed], today=today)
-        ts = ctx.poster.post(channel, text, blocks)
-    except Exception:
-        for claim, _ in claimed:
-            notifications.release(ctx.engine, claim)
-        raise
-    for claim, _ in claimed:
-        notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+        held.posted(channel, ctx.poster.post(channel, text, blocks))
     return f"posted: {len(claimed)} newly overdue"
 
 
@@ -209,25 +198,32 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     if kind is None:
         return Skipped("no PSA configured")
     slot = scheduled_for.astimezone(ctx.tz).strftime("%Y-%m-%dT%H")
-    claim = notifications.claim(
-        ctx.engine, kind="psa_refresh", subject=kind, occasion=slot, claimed_by=ctx.worker, clock=ctx.clock
+    held = notifications.hold(
+        ctx.engine,
+        kind="psa_refresh",
+        subject=kind,
+        occasion=slot,
+        claimed_by=ctx.worker,
+        clock=ctx.clock,
+        keep_on_error=True,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {slot}"
-    try:
-        report = psa_service.refresh_and_sync(
-            ctx.engine, ctx.psa, actor="system:psa_refresh", clock=ctx.clock
-        )
-    except RebillError as exc:
-        # Kept claimed: the next slot retries, and the team hears about this failure once.
-        channel = _alert_channel(ctx)
-        if channel:
-            vendor = psa_service.vendor_name(kind)
-            text = f":warning: Refreshing the {vendor} company list failed; the previous list is kept. {exc.user_message}"
-            ctx.poster.post(channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
-        notifications.complete(ctx.engine, claim, clock=ctx.clock)
-        return f"refresh failed: {exc.user_message}"
-    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    with held:
+        try:
+            report = psa_service.refresh_and_sync(
+                ctx.engine, ctx.psa, actor="system:psa_refresh", clock=ctx.clock
+            )
+        except RebillError as exc:
+            # Done for this slot: the next slot retries, and the team hears about this failure once.
+            channel = _alert_channel(ctx)
+            if channel:
+                vendor = psa_service.vendor_name(kind)
+                text = f":warning: Refreshing the {vendor} company list failed; the previous list is kept. {exc.user_message}"
+                ctx.poster.post(
+                    channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+                )
+            return f"refresh failed: {exc.user_message}"
     return (
         f"cached {report.refreshed.company_count} companies; synced {report.synced.checked} customers "
         f"({report.synced.updated} updated); "
@@ -261,31 +257,31 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
         return Skipped("Xero not configured")
     slot = scheduled_for.astimezone(ctx.tz)
     slot = slot.replace(minute=slot.minute - slot.minute % 30, second=0, microsecond=0)
-    claim = notifications.claim(
+    held = notifications.hold(
         ctx.engine,
         kind="xero_sync",
         subject="xero",
         occasion=slot.strftime("%Y-%m-%dT%H:%M"),
         claimed_by=ctx.worker,
         clock=ctx.clock,
+        keep_on_error=True,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {slot:%Y-%m-%d %H:%M}"
     parts = []
-    try:
-        with session_scope(ctx.engine) as db:
-            mode = load_settings(db).push_mode
-        with XeroClient(engine=ctx.engine, config=config, clock=ctx.clock) as client:
-            if mode == PUSH_ON_APPROVE:
-                report = sync.push(ctx.engine, client, clock=ctx.clock)
-                parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
-            payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
-            parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
-    except RebillError as exc:
-        # Kept claimed: the next slot retries; the reason is in the log and on each invoice.
-        notifications.complete(ctx.engine, claim, clock=ctx.clock)
-        return f"Xero: {exc.user_message}"
-    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    with held:
+        try:
+            with session_scope(ctx.engine) as db:
+                mode = load_settings(db).push_mode
+            with XeroClient(engine=ctx.engine, config=config, clock=ctx.clock) as client:
+                if mode == PUSH_ON_APPROVE:
+                    report = sync.push(ctx.engine, client, clock=ctx.clock)
+                    parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
+                payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
+                parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
+        except RebillError as exc:
+            # Done for this slot: the next slot retries; the reason is in the log and on each invoice.
+            return f"Xero: {exc.user_message}"
     return "; ".join(parts)
 
 
