@@ -16,11 +16,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
-from core import alerts, billing_settings, notifications, psa_service, workers
+from core import alerts, billing_settings, month_close, notifications, psa_service, workers
 from core.calculation import Period
 from core.clock import Clock
 from core.db import session_scope
@@ -31,7 +30,6 @@ from core.settings_keys import hint
 from handlers import alert_views, close_report
 from handlers.poster import Poster
 from integrations.config import PsaSettings
-from models.month_close import MonthClose
 from models.system import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -394,7 +392,7 @@ def missed_month_closes(ctx: JobContext, trigger: BaseTrigger, now: datetime) ->
     if not moments:
         return []
     with session_scope(ctx.engine) as db:
-        closed = set(db.exec(select(MonthClose.period)).all())
+        closed = month_close.closed_periods(db=db)
     if not closed:
         return moments[-1:]
     latest = max(closed)

@@ -332,6 +332,11 @@ def claim_month(
         return True
 
 
+def closed_periods(*, db: Session) -> set[str]:
+    """Every period with a month close started ("YYYY-MM"): the scheduler makes up the others."""
+    return set(db.execute(select(MonthClose.period)).scalars())
+
+
 def _finish(engine: Engine, period: str, *, clock: Clock) -> None:
     with session_scope(engine) as db:
         row = db.get(MonthClose, period)
