@@ -243,8 +243,8 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
     pushes), mirror voids, then read payments back. Claimed per slot, so one replica does it."""
     from core import xero_payments
     from core import xero_sync as sync
+    from core.xero_api import xero_client
     from core.xero_settings import PUSH_ON_APPROVE, load_settings
-    from integrations.xero import XeroClient
     from integrations.xero_auth import XeroError, load_xero_config
 
     try:
@@ -271,7 +271,7 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
         try:
             with session_scope(ctx.engine) as db:
                 mode = load_settings(db).push_mode
-            with XeroClient(engine=ctx.engine, config=config, clock=ctx.clock) as client:
+            with xero_client(engine=ctx.engine, config=config, clock=ctx.clock) as client:
                 if mode == PUSH_ON_APPROVE:
                     report = sync.push(ctx.engine, client, clock=ctx.clock)
                     parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")

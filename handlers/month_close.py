@@ -28,6 +28,7 @@ from handlers.base import Call, listener
 from handlers.blocks import esc, md
 from handlers.close_ids import CloseIds
 from handlers.config import Settings
+from handlers.invoice_modal import invoice_modal
 from handlers.invoice_views import Ids, billrun_summary_text
 from handlers.poster import Poster
 from models.invoices import Invoice
@@ -195,8 +196,6 @@ def _redraw_invoice(call: Call, invoice_id: int) -> None:
     """When the click came from the invoice view, show the invoice as it is now."""
     view = call.body.get("view") or {}
     if view.get("type") == "modal" and view.get("id"):
-        from handlers.invoices import invoice_modal  # handlers.invoices registers Run from here
-
         fresh = invoice_service.get(db=call.db, invoice_id=invoice_id)
         call.client.views_update(view_id=view["id"], view=invoice_modal(call, fresh))
 

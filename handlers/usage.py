@@ -22,9 +22,9 @@ from core.usage_import import import_usage, load_mapping, shipped_maps, summary_
 from handlers import usage_views as views
 from handlers.base import Call, listener
 from handlers.blocks import md
-from handlers.commands import subcommand
 from handlers.fields import checked, submitted
-from handlers.setup import ensure_configured
+from handlers.setup_prompt import ensure_configured
+from handlers.subcommands import subcommand
 
 MAX_BYTES: Final = 200 * 1024 * 1024  # a month of CDRs for a large MSP is tens of MB
 SPOOL: Final = 8 * 1024 * 1024  # kept in memory up to this, then on disk

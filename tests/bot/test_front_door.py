@@ -13,7 +13,7 @@ import pytest
 
 from bot.front_door import MAX_BODY_BYTES
 from core.errors import RebillError
-from handlers import commands
+from handlers import subcommands
 from handlers.base import Call
 from handlers.response_urls import allowed_response_url
 from tests.harness.app_server import AppServer
@@ -50,9 +50,9 @@ def failing_subcommand() -> Iterator[None]:
         call.ack()
         raise RebillError("it failed")
 
-    commands.subcommand("zz-fail", usage="zz-fail", summary="test")(fail)
+    subcommands.subcommand("zz-fail", usage="zz-fail", summary="test")(fail)
     yield
-    commands.SUBCOMMANDS.pop("zz-fail")
+    subcommands.SUBCOMMANDS.pop("zz-fail")
 
 
 @pytest.mark.parametrize(
