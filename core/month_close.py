@@ -390,7 +390,7 @@ def send_approved(
 
     Without SMTP nothing is attempted; the report then shows them as ready, not sent.
     """
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         ready = db.exec(
             select(Invoice.number)
             .where(
@@ -429,7 +429,7 @@ def send_approved(
 
 
 def held_count(engine: Engine, period: str) -> int:
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         return int(
             db.exec(
                 select(func.count())
@@ -495,7 +495,7 @@ def build_report(
 ) -> CloseReport:
     """The report from what is stored now: each invoice's state, exceptions and changes."""
     now = clock.now()
-    with Session(engine) as db:
+    with session_scope(engine) as db:  # billing_settings.load writes the settings row if missing
         row = db.get(MonthClose, period)
         settings = billing_settings.load(db)
         found = [i for i in invoices.list_invoices(db=db, period=period) if i.status != invoices.VOID]

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from core import billing_settings, month_close
 from core import invoices as invoice_service
 from core.calculation import Period
 from core.clock import Clock
+from core.db import session_scope
 from core.delivery import mark_sent, send_invoice
 from core.errors import RebillError
 from core.month_close import CloseReport
@@ -56,8 +56,6 @@ def _work(call: Call) -> Work:
 
 
 def _channel(engine: Engine) -> str | None:
-    from core.db import session_scope
-
     with session_scope(engine) as db:
         return billing_settings.load(db).alert_channel_id
 
@@ -223,7 +221,7 @@ def _send_again(call: Call) -> None:
         default_timezone=work.settings.rebill_timezone,
     )
     # Short sessions of its own: on SQLite the request's session would hold the write lock.
-    with Session(work.engine) as db:
+    with session_scope(work.engine, write=False) as db:
         period = invoice_service.get(db=db, invoice_id=_invoice_id(call)).period
     refresh_report(work, period, invoice_ids={_invoice_id(call)})
     icon = ":white_check_mark:" if result.ok else ":warning:"
