@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from bot.front_door import Refused, SignatureCheck, check_headers, read_capped
 from bot.server import listen, uvicorn_server
-from handlers.commands import help_blocks, help_text
+from handlers.subcommands import help_blocks, help_text
 from tests import factories
 from tests.harness.slack_sender import SlackSender
 from tests.harness.smtp import SilentServer

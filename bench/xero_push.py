@@ -33,11 +33,12 @@ from core.charges import add_recurring_charge
 from core.clock import SystemClock
 from core.customer_validation import validate_customer
 from core.db import session_scope
+from core.xero_api import xero_client
+from core.xero_budget import CallBudget, Limits
 from core.xero_settings import load_settings
 from core.xero_sync import push
-from integrations.xero import BATCH_SIZE, XeroClient
-from integrations.xero_auth import current_token
-from integrations.xero_budget import CallBudget, Limits
+from core.xero_tokens import current_token
+from integrations.xero import BATCH_SIZE
 from tests.harness.fake_xero import FakeXero
 from tests.harness.xero_setup import xero_config
 
@@ -102,7 +103,7 @@ def main() -> None:
     clock = SystemClock()
     limits = Limits(per_minute=per_window, window=window, margin=window / 120)
     try:
-        with XeroClient(
+        with xero_client(
             engine=engine,
             config=xero_config(fake),
             clock=clock,

@@ -14,13 +14,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy.engine import Engine
 
-from bot.access import AccessPolicy
-from bot.deps import Deps
 from bot.middleware import inject, require_admin
 from bot.settings import Settings
-from bot.workpool import Workers
 from core.clock import BusinessClock, Clock, SystemClock
 from core.db import make_engine
+from core.workpool import Workers
+from handlers.access import AccessPolicy
+from handlers.deps import Deps
 from integrations.config import PsaSettings, load_psa_settings
 
 
@@ -69,7 +69,7 @@ def create_app(
         token_verification_enabled=False,
         # Listeners answer without Bolt's polling thread runner: handlers.base.listener runs each
         # one on deps.workers.listeners and returns as soon as it acks (an Event, not a 10 ms poll);
-        # slow work goes to deps.workers.slow. See bot.workpool.
+        # slow work goes to deps.workers.slow. See core.workpool.
         process_before_response=True,
     )
     app.use(inject(deps))

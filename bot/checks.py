@@ -147,9 +147,10 @@ def check_xero(database_url: str | None = None) -> CheckResult:
     from bot.cli import _database_url
     from core.clock import clock_from_env
     from core.db import make_engine
-    from integrations.xero import XeroClient
-    from integrations.xero_auth import XeroError, load_xero_config, token_state
-    from integrations.xero_budget import day_remaining
+    from core.xero_api import xero_client
+    from core.xero_budget import day_remaining
+    from core.xero_tokens import token_state
+    from integrations.xero_auth import XeroError, load_xero_config
 
     try:
         config = load_xero_config()
@@ -160,7 +161,7 @@ def check_xero(database_url: str | None = None) -> CheckResult:
     engine = make_engine(database_url or _database_url())
     clock = clock_from_env()
     try:
-        with XeroClient(engine=engine, config=config, clock=clock) as client:
+        with xero_client(engine=engine, config=config, clock=clock) as client:
             name = client.organisation().get("Name")
         state = token_state(engine, config, clock=clock)
         left = day_remaining(engine, clock=clock)

@@ -44,11 +44,11 @@ def _config() -> XeroConfig:
 @contextmanager
 def _client() -> Iterator[tuple[XeroClient, object]]:
     from core.clock import clock_from_env
-    from integrations.xero import XeroClient
+    from core.xero_api import xero_client
 
     config = _config()
     clock = clock_from_env()
-    with _friendly_errors(), XeroClient(engine=_engine(), config=config, clock=clock) as client:
+    with _friendly_errors(), xero_client(engine=_engine(), config=config, clock=clock) as client:
         yield client, clock
 
 
@@ -62,7 +62,8 @@ def xero_group() -> None:
 def xero_connect(timeout: int) -> None:
     """Connect a standard Xero app: sign in in the browser; the refresh token is kept in the database."""
     from core.clock import clock_from_env
-    from integrations.xero_auth import begin_authorization, finish_authorization, wait_for_callback
+    from core.xero_tokens import finish_authorization
+    from integrations.xero_auth import begin_authorization, wait_for_callback
 
     config = _config()
     if config.kind == "custom":

@@ -16,13 +16,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
-from bot import close_report
-from bot.poster import Poster
 from bot.psa_alerts import post_psa_changes
 from bot.settings import Settings
-from core import alerts, billing_settings, notifications, psa_service, workers
+from core import alerts, billing_settings, month_close, notifications, psa_service, workers
 from core.billrun import period_to_bill
 from core.calculation import Period
 from core.clock import BusinessClock
@@ -31,9 +28,9 @@ from core.errors import RebillError
 from core.month_close import CloseReport, close_month
 from core.reminders import newly_overdue, overdue_alert_key, send_reminders
 from core.settings_keys import hint
-from handlers import alert_views
+from handlers import alert_views, close_report
+from handlers.poster import Poster
 from integrations.config import PsaSettings
-from models.month_close import MonthClose
 from models.system import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -82,7 +79,7 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
     channel = _alert_channel(ctx)
     if channel is None:
         return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
-    claim = notifications.claim(
+    held = notifications.hold(
         ctx.engine,
         kind="missing_email_digest",
         subject="all",
@@ -90,27 +87,22 @@ def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
         claimed_by=ctx.worker,
         clock=ctx.clock,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {day}"
-    try:
+    with held:
         with session_scope(ctx.engine) as db:
             customers = list(alerts.missing_email_with_work(db, today=day))
         if not customers:
-            notifications.complete(ctx.engine, claim, clock=ctx.clock)
             return "nobody is missing an e-mail address: nothing posted"
         text, blocks = alert_views.missing_email_digest(customers)
-        ts = ctx.poster.post(channel, text, blocks)
-    except Exception:
-        notifications.release(ctx.engine, claim)
-        raise
-    notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+        held.posted(channel, ctx.poster.post(channel, text, blocks))
     return f"posted: {len(customers)} customer(s) without an e-mail"
 
 
 def monthly_billrun(ctx: JobContext, scheduled_for: datetime) -> str:
     """The month close for the month `scheduled_for` falls in, then its report in the channel.
 
-    Everything it does is claimed (`core.month_close`, `bot.close_report`), so every replica may
+    Everything it does is claimed (`core.month_close`, `handlers.close_report`), so every replica may
     run it, and running it again posts only what is missing from the report's thread.
     """
     with session_scope(ctx.engine, write=False) as db:
@@ -192,15 +184,9 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
             claimed.append((claim, invoice))
     if not claimed:
         return "no newly overdue invoices"
-    try:
+    with notifications.held(ctx.engine, [claim for claim, _ in claimed], clock=ctx.clock) as held:
         text, blocks = alert_views.overdue_alert([invoice for _, invoice in claimed], today=today)
-        ts = ctx.poster.post(channel, text, blocks)
-    except Exception:
-        for claim, _ in claimed:
-            notifications.release(ctx.engine, claim)
-        raise
-    for claim, _ in claimed:
-        notifications.complete(ctx.engine, claim, clock=ctx.clock, channel=channel, message_ts=ts)
+        held.posted(channel, ctx.poster.post(channel, text, blocks))
     return f"posted: {len(claimed)} newly overdue"
 
 
@@ -210,25 +196,32 @@ def psa_refresh(ctx: JobContext, scheduled_for: datetime) -> str:
     if kind is None:
         return Skipped("no PSA configured")
     slot = scheduled_for.astimezone(ctx.tz).strftime("%Y-%m-%dT%H")
-    claim = notifications.claim(
-        ctx.engine, kind="psa_refresh", subject=kind, occasion=slot, claimed_by=ctx.worker, clock=ctx.clock
+    held = notifications.hold(
+        ctx.engine,
+        kind="psa_refresh",
+        subject=kind,
+        occasion=slot,
+        claimed_by=ctx.worker,
+        clock=ctx.clock,
+        keep_on_error=True,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {slot}"
-    try:
-        report = psa_service.refresh_and_sync(
-            ctx.engine, ctx.psa, actor="system:psa_refresh", clock=ctx.clock
-        )
-    except RebillError as exc:
-        # Kept claimed: the next slot retries, and the team hears about this failure once.
-        channel = _alert_channel(ctx)
-        if channel:
-            vendor = psa_service.vendor_name(kind)
-            text = f":warning: Refreshing the {vendor} company list failed; the previous list is kept. {exc.user_message}"
-            ctx.poster.post(channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
-        notifications.complete(ctx.engine, claim, clock=ctx.clock)
-        return f"refresh failed: {exc.user_message}"
-    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    with held:
+        try:
+            report = psa_service.refresh_and_sync(
+                ctx.engine, ctx.psa, actor="system:psa_refresh", clock=ctx.clock
+            )
+        except RebillError as exc:
+            # Done for this slot: the next slot retries, and the team hears about this failure once.
+            channel = _alert_channel(ctx)
+            if channel:
+                vendor = psa_service.vendor_name(kind)
+                text = f":warning: Refreshing the {vendor} company list failed; the previous list is kept. {exc.user_message}"
+                ctx.poster.post(
+                    channel, text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+                )
+            return f"refresh failed: {exc.user_message}"
     return (
         f"cached {report.refreshed.company_count} companies; synced {report.synced.checked} customers "
         f"({report.synced.updated} updated); "
@@ -250,8 +243,8 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
     pushes), mirror voids, then read payments back. Claimed per slot, so one replica does it."""
     from core import xero_payments
     from core import xero_sync as sync
+    from core.xero_api import xero_client
     from core.xero_settings import PUSH_ON_APPROVE, load_settings
-    from integrations.xero import XeroClient
     from integrations.xero_auth import XeroError, load_xero_config
 
     try:
@@ -262,31 +255,31 @@ def xero_sync(ctx: JobContext, scheduled_for: datetime) -> str:
         return Skipped("Xero not configured")
     slot = scheduled_for.astimezone(ctx.tz)
     slot = slot.replace(minute=slot.minute - slot.minute % 30, second=0, microsecond=0)
-    claim = notifications.claim(
+    held = notifications.hold(
         ctx.engine,
         kind="xero_sync",
         subject="xero",
         occasion=slot.strftime("%Y-%m-%dT%H:%M"),
         claimed_by=ctx.worker,
         clock=ctx.clock,
+        keep_on_error=True,
     )
-    if claim is None:
+    if held is None:
         return f"already done for {slot:%Y-%m-%d %H:%M}"
     parts = []
-    try:
-        with session_scope(ctx.engine) as db:
-            mode = load_settings(db).push_mode
-        with XeroClient(engine=ctx.engine, config=config, clock=ctx.clock) as client:
-            if mode == PUSH_ON_APPROVE:
-                report = sync.push(ctx.engine, client, clock=ctx.clock)
-                parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
-            payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
-            parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
-    except RebillError as exc:
-        # Kept claimed: the next slot retries; the reason is in the log and on each invoice.
-        notifications.complete(ctx.engine, claim, clock=ctx.clock)
-        return f"Xero: {exc.user_message}"
-    notifications.complete(ctx.engine, claim, clock=ctx.clock)
+    with held:
+        try:
+            with session_scope(ctx.engine) as db:
+                mode = load_settings(db).push_mode
+            with xero_client(engine=ctx.engine, config=config, clock=ctx.clock) as client:
+                if mode == PUSH_ON_APPROVE:
+                    report = sync.push(ctx.engine, client, clock=ctx.clock)
+                    parts.append(f"{len(report.pushed)} pushed, {len(report.failed)} not pushed")
+                payments = xero_payments.pull_payments(ctx.engine, client, clock=ctx.clock)
+                parts.append(f"{len(payments.paid)} paid, {len(payments.part_paid)} part-paid")
+        except RebillError as exc:
+            # Done for this slot: the next slot retries; the reason is in the log and on each invoice.
+            return f"Xero: {exc.user_message}"
     return "; ".join(parts)
 
 
@@ -399,7 +392,7 @@ def missed_month_closes(ctx: JobContext, trigger: BaseTrigger, now: datetime) ->
     if not moments:
         return []
     with session_scope(ctx.engine) as db:
-        closed = set(db.exec(select(MonthClose.period)).all())
+        closed = month_close.closed_periods(db=db)
     if not closed:
         return moments[-1:]
     latest = max(closed)

@@ -8,15 +8,10 @@ from typing import Any
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 
-from bot.deps import Deps
-from bot.response_urls import allowed_response_url
+from handlers.deps import VERIFIED, Deps
+from handlers.response_urls import allowed_response_url
 
 log = logging.getLogger(__name__)
-
-# Put on the context by `inject`, the first of our middleware, which Bolt runs only after its own
-# signature check passed (or for Socket Mode, whose connection is the authentication). The error
-# handler answers nothing without it.
-VERIFIED = "rebill_verified"
 
 REFUSAL = (
     ":no_entry: You are not authorised to use rebill-bot. "

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
-from bot.poster import Poster
 from core import notifications, psa_service
 from core.clock import Clock
 from core.psa_sync import CustomerChange
+from handlers.poster import Poster
 from handlers.psa_alert_views import psa_changes_alert
 
 
@@ -32,16 +32,12 @@ def post_psa_changes(
         return "no changes"
     if channel is None:
         return "no alerts channel set: changes not posted"
-    claim = notifications.claim(
+    held = notifications.hold(
         engine, kind="psa_changes", subject=kind, occasion=slot, claimed_by=worker, clock=clock
     )
-    if claim is None:
+    if held is None:
         return "changes already posted"
-    try:
+    with held:
         text, blocks = psa_changes_alert(psa_service.vendor_name(kind) or kind, changes)
-        ts = poster.post(channel, text, blocks)
-    except Exception:
-        notifications.release(engine, claim)
-        raise
-    notifications.complete(engine, claim, clock=clock, channel=channel, message_ts=ts)
+        held.posted(channel, poster.post(channel, text, blocks))
     return f"changes posted for {len(changes)} customer(s)"

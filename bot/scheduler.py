@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 
 from bot.app import make_web_client
 from bot.jobs import JOBS, JobContext, JobSpec, run_logged
-from bot.poster import Poster
 from bot.settings import Settings
 from core import billing_settings
 from core.clock import BusinessClock, Clock
 from core.db import session_scope
+from handlers.poster import Poster
 from integrations.config import PsaSettings, load_psa_settings
 
 log = logging.getLogger(__name__)

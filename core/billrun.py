@@ -43,6 +43,7 @@ from sqlmodel import Session
 from core import billing_settings, invoice_writing, invoices, numbering
 from core.calculation import Period
 from core.clock import Clock
+from core.db import session_scope
 from core.invoice_states import CREDIT_NOTE, INVOICE
 from core.invoice_writing import ClaimConflict, Draft
 from core.money import ZERO
@@ -234,10 +235,9 @@ def run_bill(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    with Session(engine) as db:
+    with session_scope(engine) as db:  # writes only the settings row, and only if it was missing
         invoice_writing.require_configured(billing_settings.load(db))
         total = _count_active(db)
-        db.rollback()
     result = BillRunResult(period=str(period), dry_run=dry_run)
     done = 0
     if progress:
@@ -325,7 +325,7 @@ def _write_batch(
     """Write a batch in one transaction; on a collision, retry its customers one by one."""
     if len(ids) > 1:
         try:
-            with Session(engine) as db, db.begin():
+            with session_scope(engine) as db:
                 staged = BillRunResult(period=result.period)
                 _batch(
                     db,
@@ -367,7 +367,7 @@ def _write_one(
 ) -> None:
     for attempt in range(_RETRIES):
         try:
-            with Session(engine) as db, db.begin():
+            with session_scope(engine) as db:
                 staged = BillRunResult(period=result.period)
                 _batch(
                     db,
@@ -384,9 +384,8 @@ def _write_one(
         except IntegrityError:
             # Lost the (customer, period) slot to a writer outside the series lock (another prefix,
             # say): a taken slot is a skip; anything else is a real error.
-            with Session(engine) as db:
+            with session_scope(engine, write=False) as db:
                 taken = customer_id in invoice_writing.live_invoices(db, [customer_id], period=period)
-                db.rollback()
             if taken:
                 result.skipped_existing += 1
                 return
@@ -527,9 +526,8 @@ def _pages(engine: Engine, size: int) -> Iterator[list[int]]:
     """Active customer ids in pages, each read in its own short transaction (keyset, not OFFSET)."""
     last = 0
     while True:
-        with Session(engine) as db:
+        with session_scope(engine, write=False) as db:
             ids = _page(db, after=last, limit=size)
-            db.rollback()
         if not ids:
             return
         last = ids[-1]

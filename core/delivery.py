@@ -111,6 +111,17 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class SendOutcome:
+    """What happened to one invoice when e-mailing it, with its customer's name: for channel
+    digests and button replies, which list outcomes without reading the invoices again."""
+
+    number: str
+    customer_name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class _Claim:
     invoice_id: int
     number: str

@@ -11,7 +11,7 @@ Life cycle
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -137,10 +137,28 @@ def list_invoices(
     return list(db.execute(query).scalars())
 
 
-def count_invoices(*, db: Session, status: str | None = None, today: date | None = None) -> int:
+def count_invoices(
+    *, db: Session, status: str | None = None, today: date | None = None, customer_id: int | None = None
+) -> int:
     """How many `list_invoices` would return, counted by the database (lists show a page of them)."""
-    query = _filtered(select(func.count()).select_from(Invoice), status=status, today=today)
+    query = _filtered(
+        select(func.count()).select_from(Invoice), status=status, today=today, customer_id=customer_id
+    )
     return int(db.execute(query).scalar_one())
+
+
+def latest_of_customer(*, db: Session, customer_id: int, limit: int) -> list[Invoice]:
+    """A customer's most recently written invoices and credit notes, newest first."""
+    query = select(Invoice).where(Invoice.customer_id == customer_id).order_by(col(Invoice.id).desc())
+    return list(db.execute(query.limit(limit)).scalars())
+
+
+def numbers_of(*, db: Session, invoice_ids: Collection[int]) -> dict[int, str]:
+    """{invoice id: its number}, e.g. for once-off items showing which invoice billed them."""
+    if not invoice_ids:
+        return {}
+    rows = db.execute(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(invoice_ids))).all()
+    return {row[0]: row[1] for row in rows}
 
 
 def _filtered(

@@ -324,6 +324,11 @@ def claim_month(
         return True
 
 
+def closed_periods(*, db: Session) -> set[str]:
+    """Every period with a month close started ("YYYY-MM"): the scheduler makes up the others."""
+    return set(db.execute(select(MonthClose.period)).scalars())
+
+
 def _finish(engine: Engine, period: str, *, clock: Clock) -> None:
     with session_scope(engine) as db:
         row = db.get(MonthClose, period)
@@ -376,7 +381,7 @@ def send_approved(
 
     Without SMTP nothing is attempted; the report then shows them as ready, not sent.
     """
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         ready = db.exec(
             select(Invoice.number)
             .where(
@@ -414,7 +419,7 @@ def send_approved(
 
 
 def held_count(engine: Engine, period: str) -> int:
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         return int(
             db.exec(
                 select(func.count())
@@ -479,7 +484,7 @@ def build_report(
 ) -> CloseReport:
     """The report from what is stored now: each invoice's state, exceptions and changes."""
     now = clock.now()
-    with Session(engine) as db:
+    with session_scope(engine) as db:  # billing_settings.load writes the settings row if missing
         row = db.get(MonthClose, period)
         settings = billing_settings.load(db)
         found = [i for i in invoices.list_invoices(db=db, period=period) if i.status != invoices.VOID]

@@ -5,14 +5,17 @@ The claim is an INSERT ... ON CONFLICT DO NOTHING committed on its own, so which
 other one sees the conflict and does nothing. A failed action releases its claim so a later run
 can retry; a process that dies mid-action leaves the claim, so the action is never repeated
 blindly (a duplicate alert or e-mail is worse than a missing one). Where the outcome can be
-checked afterwards (a Slack post carries its key in message metadata: `bot.close_report`), a
+checked afterwards (a Slack post carries its key in message metadata: `handlers.close_report`), a
 later run finds the dead holder's claim (`find`, `core.workers.is_gone`), looks, and either
 records what landed or takes the claim over (`take_over`) and does it: exactly once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import TracebackType
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,6 +55,66 @@ def complete(
             .where(Notification.id == claim_id)  # type: ignore[arg-type]
             .values(done_at=clock.now(), channel=channel, message_ts=message_ts, error=None)
         )
+
+
+@dataclass
+class Held:
+    """Claims held for one side effect: `with held:` completes them when the block ends and
+    releases them if it raises, so the next run tries again.
+
+    Completed together with the `channel` and `message_ts` set through `posted` (one Slack message
+    may carry several claimed keys). `keep_on_error` keeps the claims instead (neither done nor
+    released) for side effects that must not be retried blindly. A process that dies inside the
+    block (or a KeyboardInterrupt) leaves them claimed, as the module docstring says.
+    """
+
+    engine: Engine
+    ids: tuple[int, ...]
+    clock: Clock
+    keep_on_error: bool = False
+    channel: str | None = field(default=None, init=False)
+    message_ts: str | None = field(default=None, init=False)
+
+    def posted(self, channel: str | None, message_ts: str | None) -> None:
+        """Record where the side effect landed, stored on each claim when the block completes."""
+        self.channel, self.message_ts = channel, message_ts
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            for claim_id in self.ids:
+                complete(
+                    self.engine, claim_id, clock=self.clock, channel=self.channel, message_ts=self.message_ts
+                )
+        elif issubclass(kind, Exception) and not self.keep_on_error:
+            for claim_id in self.ids:
+                release(self.engine, claim_id)
+
+
+def hold(
+    engine: Engine,
+    *,
+    kind: str,
+    subject: str,
+    occasion: str,
+    claimed_by: str,
+    clock: Clock,
+    keep_on_error: bool = False,
+) -> Held | None:
+    """Claim one side effect for a `with` block (see `Held`), or None if it is already claimed."""
+    claim_id = claim(
+        engine, kind=kind, subject=subject, occasion=occasion, claimed_by=claimed_by, clock=clock
+    )
+    return None if claim_id is None else Held(engine, (claim_id,), clock, keep_on_error)
+
+
+def held(engine: Engine, claim_ids: Sequence[int], *, clock: Clock) -> Held:
+    """Claims already taken (several keys, or one taken over from a dead holder), held together."""
+    return Held(engine, tuple(claim_ids), clock)
 
 
 def release(engine: Engine, claim_id: int) -> None:

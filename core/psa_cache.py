@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlmodel import Session, col, select
 
 from core.clock import Clock
+from core.db import session_scope
 from core.errors import RebillError
 from core.text import clean_text
 from integrations.base import Company, PsaClient
@@ -277,11 +278,11 @@ def describe_error(exc: BaseException) -> str:
 
 def _record_failure(engine: Engine, *, psa_kind: str, started: datetime, exc: BaseException) -> None:
     try:
-        with Session(engine) as session, session.begin():
-            row = session.get(PsaRefresh, psa_kind) or PsaRefresh(psa_kind=psa_kind)
+        with session_scope(engine) as db:
+            row = db.get(PsaRefresh, psa_kind) or PsaRefresh(psa_kind=psa_kind)
             row.last_attempt_at = started
             row.last_error = describe_error(exc)[:ERROR_LENGTH]
-            session.add(row)
+            db.add(row)
     except Exception:
         log.exception("could not record the failed %s refresh", psa_kind)
 

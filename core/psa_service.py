@@ -54,7 +54,7 @@ def refresh(
 
 
 def cache_empty(engine: Engine, psa_kind: str) -> bool:
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         return cache_is_empty(db=db, psa_kind=psa_kind)
 
 
@@ -101,7 +101,7 @@ def resync_customer(
     The PSA call happens with no database transaction open: on SQLite a transaction holds the
     write lock, and a slow PSA must not stall every other request.
     """
-    with Session(engine) as db:
+    with session_scope(engine, write=False) as db:
         customer = customers.get(db, customer_id)
         ref, kind, name = customer.psa_ref, customer.psa_kind, customer.company_name
     if not ref or kind != psa.rebill_psa:

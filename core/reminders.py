@@ -203,10 +203,10 @@ def send_reminder(
             invoice_id=invoice_id,
             step=step,
         )
-    claim_id = notifications.claim(
+    held = notifications.hold(
         engine, kind=KIND, subject=number, occasion=step, claimed_by=claimed_by, clock=clock
     )
-    if claim_id is None:
+    if held is None:
         return SendResult(
             number=number,
             outcome=Outcome.ALREADY_SENT,
@@ -216,29 +216,29 @@ def send_reminder(
         )
     today = clock.today()
     try:
-        docs = load_documents(
-            engine=engine,
-            invoice_id=invoice_id,
-            templates_dir=templates_dir,
-            timezone=clock.timezone,
-        )
-        days = (today - due_date).days
-        context: dict[str, Any] = {
-            **docs.context,
-            "reminder": {
-                "step": step,
-                "overdue": days > 0,
-                "days_overdue": max(days, 0),
-                "days_until_due": max(-days, 0),
-                "today": today,
-            },
-        }
-        html = rendering.render(docs.env, REMINDER_HTML_TEMPLATE, context)
-        text = rendering.render(docs.env, REMINDER_TEXT_TEMPLATE, context)
-        message = compose(smtp, docs, to=to, subject=reminder_subject(number, days), text=text, html=html)
-        message_id = mailer.send(with_sender_name(smtp, docs), message)
+        with held:  # a mail failure gives the key back: the next run retries
+            docs = load_documents(
+                engine=engine,
+                invoice_id=invoice_id,
+                templates_dir=templates_dir,
+                timezone=clock.timezone,
+            )
+            days = (today - due_date).days
+            context: dict[str, Any] = {
+                **docs.context,
+                "reminder": {
+                    "step": step,
+                    "overdue": days > 0,
+                    "days_overdue": max(days, 0),
+                    "days_until_due": max(-days, 0),
+                    "today": today,
+                },
+            }
+            html = rendering.render(docs.env, REMINDER_HTML_TEMPLATE, context)
+            text = rendering.render(docs.env, REMINDER_TEXT_TEMPLATE, context)
+            message = compose(smtp, docs, to=to, subject=reminder_subject(number, days), text=text, html=html)
+            message_id = mailer.send(with_sender_name(smtp, docs), message)
     except MailError as exc:
-        notifications.release(engine, claim_id)
         advice = "It will be tried again on the next run." if exc.temporary else "Fix the problem first."
         return SendResult(
             number=number,
@@ -249,10 +249,6 @@ def send_reminder(
             temporary=exc.temporary,
             step=step,
         )
-    except BaseException:
-        notifications.release(engine, claim_id)
-        raise
-    notifications.complete(engine, claim_id, clock=clock)
     with session_scope(engine) as db:
         audit.record(
             db,

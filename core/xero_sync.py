@@ -38,8 +38,9 @@ from core.xero_batches import batch_key, chunks, in_parallel
 from core.xero_contacts import ContactProblem, resolve_contacts
 from core.xero_documents import COLLECTION, CREDIT_NOTE, INVOICE, Document, Mapping, invoice_document, to_xero
 from core.xero_settings import load_settings, mapping_of
+from core.xero_tokens import load_connection
 from integrations.xero import BATCH_SIZE, XeroClient, XeroValidation, item_errors
-from integrations.xero_auth import XeroError, load_connection
+from integrations.xero_auth import XeroError
 from models.invoices import Invoice, InvoiceLine
 from models.xero import XeroDocument
 

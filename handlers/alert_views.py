@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from core.delivery import SendOutcome
 from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
@@ -48,16 +48,6 @@ class AlertIds(StrEnum):
     REVIEW = "digest_review"
     SEND_ONE = "digest_send_one"
     PDF_ONE = "digest_pdf_one"
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """What happened to one invoice when e-mailing it: for digests and button replies."""
-
-    number: str
-    customer_name: str
-    ok: bool
-    detail: str
 
 
 def invoice_ready_digest(

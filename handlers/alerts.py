@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from slack_bolt import App
-from sqlmodel import Session
 
-from bot.workpool import interactive_timeout
 from core import invoices as invoice_service
-from core.delivery import send_many
+from core.db import session_scope
+from core.delivery import SendOutcome, send_many
 from core.errors import RebillError
+from core.workpool import interactive_timeout
 from handlers import alert_views, invoice_views
-from handlers.alert_views import AlertIds, SendOutcome
+from handlers.alert_views import AlertIds
 from handlers.base import Call, listener
 from handlers.blocks import esc, md, mention
 from handlers.invoices import deliver, download_pdf
@@ -39,7 +39,9 @@ def _send_all(call: Call) -> None:
         raise RebillError(
             "E-mail is not configured: set SMTP_HOST and REBILL_FROM_EMAIL, then restart rebill-bot."
         )
-    with Session(call.deps.engine) as db:  # a short read; each send below claims its own invoice
+    with session_scope(
+        call.deps.engine, write=False
+    ) as db:  # a short read; each send below claims its own invoice
         todo = [i for i in invoice_service.list_invoices(db=db, period=period) if i.status in UNSENT]
         names = {i.number: i.customer_name for i in todo}
     results = send_many(

@@ -13,12 +13,12 @@ from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.deps import Deps
-from bot.response_urls import allowed_response_url
-from bot.settings import Settings
 from core.db import session_scope
 from core.errors import FieldErrors
+from handlers.config import Settings
+from handlers.deps import Deps
 from handlers.errors import report as report_error
+from handlers.response_urls import allowed_response_url
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Call:
         return str(self.body.get("type", ""))
 
     def later(self, work: Handler, *, writes: bool = True) -> None:
-        """Run `work(call)` on the slow pool (bot.workpool) after the ack, with its own session.
+        """Run `work(call)` on the slow pool (core.workpool) after the ack, with its own session.
 
         For anything that waits on someone else: SMTP, PDF rendering, bill runs, PSA calls.
         `work` reports its own result (view update, respond, ephemeral); an error it raises
@@ -104,7 +104,7 @@ def _run_later(call: Call, work: Handler, writes: bool) -> None:
 
 
 def _guarded(respond: Respond, response_url: object, client: WebClient) -> Respond:
-    """Bolt's respond posts to the body's response_url: only to Slack's own hosts (bot.response_urls)."""
+    """Bolt's respond posts to the body's response_url: only to Slack's own hosts (handlers.response_urls)."""
     if response_url is None or allowed_response_url(response_url, slack_api_url=client.base_url):
         return respond
     log.warning("ignoring a response_url outside Slack's hosts")
@@ -119,7 +119,7 @@ def listener(
     Field errors on a modal submission become inline errors; any other error is acknowledged and
     then reported by the one error handler (handlers.errors), so Slack never shows a timeout.
 
-    The handler runs on the listener pool (bot.workpool); this request thread returns Bolt's
+    The handler runs on the listener pool (core.workpool); this request thread returns Bolt's
     answer as soon as the handler acks (the App runs with process_before_response=True), and the
     handler's work after its ack carries on in the pool, as it did under Bolt's own runner.
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, func, select
-
-from core import billing_settings, charges
+from core import billing_settings, charges, invoices
 from handlers import charge_views, customer_views, invoice_views
 from handlers.base import Call
 from handlers.blocks import Block
 from models.customers import EndCustomer
-from models.invoices import Invoice
 
 
 def sections(call: Call, customer: EndCustomer) -> list[list[Block]]:
@@ -20,20 +17,11 @@ def sections(call: Call, customer: EndCustomer) -> list[list[Block]]:
     services = charges.list_services(db=db, customer_id=customer.id)
     recurring = charges.list_recurring_charges(db=db, customer_id=customer.id)
     items = charges.list_once_offs(db=db, customer_id=customer.id)
-    invoice_ids = {i.invoice_id for i in items if i.invoice_id}
-    numbers: dict[int, str] = {}
-    if invoice_ids:
-        rows = db.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(invoice_ids))).all()
-        numbers = {row[0]: row[1] for row in rows}
+    numbers = invoices.numbers_of(db=db, invoice_ids={i.invoice_id for i in items if i.invoice_id})
     monthly = charges.monthly_total(db=db, customer_id=customer.id, as_of=call.today)
     names = {s.id: s.name for s in services if s.id is not None}
-    count = int(db.exec(select(func.count()).where(Invoice.customer_id == customer.id)).one())
-    recent = db.exec(
-        select(Invoice)
-        .where(Invoice.customer_id == customer.id)
-        .order_by(col(Invoice.id).desc())
-        .limit(invoice_views.SECTION_ROWS)
-    ).all()
+    count = invoices.count_invoices(db=db, customer_id=customer.id)
+    recent = invoices.latest_of_customer(db=db, customer_id=customer.id, limit=invoice_views.SECTION_ROWS)
     return [
         charge_views.services_section(services, customer_id=customer.id),
         charge_views.charges_section(recurring, customer_id=customer.id, monthly=monthly, services=names),

@@ -14,11 +14,12 @@ from core.errors import FieldErrors
 from handlers import customer_page
 from handlers import customer_views as views
 from handlers.base import Call, listener
-from handlers.commands import subcommand
 from handlers.customer_views import Ids
 from handlers.fields import metadata, submitted
 from handlers.home import publish_home
-from handlers.setup import ensure_configured, open_settings
+from handlers.setup import open_settings
+from handlers.setup_prompt import ensure_configured
+from handlers.subcommands import subcommand
 from models.customers import EndCustomer
 
 

@@ -11,10 +11,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
-from bot.middleware import VERIFIED
-from bot.response_urls import allowed_response_url
 from core.errors import Busy, RebillError
 from handlers.blocks import esc
+from handlers.deps import VERIFIED
+from handlers.response_urls import allowed_response_url
 
 log = logging.getLogger("rebill.errors")
 

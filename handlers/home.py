@@ -8,11 +8,12 @@ from slack_bolt import App
 
 from core import billing_settings, customers, dashboard
 from core.money import format_money
-from handlers import blocks, xero
+from handlers import blocks
 from handlers.base import Call, listener
 from handlers.blocks import esc
 from handlers.customer_views import Ids as CustomerIds
-from handlers.setup import configure_prompt
+from handlers.setup_prompt import configure_prompt
+from handlers.xero_blocks import home_text
 
 HOME_MISSING_LIMIT = 15
 
@@ -59,7 +60,7 @@ def home_view(call: Call) -> dict[str, Any]:
     out.append(
         blocks.context("`/rebill invoices overdue` lists them; `/rebill billrun` previews next month's run.")
     )
-    out.append(blocks.context(xero.home_text(call.db)))
+    out.append(blocks.context(home_text(call.db)))
     return {"type": "home", "blocks": out[:100]}
 
 

@@ -8,42 +8,24 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.workpool import interactive_timeout
-from core import credit_notes, customers
+from core import credit_notes
 from core import invoices as invoice_service
 from core.billrun import period_to_bill, preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
 from core.delivery import NoEmail, SendResult, send_invoice
 from core.errors import FieldErrors, NotAllowed, RebillError
 from core.invoices import FILTERS
-from core.month_close import State, changes_for, state_of
 from core.rendering import environment, invoice_pdf
+from core.workpool import interactive_timeout
 from handlers import invoice_views as views
-from handlers import month_close, xero
+from handlers import month_close
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
-from handlers.commands import subcommand
 from handlers.fields import metadata, submitted
+from handlers.invoice_modal import invoice_modal
 from handlers.invoice_views import Ids
-from handlers.setup import ensure_configured
-from models.invoices import Invoice
-
-
-def invoice_modal(call: Call, invoice: Invoice) -> dict[str, Any]:
-    assert invoice.id is not None
-    customer = customers.get(call.db, invoice.customer_id)
-    lines = invoice_service.lines_of(db=call.db, invoice_id=invoice.id)
-    changes = changes_for(call.db, invoice).summary()
-    uncertain = state_of(invoice, customer, now=call.deps.clock.now()) == State.UNCERTAIN
-    return views.invoice_modal(
-        invoice,
-        lines,
-        today=call.today,
-        customer_email=customer.email,
-        xero=xero.invoice_blocks(call.db, invoice),
-        changes=changes,
-        uncertain=uncertain,
-    )
+from handlers.setup_prompt import ensure_configured
+from handlers.subcommands import subcommand
 
 
 def _invoice_id(call: Call) -> int:

@@ -14,23 +14,23 @@ from dataclasses import dataclass
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from bot import close_report
-from bot.poster import Poster
-from bot.settings import Settings
 from core import billing_settings, month_close
 from core import invoices as invoice_service
 from core.calculation import Period
 from core.clock import BusinessClock
+from core.db import session_scope
 from core.delivery import mark_sent, send_invoice
 from core.errors import RebillError
 from core.month_close import CloseReport
-from handlers import close_views
+from handlers import close_report, close_views
 from handlers.base import Call, listener
 from handlers.blocks import esc, md
 from handlers.close_ids import CloseIds
+from handlers.config import Settings
+from handlers.invoice_modal import invoice_modal
 from handlers.invoice_views import Ids, billrun_summary_text
+from handlers.poster import Poster
 from models.invoices import Invoice
 
 
@@ -56,8 +56,6 @@ def _work(call: Call) -> Work:
 
 
 def _channel(engine: Engine) -> str | None:
-    from core.db import session_scope
-
     with session_scope(engine) as db:
         return billing_settings.load(db).alert_channel_id
 
@@ -193,8 +191,6 @@ def _redraw_invoice(call: Call, invoice_id: int) -> None:
     """When the click came from the invoice view, show the invoice as it is now."""
     view = call.body.get("view") or {}
     if view.get("type") == "modal" and view.get("id"):
-        from handlers.invoices import invoice_modal  # handlers.invoices registers Run from here
-
         fresh = invoice_service.get(db=call.db, invoice_id=invoice_id)
         call.client.views_update(view_id=view["id"], view=invoice_modal(call, fresh))
 
@@ -221,7 +217,7 @@ def _send_again(call: Call) -> None:
         templates_dir=work.settings.rebill_templates_dir,
     )
     # Short sessions of its own: on SQLite the request's session would hold the write lock.
-    with Session(work.engine) as db:
+    with session_scope(work.engine, write=False) as db:
         period = invoice_service.get(db=db, invoice_id=_invoice_id(call)).period
     refresh_report(work, period, invoice_ids={_invoice_id(call)})
     icon = ":white_check_mark:" if result.ok else ":warning:"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.workpool import interactive_timeout
 from core import billing_settings, customers, psa_service
 from core.errors import FieldErrors, RebillError
 from core.psa_cache import last_refresh, search_cache
+from core.workpool import interactive_timeout
 from handlers import customer_page
 from handlers import psa_views as views
 from handlers.base import Call, listener
@@ -36,7 +36,7 @@ def _pick_view(call: Call, error: str | None = None) -> dict:
 
 
 def _interactive(call: Call) -> PsaSettings:
-    """The PSA settings for a call a user is waiting on: the timeout capped (bot.workpool)."""
+    """The PSA settings for a call a user is waiting on: the timeout capped (core.workpool)."""
     psa = call.deps.psa
     return psa.model_copy(update={"psa_timeout": interactive_timeout(psa.psa_timeout)})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from slack_bolt import App
@@ -11,7 +10,6 @@ from slack_sdk.webhook import WebhookClient
 from core import billing_settings, customers
 from handlers import blocks
 from handlers.base import Call, listener
-from handlers.commands import help_blocks, subcommand
 from handlers.customer_views import list_blocks
 from handlers.fields import (
     INPUT_ACTION,
@@ -23,12 +21,11 @@ from handlers.fields import (
     submitted,
     text_input,
 )
+from handlers.home import publish_home
+from handlers.setup_prompt import Ids
+from handlers.subcommands import subcommand
+from handlers.xero_blocks import settings_blocks
 from models.system import BillingSettings
-
-
-class Ids(StrEnum):
-    OPEN = "setup_open"
-    FORM = "setup_form"
 
 
 def settings_modal(
@@ -241,28 +238,6 @@ def ledger_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
     ]
 
 
-def configure_prompt() -> list[blocks.Block]:
-    return [
-        blocks.section(
-            "*rebill-bot isn't configured yet.* Save your business name, default payment terms and "
-            "invoice numbering first; then you'll see your end customers here."
-        ),
-        blocks.actions(blocks.button("Configure rebilling", Ids.OPEN, style="primary")),
-    ]
-
-
-def ensure_configured(call: Call) -> bool:
-    """Answer with the set-up prompt (and return False) until the basics are saved."""
-    if billing_settings.is_configured(call.db):
-        return True
-    call.ack(
-        response_type="ephemeral",
-        text="rebill-bot isn't configured yet.",
-        blocks=configure_prompt() + help_blocks(),
-    )
-    return False
-
-
 @subcommand("settings", usage="settings", summary="edit the global billing settings")
 def settings_command(call: Call, args: str) -> None:
     call.ack()
@@ -282,8 +257,6 @@ def open_settings(call: Call, origin: dict[str, Any]) -> None:
     shown = 1 if first_time else billing_settings.next_sequence(call.db, row)
     view = settings_modal(row, first_time=first_time, origin=origin, next_number=shown)
     if not first_time:
-        from handlers.xero import settings_blocks
-
         view["blocks"] = (view["blocks"] + settings_blocks(call.db))[:100]
     call.client.views_open(trigger_id=call.body["trigger_id"], view=view)
 
@@ -311,8 +284,6 @@ def save_setup(call: Call) -> None:
                 replace_original=False,
             )
     if origin.get("home"):
-        from handlers.home import publish_home  # home imports this module
-
         publish_home(call, call.user_id)
 
 

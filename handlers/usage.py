@@ -22,9 +22,9 @@ from core.usage_import import import_usage, load_mapping, shipped_maps, summary_
 from handlers import usage_views as views
 from handlers.base import Call, listener
 from handlers.blocks import md
-from handlers.commands import subcommand
 from handlers.fields import checked, submitted
-from handlers.setup import ensure_configured
+from handlers.setup_prompt import ensure_configured
+from handlers.subcommands import subcommand
 
 MAX_BYTES: Final = 200 * 1024 * 1024  # a month of CDRs for a large MSP is tens of MB
 SPOOL: Final = 8 * 1024 * 1024  # kept in memory up to this, then on disk
@@ -54,7 +54,7 @@ def import_submitted(call: Call) -> None:
     mapping = load_mapping(None if values.get("mapping") in (None, views.STANDARD) else values["mapping"])
     dry_run = checked(values, "dry_run")
     call.ack(response_action="update", view=views.working_view(name))
-    # After the ack, on the slow pool (bot.workpool): fetch the file and import it.
+    # After the ack, on the slow pool (core.workpool): fetch the file and import it.
     call.later(lambda later: _import(later, file_id, name, mapping, dry_run))
 
 

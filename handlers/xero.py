@@ -7,56 +7,29 @@ Slack objects, so it can be handed to the bounded pool for slow work as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt import App
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
+from core import invoices
 from core.clock import Clock
 from core.errors import RebillError
+from core.xero_api import xero_client
 from core.xero_settings import Choices, choices_from, load_settings, update
 from handlers import xero_views as views
 from handlers.base import Call, listener
-from handlers.blocks import Block, esc
+from handlers.blocks import esc
 from handlers.fields import submitted
-from integrations.xero import XeroClient
-from integrations.xero_auth import XeroConfig, XeroError, load_connection, load_xero_config
-
-
-def configured() -> tuple[bool, XeroConfig | None]:
-    """(set up at all, usable config): a malformed set-up still counts as set up, to be reported."""
-    try:
-        config = load_xero_config()
-    except XeroError:
-        return True, None
-    return config is not None, config
-
-
-def settings_blocks(db: Session) -> list[Block]:
-    return views.settings_section(load_connection(db), configured=configured()[0])
-
-
-def home_text(db: Session) -> str:
-    return views.connection_text(load_connection(db), configured=configured()[0])
-
-
-def invoice_blocks(db: Session, invoice: Any) -> list[Block]:
-    from core.xero_sync import document_state
-
-    doc = document_state(db, invoice.id)
-    if doc is None and not configured()[0]:
-        return []
-    row = load_connection(db)
-    return views.invoice_blocks(invoice, doc, row.short_code if row else None)
-
+from handlers.invoice_modal import invoice_modal
+from handlers.invoice_views import notice
+from integrations.xero_auth import XeroConfig, XeroError, load_xero_config
 
 # The slow parts: plain functions, no Slack.
 
 
 def read_choices(engine: Engine, clock: Clock) -> Choices:
     config = _config()
-    with XeroClient(engine=engine, config=config, clock=clock) as client:
+    with xero_client(engine=engine, config=config, clock=clock) as client:
         return choices_from(client.accounts(), client.tax_rates())
 
 
@@ -71,7 +44,7 @@ def push_invoice_now(engine: Engine, clock: Clock, invoice_id: int) -> PushOutco
     from core import xero_sync
 
     try:
-        with XeroClient(engine=engine, config=_config(), clock=clock) as client:
+        with xero_client(engine=engine, config=_config(), clock=clock) as client:
             report = xero_sync.push(engine, client, clock=clock, refs=[str(invoice_id)])
     except RebillError as exc:
         return PushOutcome(False, f"Not pushed: {exc.user_message}")
@@ -106,8 +79,6 @@ def _fill_settings(call: Call, view_id: str | None) -> None:
         choices = read_choices(call.deps.engine, call.deps.clock)
         view = views.settings_modal(load_settings(call.db), choices)
     except RebillError as exc:
-        from handlers.invoice_views import notice
-
         view = notice(f":warning: {exc.user_message}")
     call.client.views_update(view_id=view_id, view=view)
 
@@ -126,16 +97,11 @@ def push_button(call: Call) -> None:
 def _push_now(call: Call) -> None:
     """After the ack, on the slow pool: push, then redraw the invoice view (its Xero line says
     how it went) and, when it was refused, say why on top."""
-    from handlers.invoice_views import notice
-    from handlers.invoices import invoice_modal
-
     invoice_id = int(call.body["actions"][0]["value"])
     outcome = push_invoice_now(call.deps.engine, call.deps.clock, invoice_id)
     view = call.body.get("view") or {}
     call.db.expire_all()  # the push wrote through its own sessions
     if view.get("id"):
-        from core import invoices
-
         call.client.views_update(
             view_id=view["id"], view=invoice_modal(call, invoices.get(db=call.db, invoice_id=invoice_id))
         )

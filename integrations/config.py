@@ -1,6 +1,6 @@
 """PSA settings from the environment, validated at start-up, and the factory that builds the client.
 
-Kept apart from `bot.settings.Settings` so the Slack app, the CLI and the jobs can all build a PSA
+Kept apart from `handlers.config.Settings` so the Slack app, the CLI and the jobs can all build a PSA
 client from the same place, and so a missing PSA variable is reported by name before anything runs.
 """
 
@@ -136,7 +136,7 @@ def _present(value: object) -> bool:
 
 
 def describe_psa_errors(error: ValidationError) -> str:
-    """One line per missing or bad variable, with how to fix it, like `bot.settings.describe_errors`."""
+    """One line per missing or bad variable, with how to fix it, like `core.config.describe_errors`."""
     lines = ["The PSA integration is not configured correctly:"]
     for item in error.errors():
         msg = str(item["msg"]).removeprefix("Value error, ")

@@ -1,6 +1,7 @@
-"""The Xero Accounting API client: one `httpx.Client`, tokens from the database, the shared budget.
+"""The Xero Accounting API client: one `httpx.Client`, a `TokenSource` and the shared call `Budget`.
 
-Every call: take a token (`xero_auth`), take a slot from the call budget (`xero_budget`), send,
+Every call: take a token (its `TokenSource`; `core.xero_tokens` keeps them in the database), take a
+slot from the call budget (`core.xero_budget`), send,
 give the slot back with Xero's remaining-day figure. Retries follow `integrations.http`'s policy
 (jittered backoff, `Retry-After` honoured): 429 (the problem Xero names is logged and kept),
 5xx, timeouts and dropped connections. A POST or PUT is retried only with the same
@@ -19,15 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from sqlalchemy.engine import Engine
 
-from core.clock import Clock
 from integrations.http import RetryPolicy, make_http_client, parse_retry_after
-from integrations.xero_auth import XeroConfig, XeroError, current_token, renew_after_refusal
-from integrations.xero_budget import BudgetExhausted, CallBudget
+from integrations.xero_auth import TokenSource, XeroConfig, XeroError
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +69,34 @@ def encode(body: Any) -> bytes:
     return json.dumps(body, default=_number).encode()
 
 
+class BudgetExhausted(XeroError):
+    """The day's 5,000 calls are spent."""
+
+
+class Budget(Protocol):
+    """Xero's per-organisation call limits, shared by every replica (`core.xero_budget.CallBudget`)."""
+
+    waited: float  # seconds spent waiting for a slot, for reports
+
+    def acquire(self, what: str) -> int:
+        """Block until a call may start; the call's id (hand it to `release`)."""
+        ...
+
+    def release(self, call_id: int, *, day_remaining: int | None = None) -> None: ...
+
+
 class XeroClient:
     def __init__(
         self,
         *,
-        engine: Engine,
         config: XeroConfig,
-        clock: Clock,
+        tokens: TokenSource,
+        budget: Budget,
         sleep: Callable[[float], None] = time.sleep,
-        budget: CallBudget | None = None,
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.engine, self.config, self.clock, self.sleep = engine, config, clock, sleep
-        self.budget = budget or CallBudget(engine, clock=clock, sleep=sleep)
+        self.config, self.tokens, self.budget, self.sleep = config, tokens, budget, sleep
         self.policy = policy or RetryPolicy(max_attempts=5, max_retry_after=120.0)
         self.http = make_http_client(
             base_url=config.api_url.rstrip("/") + "/", timeout=config.timeout, transport=transport
@@ -122,7 +134,7 @@ class XeroClient:
             # UTC to the second ("...T09:00:00Z"): Xero ignores fractions, and RFC 3339 wants a zone.
             headers["If-Modified-Since"] = if_modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         content = encode(body) if body is not None else None
-        token = current_token(self.engine, self.config, clock=self.clock)
+        token = self.tokens.current()
         renewed = False
         problem = "was not tried"
         sent_once = False
@@ -153,9 +165,7 @@ class XeroClient:
             else:
                 if response.status_code == 401 and not renewed:
                     renewed = True
-                    token = renew_after_refusal(
-                        self.engine, self.config, clock=self.clock, refused=token.access_token
-                    )
+                    token = self.tokens.renew_after_refusal(token.access_token)
                     continue
                 if response.status_code == 429:
                     limit = response.headers.get("X-Rate-Limit-Problem", "unknown")

@@ -1,18 +1,12 @@
-"""Xero connection settings and tokens, stored in the database and renewed under a row lock.
+"""Xero connection settings and the token exchanges with Xero's identity server.
 
 Token exchanges go through authlib's OAuth2 client (its httpx integration): client credentials for
 a custom connection, authorisation code with PKCE (S256) for a standard app, and the refresh grant.
 authlib's own auto-refresh is not used for API calls, because it keeps the token in process memory:
 with several replicas, two of them would spend the same single-use refresh token and the loser
-would be locked out. Instead:
-
-Concurrency
-    The token lives in the one `xero_connection` row. A caller whose access token is about to
-    expire locks that row (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers with
-    BEGIN IMMEDIATE), looks again (another replica may have just refreshed), and only then spends
-    the refresh token, storing the new pair before the lock is released. So each refresh token is
-    used once, whichever replica gets there first. A refusal (`invalid_grant`: expired after ~60
-    days unused, or revoked) is stored on the row and reported; nothing retries it in a loop.
+would be locked out. Where tokens are kept, and how each refresh token is spent once across
+replicas, is `core.xero_tokens` (the database row, renewed under its lock); the API client only
+sees a `TokenSource`.
 """
 
 from __future__ import annotations
@@ -20,9 +14,9 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -40,21 +34,10 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import OAuth2Client
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from core.clock import Clock
-from core.db import session_scope
 from core.errors import RebillError
-from models.types import utcnow
-from models.xero import XeroConnection
 
 SCOPES = "accounting.transactions accounting.contacts accounting.settings.read"
-EARLY = timedelta(seconds=60)  # renew this long before expiry, so a call never carries a dying token
-CONNECTION_ID = 1
 
 
 class XeroError(RebillError):
@@ -63,6 +46,14 @@ class XeroError(RebillError):
 
 class XeroAuthError(XeroError):
     """The token can't be had: not connected, bad credentials, refresh token refused."""
+
+
+class TokenRefused(XeroAuthError):
+    """Xero refused the stored refresh token (`error`: e.g. invalid_grant): a person must reconnect."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__(f"Xero refused the stored refresh token ({error}).")
 
 
 class XeroEnv(BaseSettings):
@@ -146,96 +137,15 @@ class Token:
     tenant_id: str
 
 
-def load_connection(db: Session, *, lock: bool = False) -> XeroConnection | None:
-    query = select(XeroConnection).where(XeroConnection.id == CONNECTION_ID)
-    if lock:
-        query = query.with_for_update()
-    return db.execute(query.execution_options(populate_existing=True)).scalars().first()
+class TokenSource(Protocol):
+    """Where the API client gets its token: a usable one, or a new one after Xero said 401."""
+
+    def current(self) -> Token: ...
+
+    def renew_after_refusal(self, refused: str) -> Token: ...
 
 
-def lock_connection(db: Session, *, kind: str) -> XeroConnection:
-    """The connection row, locked for this transaction; created first if missing.
-
-    Created with INSERT ... ON CONFLICT DO NOTHING, because SELECT ... FOR UPDATE locks nothing
-    when there is no row yet: replicas starting together would all try to insert it.
-    """
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.execute(
-        insert(XeroConnection)
-        .values(id=CONNECTION_ID, kind=kind, updated_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    row = load_connection(db, lock=True)
-    assert row is not None
-    return row
-
-
-def current_token(engine: Engine, config: XeroConfig, *, clock: Clock) -> Token:
-    """A usable access token and the tenant id, renewing (once, under the row lock) if needed."""
-    with session_scope(engine) as db:
-        row = load_connection(db)
-        if row is not None and _usable(row, clock) and row.tenant_id:
-            assert row.access_token is not None
-            return Token(row.access_token, row.tenant_id)
-    return _renew(engine, config, clock=clock, spent=None)
-
-
-def renew_after_refusal(engine: Engine, config: XeroConfig, *, clock: Clock, refused: str) -> Token:
-    """Xero said 401 to `refused`: renew unless another caller already replaced it."""
-    return _renew(engine, config, clock=clock, spent=refused)
-
-
-def _usable(row: XeroConnection, clock: Clock) -> bool:
-    return (
-        row.token_error is None
-        and row.access_token is not None
-        and row.access_expires_at is not None
-        and row.access_expires_at > clock.now() + EARLY
-    )
-
-
-def _renew(engine: Engine, config: XeroConfig, *, clock: Clock, spent: str | None) -> Token:
-    with session_scope(engine) as db:
-        row = lock_connection(db, kind=config.kind)
-        if row.token_error is not None:
-            raise XeroAuthError(row.token_error)
-        if _usable(row, clock) and row.access_token != spent and row.tenant_id:
-            assert row.access_token is not None
-            return Token(row.access_token, row.tenant_id)  # another caller renewed it meanwhile
-        if config.kind == "custom":
-            token = _client_credentials(config)
-            row.kind = "custom"
-        else:
-            if row.kind != "standard" or not row.refresh_token:
-                raise XeroAuthError(
-                    "Xero is not connected: run `rebill-bot xero connect` (see README, Xero)."
-                )
-            try:
-                with config.oauth() as oauth:
-                    token = oauth.refresh_token(config.token_url, refresh_token=row.refresh_token)
-            except OAuthError as exc:
-                row.token_error = (
-                    f"Xero refused the stored refresh token ({exc.error}): it expired (unused for about 60 days) "
-                    "or was revoked. Run `rebill-bot xero connect` again."
-                )
-                row.access_token = None
-                row.updated_at = clock.now()
-                db.add(row)
-                db.commit()
-                raise XeroAuthError(row.token_error) from None
-            except httpx.HTTPError as exc:
-                raise XeroError(
-                    f"Xero's token server could not be reached ({type(exc).__name__}); try again later."
-                ) from None
-        _store(row, token, clock)
-        if not row.tenant_id:
-            _attach_tenant(row, config)
-        db.add(row)
-        assert row.access_token is not None and row.tenant_id is not None
-        return Token(row.access_token, row.tenant_id)
-
-
-def _client_credentials(config: XeroConfig) -> dict[str, Any]:
+def client_credentials(config: XeroConfig) -> dict[str, Any]:
     try:
         with config.oauth() as oauth:
             return dict(oauth.fetch_token(config.token_url, grant_type="client_credentials"))
@@ -250,22 +160,24 @@ def _client_credentials(config: XeroConfig) -> dict[str, Any]:
         ) from None
 
 
-def _store(row: XeroConnection, token: dict[str, Any], clock: Clock) -> None:
-    now = clock.now()
-    row.access_token = token["access_token"]
-    row.access_expires_at = now + timedelta(seconds=int(token.get("expires_in", 1800)))
-    if token.get("refresh_token"):
-        row.refresh_token = token["refresh_token"]
-    row.refreshed_at = now
-    row.token_error = None
-    row.updated_at = now
+def refresh(config: XeroConfig, refresh_token: str) -> dict[str, Any]:
+    """Spend a refresh token; TokenRefused when Xero says it is no longer good."""
+    try:
+        with config.oauth() as oauth:
+            return dict(oauth.refresh_token(config.token_url, refresh_token=refresh_token))
+    except OAuthError as exc:
+        raise TokenRefused(str(exc.error)) from None
+    except httpx.HTTPError as exc:
+        raise XeroError(
+            f"Xero's token server could not be reached ({type(exc).__name__}); try again later."
+        ) from None
 
 
-def _attach_tenant(row: XeroConnection, config: XeroConfig) -> None:
-    """The organisation this token reaches (a custom connection has exactly one)."""
+def tenant_of(config: XeroConfig, access_token: str) -> tuple[str, str | None]:
+    """(tenant id, name) of the organisation this token reaches (a custom connection has exactly one)."""
     response = httpx.get(
         config.connections_url,
-        headers={"Authorization": f"Bearer {row.access_token}"},
+        headers={"Authorization": f"Bearer {access_token}"},
         timeout=config.timeout,
     )
     if response.status_code != 200:
@@ -273,8 +185,7 @@ def _attach_tenant(row: XeroConnection, config: XeroConfig) -> None:
     tenants = [t for t in response.json() if t.get("tenantType") == "ORGANISATION"]
     if not tenants:
         raise XeroAuthError("This Xero connection reaches no organisation: authorise one in Xero.")
-    row.tenant_id = tenants[0]["tenantId"]
-    row.tenant_name = tenants[0].get("tenantName")
+    return tenants[0]["tenantId"], tenants[0].get("tenantName")
 
 
 # Standard app: `rebill-bot xero connect`
@@ -295,10 +206,8 @@ def begin_authorization(config: XeroConfig) -> Authorization:
     return Authorization(url=url, state=state, verifier=verifier)
 
 
-def finish_authorization(
-    engine: Engine, config: XeroConfig, auth: Authorization, callback_url: str, *, clock: Clock
-) -> XeroConnection:
-    """Swap the code in `callback_url` for tokens and store them (replacing any earlier connection)."""
+def exchange_code(config: XeroConfig, auth: Authorization, callback_url: str) -> dict[str, Any]:
+    """Swap the code in `callback_url` (Xero's redirect after consent) for tokens."""
     query = parse_qs(urlparse(callback_url).query)
     if query.get("state", [""])[0] != auth.state:
         raise XeroAuthError(
@@ -308,7 +217,7 @@ def finish_authorization(
         raise XeroAuthError(f"Xero sign-in was not completed: {query['error'][0]}.")
     try:
         with config.oauth() as oauth:
-            token = dict(
+            return dict(
                 oauth.fetch_token(
                     config.token_url,
                     authorization_response=callback_url,
@@ -320,14 +229,6 @@ def finish_authorization(
         raise XeroAuthError(
             f"Xero refused the sign-in code ({exc.error}): run `rebill-bot xero connect` again."
         ) from None
-    with session_scope(engine) as db:
-        row = lock_connection(db, kind="standard")
-        row.kind = "standard"
-        row.tenant_id = None
-        _store(row, token, clock)
-        _attach_tenant(row, config)
-        db.add(row)
-    return row
 
 
 def wait_for_callback(
@@ -369,26 +270,3 @@ def wait_for_callback(
             f"No answer from Xero within {timeout:.0f} s: run `rebill-bot xero connect` again."
         )
     return got[0]
-
-
-def token_state(engine: Engine, config: XeroConfig | None, *, clock: Clock) -> str:
-    """One line for `check`: connected or not, and why."""
-    if config is None:
-        return "not configured (XERO_CLIENT_ID unset)"
-    with session_scope(engine) as db:
-        row = load_connection(db)
-    if row is None:
-        return (
-            "custom connection, no token yet"
-            if config.kind == "custom"
-            else "not connected (run `rebill-bot xero connect`)"
-        )
-    if row.token_error:
-        return f"refused: {row.token_error}"
-    if config.kind == "standard" and not row.refresh_token:
-        return "not connected (run `rebill-bot xero connect`)"
-    if _usable(row, clock):
-        assert row.access_expires_at is not None
-        minutes = int((row.access_expires_at - clock.now()).total_seconds() // 60)
-        return f"{row.kind} connection, access token valid for {minutes} more minute(s)"
-    return f"{row.kind} connection, access token expired (renewed on next use)"

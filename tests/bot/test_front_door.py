@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from bot.front_door import MAX_BODY_BYTES
-from bot.response_urls import allowed_response_url
 from core.errors import RebillError
-from handlers import commands
+from handlers import subcommands
 from handlers.base import Call
+from handlers.response_urls import allowed_response_url
 from tests.harness.app_server import AppServer
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, sign
@@ -50,9 +50,9 @@ def failing_subcommand() -> Iterator[None]:
         call.ack()
         raise RebillError("it failed")
 
-    commands.subcommand("zz-fail", usage="zz-fail", summary="test")(fail)
+    subcommands.subcommand("zz-fail", usage="zz-fail", summary="test")(fail)
     yield
-    commands.SUBCOMMANDS.pop("zz-fail")
+    subcommands.SUBCOMMANDS.pop("zz-fail")
 
 
 @pytest.mark.parametrize(

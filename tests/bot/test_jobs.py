@@ -12,12 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot.jobs import catch_up, find, previous_fire_time
-from bot.poster import Poster
 from bot.scheduler import job_context
 from bot.settings import Settings
 from core import billing_settings, charges
 from core.charge_validation import validate_recurring_charge
 from core.db import session_scope
+from handlers.poster import Poster
 from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from models.invoices import Invoice

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.workpool import INTERACTIVE_TIMEOUT_S, WorkPool, interactive_timeout
 from core.errors import Busy
+from core.workpool import INTERACTIVE_TIMEOUT_S, WorkPool, interactive_timeout
 from tests import factories
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender

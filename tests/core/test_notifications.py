@@ -6,6 +6,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -37,6 +38,36 @@ def test_released_claim_can_be_taken_again(engine: Engine, clock: FixedClock) ->
     assert claim_id is not None
     notifications.release(engine, claim_id)
     assert notifications.claim(engine, **key, claimed_by="b", clock=clock) is not None
+
+
+def test_a_held_claim_completes_when_its_block_ends(engine: Engine, clock: FixedClock) -> None:
+    key = {"kind": "digest", "subject": "all", "occasion": "2026-12-01"}
+    held = notifications.hold(engine, **key, claimed_by="a", clock=clock)
+    assert held is not None
+    with held:
+        held.posted("C1", "1.2")
+    row = notifications.find(engine, **key)
+    assert row is not None and (row.channel, row.message_ts, row.done_at) == ("C1", "1.2", clock.now())
+    assert notifications.hold(engine, **key, claimed_by="b", clock=clock) is None
+
+
+def test_a_held_claim_is_released_when_its_block_raises(engine: Engine, clock: FixedClock) -> None:
+    keys = [{"kind": "overdue", "subject": f"INV-{n}", "occasion": "2026-12-01"} for n in (1, 2)]
+    ids = [notifications.claim(engine, **key, claimed_by="a", clock=clock) for key in keys]
+    with pytest.raises(RuntimeError), notifications.held(engine, [i for i in ids if i], clock=clock):
+        raise RuntimeError("Slack said no")
+    assert [notifications.find(engine, **key) for key in keys] == [None, None]
+    assert notifications.hold(engine, **keys[0], claimed_by="b", clock=clock) is not None
+
+
+def test_keep_on_error_leaves_the_claim_neither_done_nor_released(engine: Engine, clock: FixedClock) -> None:
+    key = {"kind": "psa_refresh", "subject": "halopsa", "occasion": "2026-12-01T06"}
+    held = notifications.hold(engine, **key, claimed_by="a", clock=clock, keep_on_error=True)
+    assert held is not None
+    with pytest.raises(RuntimeError), held:
+        raise RuntimeError("a bug")
+    row = notifications.find(engine, **key)
+    assert row is not None and row.claimed_by == "a" and row.done_at is None
 
 
 def test_racing_threads_have_one_winner(engine: Engine, clock: FixedClock) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.errors import RebillError
-from handlers import commands
+from handlers import subcommands
 from handlers.base import Call
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
@@ -25,11 +25,11 @@ def failing_subcommands() -> Iterator[None]:
         call.ack()
         raise ZeroDivisionError("oops")
 
-    commands.subcommand("zz-domain", usage="zz-domain", summary="test")(domain_failure)
-    commands.subcommand("zz-bug", usage="zz-bug", summary="test")(bug)
+    subcommands.subcommand("zz-domain", usage="zz-domain", summary="test")(domain_failure)
+    subcommands.subcommand("zz-bug", usage="zz-bug", summary="test")(bug)
     yield
-    commands.SUBCOMMANDS.pop("zz-domain")
-    commands.SUBCOMMANDS.pop("zz-bug")
+    subcommands.SUBCOMMANDS.pop("zz-domain")
+    subcommands.SUBCOMMANDS.pop("zz-bug")
 
 
 def test_domain_error_is_shown_verbatim(

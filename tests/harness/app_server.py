@@ -47,7 +47,7 @@ class TrackingExecutor(ThreadPoolExecutor):
 
 
 class AppExecutors:
-    """The app's two pools (bot.workpool): idle means no listener and no slow job is left."""
+    """The app's two pools (core.workpool): idle means no listener and no slow job is left."""
 
     def __init__(self) -> None:
         self.listeners = TrackingExecutor("listener")

@@ -11,9 +11,11 @@ from sqlalchemy.engine import Engine
 from core import invoices
 from core.billrun import run_bill
 from core.db import session_scope
+from core.xero_api import xero_client
 from core.xero_settings import load_settings
+from core.xero_tokens import finish_authorization
 from integrations.xero import XeroClient
-from integrations.xero_auth import XeroConfig, begin_authorization, finish_authorization
+from integrations.xero_auth import XeroConfig, begin_authorization
 from models.invoices import Invoice
 from tests.core.test_billrun import ACTOR, DEC, _charge
 from tests.factories import configure, customer
@@ -38,7 +40,7 @@ def xero_config(fake: FakeXero, *, kind: str = "custom", timeout: float = 10.0) 
 def client(engine: Engine, fake: FakeXero, clock: FixedClock, **kw: Any) -> XeroClient:
     """Our client; its waits move the shared fake clock instead of sleeping."""
     config = kw.pop("config", None) or xero_config(fake, timeout=kw.pop("timeout", 10.0))
-    return XeroClient(
+    return xero_client(
         engine=engine, config=config, clock=clock, sleep=lambda s: clock.advance(seconds=s), **kw
     )
 

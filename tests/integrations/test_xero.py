@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from core.db import session_scope
+from core.xero_budget import CallBudget, Limits, day_remaining
+from core.xero_tokens import load_connection, token_state
 from integrations.xero import XeroValidation, parse_msdate
-from integrations.xero_auth import XeroAuthError, load_connection, token_state
-from integrations.xero_budget import CallBudget, Limits, day_remaining
+from integrations.xero_auth import XeroAuthError
 from tests.harness.clock import FixedClock
 from tests.harness.fake_xero import FakeXero
 from tests.harness.xero_setup import client, connect_standard, xero_config
@@ -143,7 +144,7 @@ def test_a_429_is_honoured_with_its_retry_after_and_the_problem_named(
 def test_the_daily_limit_is_reported_not_waited_out(
     engine: Engine, fake: FakeXero, clock: FixedClock
 ) -> None:
-    from integrations.xero_budget import BudgetExhausted
+    from integrations.xero import BudgetExhausted
 
     with client(
         engine, fake, clock, budget=CallBudget(engine, clock=clock, limits=Limits(per_day=2))

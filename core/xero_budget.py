@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 
 from core.clock import Clock
 from core.db import session_scope
-from integrations.xero_auth import CONNECTION_ID, XeroError, load_connection, lock_connection
+from core.xero_tokens import CONNECTION_ID, load_connection, lock_connection
+from integrations.xero import BudgetExhausted
 from models.xero import XeroCall, XeroConnection
 
 
@@ -40,11 +41,9 @@ class Limits:
 LIMITS = Limits()
 
 
-class BudgetExhausted(XeroError):
-    """The day's 5,000 calls are spent."""
-
-
 class CallBudget:
+    """The API client's `Budget`, counted in the `xero_call` table (see the module docstring)."""
+
     def __init__(
         self,
         engine: Engine,

@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from bot.access import AccessPolicy
-from bot.settings import Settings
-from bot.workpool import Workers
 from core.clock import BusinessClock
+from core.workpool import Workers
+from handlers.access import AccessPolicy
+from handlers.config import Settings
 from integrations.config import PsaSettings
+
+# Put on the context by `bot.middleware.inject`, the first of our middleware, which Bolt runs only
+# after its own signature check passed (or for Socket Mode, whose connection is the
+# authentication). The error handler (handlers.errors) answers nothing without it.
+VERIFIED = "rebill_verified"
 
 
 @dataclass(frozen=True)

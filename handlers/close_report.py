@@ -25,11 +25,11 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.poster import Poster
 from core import notifications, workers
 from core.clock import BusinessClock
 from core.month_close import CloseReport, Entry
 from handlers import close_views
+from handlers.poster import Poster
 
 REPORT_EVENT = "rebill_close_report"
 THREAD_EVENT = "rebill_close_thread"
@@ -103,12 +103,9 @@ def _report_ts(slack: Slack, report: CloseReport, me: str) -> str | None:
         claim = row.id
     text, blocks = close_views.report_message(report)
     metadata = {"event_type": REPORT_EVENT, "event_payload": {"period": report.period}}
-    try:
+    with notifications.held(slack.engine, [claim], clock=slack.clock) as held:
         ts = slack.poster.post(slack.channel, text, blocks, metadata=metadata)
-    except Exception:
-        notifications.release(slack.engine, claim)
-        raise
-    notifications.complete(slack.engine, claim, clock=slack.clock, channel=slack.channel, message_ts=ts)
+        held.posted(slack.channel, ts)
     return ts
 
 
@@ -157,16 +154,9 @@ def _post_batch(
     text, blocks = close_views.thread_message([e for _, e in batch], first=first, of=len(report.entries))
     ids = ",".join(str(e.invoice_id) for _, e in batch)
     metadata = {"event_type": THREAD_EVENT, "event_payload": {"period": report.period, "invoices": ids}}
-    try:
+    with notifications.held(slack.engine, [claim for claim, _ in batch], clock=slack.clock) as held:
         posted = slack.poster.post(slack.channel, text, blocks, thread_ts=ts, metadata=metadata)
-    except Exception:
-        for claim, _ in batch:
-            notifications.release(slack.engine, claim)
-        raise
-    for claim, _ in batch:
-        notifications.complete(
-            slack.engine, claim, clock=slack.clock, channel=slack.channel, message_ts=posted
-        )
+        held.posted(slack.channel, posted)
 
 
 def _messages(slack: Slack, method: str, **params: Any) -> list[dict[str, Any]]:
