@@ -42,7 +42,7 @@ from core.money import (
     round_exact,
     sum_money,
 )
-from tests.core.test_calculation_ledger import billed, nbn
+from tests.harness.calculation_book import billed, nbn
 
 D = Decimal
 DEC, JAN = Period(2026, 12), Period(2027, 1)

@@ -9,7 +9,7 @@ from core.close_exceptions import CloseException
 from core.invoice_changes import InvoiceChanges, LineChange
 from core.month_close import CloseReport, Entry, State
 from handlers.close_views import report_message, thread_message
-from tests.handlers.test_customers import texts
+from tests.harness.slack_views import texts
 
 
 def entry(n: int, state: State, changes: InvoiceChanges, **kw: object) -> Entry:

@@ -15,8 +15,8 @@ from core.xero_settings import load_settings
 from integrations.xero import XeroClient
 from integrations.xero_auth import XeroConfig, begin_authorization, finish_authorization
 from models.invoices import Invoice
-from tests.core.test_billrun import ACTOR, DEC, _charge
 from tests.factories import configure, customer
+from tests.harness.billbook import ACTOR, DEC, _charge
 from tests.harness.clock import FixedClock
 from tests.harness.fake_xero import FakeXero
 
