@@ -10,7 +10,7 @@ from typing import Any
 from babel.numbers import list_currencies
 from sqlmodel import Session, select
 
-from core import audit, numbering
+from core import audit, numbering, payment_terms
 from core.charge_validation import parse_margin
 from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
@@ -48,7 +48,7 @@ def is_configured(db: Session) -> bool:
 
 
 def default_terms(db: Session) -> int:
-    return load(db).default_payment_terms_days or 0
+    return payment_terms.effective_days(None, load(db).default_payment_terms_days)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from core import payment_terms
 from core.customer_validation import LABELS, MAX_LENGTHS
 from core.customers import Page
 from handlers import blocks
@@ -38,9 +39,7 @@ class Ids(StrEnum):
 
 
 def terms_text(customer: EndCustomer, default_days: int) -> str:
-    if customer.payment_terms_days is not None:
-        return f"{customer.payment_terms_days} days"
-    return f"default ({default_days} days)"
+    return payment_terms.describe(customer.payment_terms_days, default_days)
 
 
 def psa_text(customer: EndCustomer) -> str | None:
