@@ -8,8 +8,16 @@ from enum import StrEnum
 from typing import Any
 
 from core.billrun import BillPreview, BillRunResult, HeldCatchUp
-from core.invoice_states import APPROVED, CREDIT_NOTE, INVOICE, SENT
-from core.invoices import DRAFT, OWING, PAID, VOID, status_label
+from core.invoice_states import (
+    CREDIT_NOTE,
+    CREDITABLE,
+    DRAFT,
+    INVOICE,
+    OWING,
+    UNSENT,
+    VOID,
+)
+from core.invoices import status_label
 from core.money import ZERO, format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
@@ -155,9 +163,9 @@ def invoice_modal(
         paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
         paid["confirm"].pop("style")
         buttons.append(paid)
-    if invoice.status in (SENT, PAID) and invoice.doc_type == INVOICE:
+    if invoice.status in CREDITABLE and invoice.doc_type == INVOICE:
         buttons.append(blocks.button("Credit", Ids.CREDIT, value=value))
-    if invoice.status in (DRAFT, APPROVED):
+    if invoice.status in UNSENT:
         void = blocks.button("Void", Ids.VOID, value=value, style="danger")
         void["confirm"] = _confirm(
             "Void invoice?", f"{invoice.number} keeps its number but is no longer owed.", "Void"

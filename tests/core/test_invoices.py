@@ -184,3 +184,12 @@ def test_a_once_off_item_claimed_meanwhile_aborts_the_write(engine: Engine) -> N
     with Session(engine) as db:
         assert invoice_of(db, book.delta, Period(2027, 1)).number == "INV-00003"
         assert db.execute(select(Invoice).where(Invoice.period == "2026-12")).first() is None
+
+
+def test_the_status_groups_are_members_of_the_one_enum() -> None:
+    from core.invoice_states import InvoiceStatus
+
+    assert [s for s in InvoiceStatus if s.owing] == [InvoiceStatus.APPROVED, InvoiceStatus.SENT]
+    assert [s for s in InvoiceStatus if s.unsent] == [InvoiceStatus.DRAFT, InvoiceStatus.APPROVED]
+    assert [s for s in InvoiceStatus if s.creditable] == [InvoiceStatus.SENT, InvoiceStatus.PAID]
+    assert InvoiceStatus("sent") == "sent" and f"{InvoiceStatus.VOID}" == "void"
