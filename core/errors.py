@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 
 class RebillError(Exception):
     """An expected failure, explained for the person who caused it."""
@@ -25,6 +27,11 @@ class FieldErrors(RebillError):
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = dict(errors)
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors.items()))
+
+
+def error_id() -> str:
+    """A short id for an unexpected failure: the user quotes it, the log line carries it (Slack, CLI, jobs)."""
+    return uuid.uuid4().hex[:8]
 
 
 BUSY_MESSAGE = "rebill-bot is busy, try again in a moment."
