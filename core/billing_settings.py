@@ -47,6 +47,11 @@ def is_configured(db: Session) -> bool:
     return not missing(load(db))
 
 
+def currency(db: Session) -> str:
+    """The configured currency: every amount shown in Slack or the CLI reads in it, as invoices do."""
+    return load(db).currency
+
+
 def default_terms(db: Session) -> int:
     return payment_terms.effective_days(None, load(db).default_payment_terms_days)
 

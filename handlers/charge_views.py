@@ -88,23 +88,30 @@ def services_section(services: Sequence[Service], *, customer_id: int) -> list[B
 
 
 def charges_section(
-    charges: Sequence[RecurringCharge], *, customer_id: int, monthly: Decimal, services: dict[int, str]
+    charges: Sequence[RecurringCharge],
+    *,
+    customer_id: int,
+    monthly: Decimal,
+    services: dict[int, str],
+    currency: str,
 ) -> list[Block]:
     out: list[Block] = [
         blocks.divider(),
-        blocks.section(f"*Recurring charges* ({len(charges)}) · {format_money(monthly)} a month ex-GST"),
+        blocks.section(
+            f"*Recurring charges* ({len(charges)}) · {format_money(monthly, currency)} a month ex-GST"
+        ),
     ]
     if not charges:
         out.append(blocks.context("_none yet_"))
     for charge in charges[:SHOW_AT_MOST]:
-        amount = format_money(charge.unit_price * charge.quantity)
-        each = f"{quantity_text(charge.quantity)} × {format_money(charge.unit_price)}"
+        amount = format_money(charge.unit_price * charge.quantity, currency)
+        each = f"{quantity_text(charge.quantity)} × {format_money(charge.unit_price, currency)}"
         dates = f"from {day(charge.effective_from)}" + (
             f" to {day(charge.end_date)}" if charge.end_date else ""
         )
         service = f" · {esc(services[charge.service_id])}" if charge.service_id in services else ""
         tax = "" if charge.taxable else " · GST-free"
-        cost = cost_text(charge.unit_price, charge.unit_cost)
+        cost = cost_text(charge.unit_price, charge.unit_cost, currency)
         feed = f" · quantity from feed {esc(charge.quantity_feed)}" if charge.quantity_feed else ""
         text = f"*{esc(charge.description)}*: {amount} {charge.frequency}\n{each}{cost} · {dates}{service}{tax}{feed}"
         menu = _menu(("Edit", f"rc_edit:{charge.id}"), ("End charge", f"rc_end:{charge.id}"))
@@ -115,19 +122,19 @@ def charges_section(
 
 
 def once_offs_section(
-    items: Sequence[OnceOffItem], *, customer_id: int, numbers: dict[int, str]
+    items: Sequence[OnceOffItem], *, customer_id: int, numbers: dict[int, str], currency: str
 ) -> list[Block]:
     out: list[Block] = [blocks.divider(), blocks.section(f"*Once-off items* ({len(items)})")]
     if not items:
         out.append(blocks.context("_none yet_"))
     for item in items[:SHOW_AT_MOST]:
-        amount = format_money(item.unit_price * item.quantity)
+        amount = format_money(item.unit_price * item.quantity, currency)
         status = (
             f"Invoiced on {numbers.get(item.invoice_id or 0, 'an invoice')}"
             if item.invoice_id
             else "Not yet invoiced"
         )
-        cost = cost_text(item.unit_price, item.unit_cost)
+        cost = cost_text(item.unit_price, item.unit_cost, currency)
         text = f"*{esc(item.description)}*: {amount}{cost} · {day(item.item_date)}\n_{status}_"
         menu = _menu(("Edit", f"oo_edit:{item.id}"), ("Delete", f"oo_delete:{item.id}"))
         out.append(blocks.section(text, accessory=menu))
@@ -202,13 +209,13 @@ def cost_input(cost: Decimal | None) -> Block:
     )
 
 
-def cost_text(unit_price: Decimal, unit_cost: Decimal | None) -> str:
+def cost_text(unit_price: Decimal, unit_cost: Decimal | None, currency: str) -> str:
     """ " · cost $21.00 · margin 54.76%": internal figures for the customer view and the preview."""
     if unit_cost is None:
         return ""
     margin = margin_percent_of(unit_price, unit_cost)
     shown = "n/a" if margin is None else f"{margin}%"
-    return f" · cost {format_money(unit_cost)} · margin {shown}"
+    return f" · cost {format_money(unit_cost, currency)} · margin {shown}"
 
 
 FREQUENCY_OPTIONS = [("Monthly", "monthly"), ("Quarterly", "quarterly"), ("Annually", "annually")]
@@ -342,14 +349,14 @@ def end_date_form(
     )
 
 
-def delete_form(item: OnceOffItem, *, parent: str | None) -> dict[str, Any]:
+def delete_form(item: OnceOffItem, *, parent: str | None, currency: str) -> dict[str, Any]:
     return modal(
         callback_id=Ids.FORM_DELETE_ONCE_OFF,
         title="Delete once-off item",
         submit="Delete",
         blocks=[
             blocks.section(
-                f"Delete *{esc(item.description)}* ({format_money(item.unit_price * item.quantity)})? "
+                f"Delete *{esc(item.description)}* ({format_money(item.unit_price * item.quantity, currency)})? "
                 "It has not been invoiced, so it simply won't be billed."
             )
         ],
@@ -368,6 +375,7 @@ def preview_modal(
     result: Totals,
     *,
     tax_rate: Decimal,
+    currency: str,
     held: Sequence[Line] = (),
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -384,13 +392,16 @@ def preview_modal(
         total=result.total,
         tax_rate=tax_rate,
         limit=70,
+        currency=currency,
         show_cost=True,
     )
-    internal = margin_summary(lines)
+    internal = margin_summary(lines, currency)
     if internal or notes:
         out.append(blocks.context("\n".join([*(esc(n) for n in notes), *([internal] if internal else [])])))
     if held:
-        rows = "\n".join(f"• {esc(line.description)} {format_money(line.amount)}" for line in held[:10])
+        rows = "\n".join(
+            f"• {esc(line.description)} {format_money(line.amount, currency)}" for line in held[:10]
+        )
         out.append(
             blocks.section(
                 f":hourglass: *Needs a decision, not on this invoice:* {len(held)} unbilled piece(s) older "
@@ -404,7 +415,7 @@ def preview_modal(
 _KIND_LABELS = {"catch_up": "*Catch-up* · ", "credit": "*Credit* · "}
 
 
-def margin_summary(lines: Sequence[Line]) -> str:
+def margin_summary(lines: Sequence[Line], currency: str) -> str:
     """ "Internal: cost $120.00 · margin $30.00 (25.00%)" over the costed lines, or ""."""
     costed = [line for line in lines if line.cost is not None]
     if not costed:
@@ -415,7 +426,7 @@ def margin_summary(lines: Sequence[Line]) -> str:
     uncosted = len(lines) - len(costed)
     rest = f" · {uncosted} line(s) without a cost" if uncosted else ""
     return (
-        f":lock: Internal: cost {format_money(cost)} · margin {format_money(revenue - cost)}"
+        f":lock: Internal: cost {format_money(cost, currency)} · margin {format_money(revenue - cost, currency)}"
         f" ({'n/a' if pct is None else f'{pct}%'}){rest}"
     )
 
@@ -436,23 +447,25 @@ def lines_and_totals(
     total: Decimal,
     tax_rate: Decimal,
     limit: int,
-    currency: str = "",
+    currency: str,
+    show_code: bool = False,
     more: str = "",
     show_cost: bool = False,
 ) -> list[Block]:
     """Invoice lines and their totals, the same in a preview and on an invoice.
 
-    `show_cost` adds each line's internal cost and margin (the preview only).
+    `show_cost` adds each line's internal cost and margin (the preview only); `show_code` names the
+    currency after the total (an issued invoice says what it is in).
     """
     out: list[Block] = []
     for line in lines[:limit]:
         gst = "" if line.taxable else " _(GST-free)_"
         kind = _KIND_LABELS.get(getattr(line, "kind", ""), "")
-        cost = cost_text(line.unit_price, getattr(line, "unit_cost", None)) if show_cost else ""
+        cost = cost_text(line.unit_price, getattr(line, "unit_cost", None), currency) if show_cost else ""
         out.append(
             blocks.section(
                 f"{kind}{esc(line.description)}{gst}\n{quantity_text(line.quantity)} × "
-                f"{format_money(line.unit_price)} = *{format_money(line.amount)}*{cost}"
+                f"{format_money(line.unit_price, currency)} = *{format_money(line.amount, currency)}*{cost}"
             )
         )
     if len(lines) > limit:
@@ -461,7 +474,7 @@ def lines_and_totals(
     out.append(blocks.divider())
     out.append(
         blocks.section(
-            f"Subtotal {format_money(subtotal)}\nGST ({rate}) {format_money(tax)}\n*Total {format_money(total)}{currency}*"
+            f"Subtotal {format_money(subtotal, currency)}\nGST ({rate}) {format_money(tax, currency)}\n*Total {format_money(total, currency)}{f' {currency}' if show_code else ''}*"
         )
     )
     return out

@@ -134,7 +134,9 @@ def menu(call: Call) -> None:
                     views.once_off_form(customer_id=item.customer_id, parent=parent, today=today, item=item),
                 )
             else:
-                _push(call, views.delete_form(item, parent=parent))
+                _push(
+                    call, views.delete_form(item, parent=parent, currency=billing_settings.currency(call.db))
+                )
     except NotAllowed as refusal:
         # "Afterwards the buttons say why not": explain in a small modal over the customer view.
         _push(call, views.notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
@@ -293,6 +295,7 @@ def preview(call: Call) -> None:
             lines,
             result,
             tax_rate=settings.tax_rate,
+            currency=settings.currency,
             held=bill.held,
             notes=notes,
         ),

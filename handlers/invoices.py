@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.workpool import interactive_timeout
-from core import credit_notes, customers
+from core import billing_settings, credit_notes, customers
 from core import invoices as invoice_service
 from core.billrun import preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
@@ -283,7 +283,9 @@ def billrun_command(call: Call, args: str) -> None:
     def preview(call: Call) -> None:
         found = preview_bill(db=call.db, period=period)
         call.respond(
-            replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(found)
+            replace_original=True,
+            text=f"Bill run for {period}",
+            blocks=views.billrun_preview_blocks(found, currency=billing_settings.currency(call.db)),
         )
 
     call.later(preview, writes=False)

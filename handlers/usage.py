@@ -15,7 +15,7 @@ import httpx
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from core import margins
+from core import billing_settings, margins
 from core.calculation import Period
 from core.errors import RebillError
 from core.usage_import import import_usage, load_mapping, shipped_maps, summary_lines
@@ -144,7 +144,9 @@ def margins_command(call: Call, args: str) -> None:
         later.respond(
             replace_original=True,
             text=f"Margins for {period}",
-            blocks=views.margins_blocks(str(period), found, low),
+            blocks=views.margins_blocks(
+                str(period), found, low, currency=billing_settings.currency(later.db)
+            ),
         )
 
     call.later(answer, writes=False)

@@ -315,7 +315,7 @@ def test_period_accepts_years_1_to_9999_only() -> None:
 
 
 def test_money_edges() -> None:
-    assert (format_money(D("0")), format_money(D("0.50")), format_money(D("-0.50"))) == (
+    assert (format_money(D("0"), "AUD"), format_money(D("0.50"), "AUD"), format_money(D("-0.50"), "AUD")) == (
         "$0.00",
         "$0.50",
         "-$0.50",

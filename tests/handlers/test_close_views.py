@@ -33,12 +33,13 @@ def entry(n: int, state: State, changes: InvoiceChanges, **kw: object) -> Entry:
     return Entry(**(values | kw))  # type: ignore[arg-type]
 
 
-SAME = InvoiceChanges("INV-00001", "2026-11", Decimal(0), ())
+SAME = InvoiceChanges("INV-00001", "2026-11", Decimal(0), (), "AUD")
 GREW = InvoiceChanges(
     "INV-00001",
     "2026-11",
     Decimal("209.00"),
     (LineChange("changed", "M365 seats", Decimal("190"), Decimal("20"), "quantity 17 → 19"),),
+    "AUD",
 )
 
 
