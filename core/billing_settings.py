@@ -18,6 +18,7 @@ from core.errors import FieldErrors
 from core.text import clean_text
 from models.invoices import Invoice, InvoiceSeries
 from models.system import BillingSettings
+from models.types import max_length
 
 REQUIRED = {
     "business_name": "Business name",
@@ -69,8 +70,8 @@ def validate_basics(raw: dict[str, Any]) -> BasicsInput:
     name = clean_text(raw.get("business_name")) or ""
     if not name:
         errors["business_name"] = "Business name is required."
-    elif len(name) > 100:
-        errors["business_name"] = "Business name must be at most 100 characters."
+    elif len(name) > NAME_MAX:
+        errors["business_name"] = f"Business name must be at most {NAME_MAX} characters."
     terms = parse_days(raw.get("default_payment_terms_days"), errors, "default_payment_terms_days")
     if terms is None and "default_payment_terms_days" not in errors:
         errors["default_payment_terms_days"] = "Default payment terms are required (days, 0 to 365)."
@@ -123,11 +124,18 @@ class MoreInput:
     back_billing_months: int = 3  # catch-up older than this is held for a decision; 0 holds all of it
 
 
+def text_limit(field: str) -> int:
+    """The longest text a settings field holds (the model's max_length), for validation and the forms."""
+    return max_length(BillingSettings, field)
+
+
+NAME_MAX = text_limit("business_name")
 MULTILINE = frozenset({"business_address", "payment_instructions"})
 
 
-def _optional(raw: dict[str, Any], field: str, limit: int, errors: dict[str, str], label: str) -> str | None:
+def _optional(raw: dict[str, Any], field: str, errors: dict[str, str], label: str) -> str | None:
     text = clean_text(raw.get(field), multiline=field in MULTILINE) or ""
+    limit = text_limit(field)
     if len(text) > limit:
         errors[field] = f"{label} must be at most {limit} characters."
     return text or None
@@ -145,14 +153,14 @@ def _whole(
 
 def validate_more(raw: dict[str, Any]) -> MoreInput:
     errors: dict[str, str] = {}
-    abn = _optional(raw, "abn", 20, errors, "ABN")
+    abn = _optional(raw, "abn", errors, "ABN")
     if abn and not re.fullmatch(r"[0-9 ]{9,20}", abn):
         errors["abn"] = "ABN: digits and spaces only, e.g. 51 824 753 556."
-    address = _optional(raw, "business_address", 300, errors, "Address")
+    address = _optional(raw, "business_address", errors, "Address")
     email = parse_email(raw.get("business_email"), errors, "business_email")
-    phone = _optional(raw, "business_phone", 30, errors, "Phone")
-    instructions = _optional(raw, "payment_instructions", 1000, errors, "Payment instructions")
-    logo = _optional(raw, "logo_path", 500, errors, "Logo file")
+    phone = _optional(raw, "business_phone", errors, "Phone")
+    instructions = _optional(raw, "payment_instructions", errors, "Payment instructions")
+    logo = _optional(raw, "logo_path", errors, "Logo file")
     rate_text = (
         str(raw.get("tax_rate") if raw.get("tax_rate") is not None else "10")
         .strip()

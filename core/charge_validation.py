@@ -21,14 +21,17 @@ from core.calculation import FREQUENCIES, OUT_OF_RANGE, sane_year
 from core.errors import FieldErrors
 from core.money import parse_money, parse_quantity
 from core.text import clean_text
+from models.charges import RecurringCharge, Service
+from models.types import max_length
 
-DESCRIPTION_MAX: Final = 200
-NAME_MAX: Final = 200
-REFERENCE_MAX: Final = 100
+# Text limits come from the models' Field(max_length=...): one number, read by the forms too.
+DESCRIPTION_MAX: Final = max_length(RecurringCharge, "description")
+NAME_MAX: Final = max_length(Service, "name")
+REFERENCE_MAX: Final = max_length(Service, "reference")
 UNIT_PRICE_LIMIT: Final = Decimal("1000000")  # exclusive
 QUANTITY_MAX: Final = Decimal("100000")  # inclusive
 MARGIN_MAX: Final = Decimal("1000")  # percent on cost, inclusive
-FEED_MAX: Final = 100
+FEED_MAX: Final = max_length(RecurringCharge, "quantity_feed")
 NEEDS_PRICE: Final = "Enter an amount, like 1234.50, or a unit cost to price it from the margin."
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

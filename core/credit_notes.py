@@ -31,8 +31,9 @@ from core.errors import NotAllowed
 from core.invoice_states import CREDIT_NOTE, CREDITABLE, INVOICE, VOID
 from core.invoice_writing import Draft, require_configured, write_new
 from models.invoices import Invoice, InvoiceLine
+from models.types import max_length
 
-REASON_LIMIT = 300
+REASON_LIMIT = max_length(Invoice, "reason")
 
 
 @dataclass(frozen=True)

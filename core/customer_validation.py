@@ -10,18 +10,25 @@ from email_validator import EmailNotValidError, validate_email
 
 from core.errors import FieldErrors
 from core.text import clean_text
+from models.customers import EndCustomer
+from models.types import max_length
 
 PHONE = re.compile(r"^[0-9+()\-. ]+$")
+# Read from the model (its Field(max_length=...)), so a form, the CLI and the column agree.
 MAX_LENGTHS = {
-    "company_name": 100,
-    "contact_number": 30,
-    "address_line1": 120,
-    "address_line2": 120,
-    "city": 60,
-    "state": 40,
-    "postcode": 12,
-    "country": 60,
+    field: max_length(EndCustomer, field)
+    for field in (
+        "company_name",
+        "contact_number",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postcode",
+        "country",
+    )
 }
+EMAIL_MAX = max_length(EndCustomer, "email")
 LABELS = {
     "company_name": "Company name",
     "email": "E-mail",

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from core.calculation import Line, Totals
+from core.charge_validation import DESCRIPTION_MAX, FEED_MAX, NAME_MAX, REFERENCE_MAX
 from core.money import format_money, margin_percent_of
 from handlers import blocks
 from handlers.blocks import Block, esc
@@ -165,21 +166,21 @@ def service_form(
                 "Service name",
                 initial=service and service.name,
                 optional=False,
-                max_length=200,
+                max_length=NAME_MAX,
                 placeholder="Microsoft 365 Business Premium",
             ),
             text_input(
                 "reference",
                 "Reference",
                 initial=service and service.reference,
-                max_length=100,
+                max_length=REFERENCE_MAX,
                 hint="A phone number, tenant id or contract id.",
             ),
             text_input(
                 "psa_reference",
                 "PSA contract / product reference",
                 initial=service and service.psa_reference,
-                max_length=100,
+                max_length=REFERENCE_MAX,
             ),
             date_input(
                 "start_date", "Start date", initial=service.start_date if service else today, optional=False
@@ -235,7 +236,7 @@ def charge_form(
             "Description",
             initial=charge and charge.description,
             optional=False,
-            max_length=200,
+            max_length=DESCRIPTION_MAX,
         ),
         text_input(
             "unit_price",
@@ -256,7 +257,7 @@ def charge_form(
             "quantity_feed",
             "Quantity from licence feed",
             initial=charge and charge.quantity_feed,
-            max_length=100,
+            max_length=FEED_MAX,
             hint="A licence feed name: the quantity follows its latest count in the month billed.",
         ),
         select_input(
@@ -308,7 +309,7 @@ def once_off_form(
                 "Description",
                 initial=item and item.description,
                 optional=False,
-                max_length=200,
+                max_length=DESCRIPTION_MAX,
             ),
             text_input(
                 "unit_price",

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from core import payment_terms
-from core.customer_validation import LABELS, MAX_LENGTHS
+from core.customer_validation import EMAIL_MAX, LABELS, MAX_LENGTHS
 from core.customers import Page
 from handlers import blocks
 from handlers.blocks import Block, esc, md
@@ -210,17 +210,20 @@ def customer_form_blocks(
             LABELS["company_name"],
             initial=value("company_name"),
             optional=False,
-            max_length=100,
+            max_length=MAX_LENGTHS["company_name"],
         ),
         text_input(
             "email",
             LABELS["email"],
             initial=value("email"),
             hint="Invoices are e-mailed here.",
-            max_length=254,
+            max_length=EMAIL_MAX,
         ),
         text_input(
-            "contact_number", LABELS["contact_number"], initial=value("contact_number"), max_length=30
+            "contact_number",
+            LABELS["contact_number"],
+            initial=value("contact_number"),
+            max_length=MAX_LENGTHS["contact_number"],
         ),
     ]
     for name in ("address_line1", "address_line2", "city", "state", "postcode", "country"):
@@ -289,7 +292,7 @@ def email_form(customer: EndCustomer, *, origin: dict[str, Any]) -> dict[str, An
         submit="Save",
         blocks=[
             blocks.section(f"Where should *{esc(customer.company_name)}*'s invoices be e-mailed?"),
-            text_input("email", "E-mail", initial=customer.email, optional=False, max_length=254),
+            text_input("email", "E-mail", initial=customer.email, optional=False, max_length=EMAIL_MAX),
         ],
         private_metadata=encode_metadata(customer_id=customer.id, **origin),
     )

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.billrun import BillPreview, BillRunResult, HeldCatchUp
+from core.credit_notes import REASON_LIMIT
 from core.invoice_states import (
     CREDIT_NOTE,
     CREDITABLE,
@@ -217,7 +218,9 @@ def credit_form(invoice: Invoice, lines: Sequence[InvoiceLine]) -> dict[str, Any
                 "run if the charges still say they are owed."
             ),
             picker,
-            text_input("reason", "Reason", optional=True, max_length=300, placeholder="e.g. outage 3-5 Dec"),
+            text_input(
+                "reason", "Reason", optional=True, max_length=REASON_LIMIT, placeholder="e.g. outage 3-5 Dec"
+            ),
         ],
         private_metadata=encode_metadata(invoice_id=invoice.id),
     )

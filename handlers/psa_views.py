@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.customer_validation import EMAIL_MAX
 from core.psa_sync import SyncResult
 from handlers import blocks
 from handlers.blocks import Block, esc
@@ -102,7 +103,7 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
                 "E-mail",
                 initial=row.email,
                 hint=f"Invoices are e-mailed here{' (from ' + vendor + ')' if row.email else ''}.",
-                max_length=254,
+                max_length=EMAIL_MAX,
             ),
             text_input(
                 "payment_terms_days",
