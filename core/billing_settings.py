@@ -14,7 +14,7 @@ from core import audit, numbering, payment_terms
 from core.charge_validation import parse_margin
 from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
-from core.errors import FieldErrors
+from core.errors import ErrorCollector, FieldErrors
 from core.text import clean_text
 from models.invoices import Invoice, InvoiceSeries
 from models.system import BillingSettings
@@ -66,7 +66,7 @@ class BasicsInput:
 
 
 def validate_basics(raw: dict[str, Any]) -> BasicsInput:
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     name = clean_text(raw.get("business_name")) or ""
     if not name:
         errors["business_name"] = "Business name is required."
@@ -86,8 +86,7 @@ def validate_basics(raw: dict[str, Any]) -> BasicsInput:
         errors["invoice_start_number"] = "Starting number must be a whole number of at least 1."
     else:
         start = int(start_text)
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
     assert terms is not None and start is not None
     return BasicsInput(name, terms, prefix, start)
 
@@ -133,7 +132,7 @@ NAME_MAX = text_limit("business_name")
 MULTILINE = frozenset({"business_address", "payment_instructions"})
 
 
-def _optional(raw: dict[str, Any], field: str, errors: dict[str, str], label: str) -> str | None:
+def _optional(raw: dict[str, Any], field: str, errors: ErrorCollector, label: str) -> str | None:
     text = clean_text(raw.get(field), multiline=field in MULTILINE) or ""
     limit = text_limit(field)
     if len(text) > limit:
@@ -142,7 +141,7 @@ def _optional(raw: dict[str, Any], field: str, errors: dict[str, str], label: st
 
 
 def _whole(
-    raw: dict[str, Any], field: str, low: int, high: int, errors: dict[str, str], label: str, default: int
+    raw: dict[str, Any], field: str, low: int, high: int, errors: ErrorCollector, label: str, default: int
 ) -> int:
     text = str(raw.get(field) if raw.get(field) is not None else default).strip()
     if not re.fullmatch(r"[0-9]{1,2}", text) or not low <= int(text) <= high:
@@ -152,7 +151,7 @@ def _whole(
 
 
 def validate_more(raw: dict[str, Any]) -> MoreInput:
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     abn = _optional(raw, "abn", errors, "ABN")
     if abn and not re.fullmatch(r"[0-9 ]{9,20}", abn):
         errors["abn"] = "ABN: digits and spaces only, e.g. 51 824 753 556."
@@ -194,9 +193,8 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         try:
             margins[name] = parse_margin(raw.get(name), field=name)
         except FieldErrors as exc:
-            errors |= exc.errors
-    if errors:
-        raise FieldErrors(errors)
+            errors.absorb(exc)
+    errors.raise_if_any()
     flags = set(raw.get("options") or [])
     return MoreInput(
         abn=abn,
@@ -223,7 +221,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     )
 
 
-def _credit_note_prefix(raw: dict[str, Any], errors: dict[str, str]) -> str:
+def _credit_note_prefix(raw: dict[str, Any], errors: ErrorCollector) -> str:
     """The invoice prefix's rules, and never the invoice prefix itself: credit notes keep their own series."""
     value = raw.get("credit_note_prefix")
     prefix = "CN-" if value is None else clean_text(value) or ""
@@ -243,17 +241,17 @@ def _credit_note_prefix(raw: dict[str, Any], errors: dict[str, str]) -> str:
 def validate_form(values: dict[str, Any]) -> tuple[BasicsInput, MoreInput | None]:
     """The settings form as submitted (Slack's modal, or `rebill-bot settings set`), every field
     checked, every error reported at once. The first-time form has only the basics (no `tax_rate`)."""
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     basics = more = None
     try:
         basics = validate_basics(values)
     except FieldErrors as exc:
-        errors |= exc.errors
+        errors.absorb(exc)
     if "tax_rate" in values:
         try:
             more = validate_more(values)
         except FieldErrors as exc:
-            errors |= exc.errors
+            errors.absorb(exc)
     if errors or basics is None:
         raise FieldErrors(errors)
     return basics, more
@@ -291,7 +289,7 @@ def check_series(db: Session, row: BillingSettings) -> None:
     pointing credit notes at a series that has numbered invoices (or the other way round) would mix
     the two documents in one series, so that is refused, field by field, before anything is kept.
     """
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     for field, prefix, other in (
         ("invoice_prefix", row.invoice_prefix, "credit_note"),
         ("credit_note_prefix", row.credit_note_prefix, "invoice"),
@@ -302,8 +300,7 @@ def check_series(db: Session, row: BillingSettings) -> None:
         if used is not None:
             kind = "a credit note" if other == "credit_note" else "an invoice"
             errors[field] = f"{prefix} already numbers {kind} ({used}): choose another prefix."
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
 
 
 def next_sequence(db: Session, row: BillingSettings) -> int:
