@@ -365,10 +365,6 @@ def delete_form(item: OnceOffItem, *, parent: str | None, currency: str) -> dict
     )
 
 
-def notice_modal(title: str, text: str) -> dict[str, Any]:
-    return modal(callback_id="notice", title=title, close="OK", blocks=[blocks.section(text)])
-
-
 def preview_modal(
     customer_name: str,
     period: str,

@@ -14,7 +14,7 @@ from handlers import charge_views as views
 from handlers import customer_page
 from handlers.base import Call, listener
 from handlers.charge_views import Ids
-from handlers.fields import checked, metadata, submitted
+from handlers.fields import checked, metadata, notice_modal, submitted
 
 
 def _parent(call: Call) -> str | None:
@@ -139,7 +139,7 @@ def menu(call: Call) -> None:
                 )
     except NotAllowed as refusal:
         # "Afterwards the buttons say why not": explain in a small modal over the customer view.
-        _push(call, views.notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
+        _push(call, notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
 
 
 def _charge_values(values: dict[str, Any]) -> dict[str, Any]:

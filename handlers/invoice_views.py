@@ -25,7 +25,7 @@ from handlers.blocks import Block, esc
 from handlers.charge_views import day, lines_and_totals
 from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
-from handlers.fields import INPUT_ACTION, encode_metadata, modal, option, text_input
+from handlers.fields import INPUT_ACTION, encode_metadata, modal, notice_modal, option, text_input
 from models.invoices import Invoice, InvoiceLine
 
 SECTION_ROWS = 10
@@ -325,7 +325,7 @@ def billrun_summary_text(result: BillRunResult, *, currency: str) -> str:
 
 
 def notice(text: str) -> dict[str, Any]:
-    return modal(callback_id="invoice_notice", title="Invoice", close="OK", blocks=[blocks.section(text)])
+    return notice_modal("Invoice", text, callback_id="invoice_notice")
 
 
 def no_email_modal(reason: str, customer_id: int | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from core.customer_validation import EMAIL_MAX
 from core.psa_sync import SyncResult
 from handlers import blocks
 from handlers.blocks import Block, esc
-from handlers.fields import encode_metadata, modal, option, text_input
+from handlers.fields import encode_metadata, modal, notice_modal, option, text_input
 from models.psa import PsaCompany
 
 
@@ -53,15 +53,11 @@ def company_select(action_id: str, *, label: str, hint: str | None = None) -> Bl
 
 
 def loading_modal(vendor: str) -> dict[str, Any]:
-    return modal(
+    return notice_modal(
+        "Import customer",
+        f":hourglass_flowing_sand: Loading your companies from {vendor}… this takes a moment the first time.",
         callback_id="psa_loading",
-        title="Import customer",
         close="Cancel",
-        blocks=[
-            blocks.section(
-                f":hourglass_flowing_sand: Loading your companies from {vendor}… this takes a moment the first time."
-            )
-        ],
     )
 
 

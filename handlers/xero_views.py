@@ -9,7 +9,7 @@ from core.xero_settings import PUSH_BY_HAND, PUSH_ON_APPROVE, STATUSES, Choices
 from core.xero_sync import PUSHABLE, PUSHED, VOIDED, status_line
 from handlers import blocks
 from handlers.blocks import Block, Mrkdwn, esc, link, md
-from handlers.fields import encode_metadata, modal, select_input
+from handlers.fields import encode_metadata, modal, notice_modal, select_input
 from models.invoices import Invoice
 from models.xero import XeroConnection, XeroDocument, XeroSettings
 
@@ -44,11 +44,11 @@ def settings_section(row: XeroConnection | None, *, configured: bool) -> list[Bl
 
 
 def loading_modal() -> dict[str, Any]:
-    return modal(
+    return notice_modal(
+        "Xero settings",
+        ":hourglass_flowing_sand: Reading the accounts and tax rates from Xero…",
         callback_id="xero_loading",
-        title="Xero settings",
         close="Close",
-        blocks=[blocks.section(":hourglass_flowing_sand: Reading the accounts and tax rates from Xero…")],
     )
 
 
