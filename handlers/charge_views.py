@@ -50,6 +50,30 @@ def quantity_text(value: Decimal) -> str:
     return text
 
 
+class MenuVerb(StrEnum):
+    """What a choice in a row's ⋯ menu does; the option's value is `<verb>:<row id>`."""
+
+    SERVICE_EDIT = "svc_edit"
+    SERVICE_EXCLUDE = "svc_exclude"
+    SERVICE_INCLUDE = "svc_include"
+    SERVICE_CANCEL = "svc_cancel"
+    CHARGE_EDIT = "rc_edit"
+    CHARGE_END = "rc_end"
+    ONCE_OFF_EDIT = "oo_edit"
+    ONCE_OFF_DELETE = "oo_delete"
+
+    def on(self, row_id: int | None) -> str:
+        return f"{self}:{row_id}"
+
+
+def parse_menu_choice(value: str) -> tuple[MenuVerb, int] | None:
+    """The verb and row of a menu choice, or None for one this version doesn't know (an old message)."""
+    verb, _, raw_id = value.partition(":")
+    if verb not in set(MenuVerb) or not raw_id.isascii() or not raw_id.isdigit():
+        return None
+    return MenuVerb(verb), int(raw_id)
+
+
 def _menu(*choices: tuple[str, str]) -> dict[str, Any]:
     return {"type": "overflow", "action_id": Ids.MENU, "options": [option(t, v) for t, v in choices]}
 
@@ -68,18 +92,20 @@ def services_section(services: Sequence[Service], *, customer_id: int) -> list[B
         ref = f" · {esc(service.reference)}" if service.reference else ""
         if service.status == "cancelled":
             state = f"cancelled, ended {day(service.end_date)}"
-            menu = _menu(("Edit", f"svc_edit:{service.id}"))
+            menu = _menu(("Edit", MenuVerb.SERVICE_EDIT.on(service.id)))
         else:
             state = f"since {day(service.start_date)}" + (
                 f", ends {day(service.end_date)}" if service.end_date else ""
             )
             toggle = (
-                ("Include in next invoice", f"svc_include:{service.id}")
+                ("Include in next invoice", MenuVerb.SERVICE_INCLUDE.on(service.id))
                 if service.exclude_next_invoice
-                else ("Exclude from next invoice", f"svc_exclude:{service.id}")
+                else ("Exclude from next invoice", MenuVerb.SERVICE_EXCLUDE.on(service.id))
             )
             menu = _menu(
-                ("Edit", f"svc_edit:{service.id}"), toggle, ("Cancel service", f"svc_cancel:{service.id}")
+                ("Edit", MenuVerb.SERVICE_EDIT.on(service.id)),
+                toggle,
+                ("Cancel service", MenuVerb.SERVICE_CANCEL.on(service.id)),
             )
         flag = "  :pause_button: _excluded from the next invoice_" if service.exclude_next_invoice else ""
         out.append(blocks.section(f"*{esc(service.name)}*{ref}\n{state}{flag}", accessory=menu))
@@ -115,7 +141,9 @@ def charges_section(
         cost = cost_text(charge.unit_price, charge.unit_cost, currency)
         feed = f" · quantity from feed {esc(charge.quantity_feed)}" if charge.quantity_feed else ""
         text = f"*{esc(charge.description)}*: {amount} {charge.frequency}\n{each}{cost} · {dates}{service}{tax}{feed}"
-        menu = _menu(("Edit", f"rc_edit:{charge.id}"), ("End charge", f"rc_end:{charge.id}"))
+        menu = _menu(
+            ("Edit", MenuVerb.CHARGE_EDIT.on(charge.id)), ("End charge", MenuVerb.CHARGE_END.on(charge.id))
+        )
         out.append(blocks.section(text, accessory=menu))
     out += _more(len(charges))
     out.append(blocks.actions(blocks.button("Add recurring charge", Ids.ADD_CHARGE, value=str(customer_id))))
@@ -137,7 +165,9 @@ def once_offs_section(
         )
         cost = cost_text(item.unit_price, item.unit_cost, currency)
         text = f"*{esc(item.description)}*: {amount}{cost} · {day(item.item_date)}\n_{status}_"
-        menu = _menu(("Edit", f"oo_edit:{item.id}"), ("Delete", f"oo_delete:{item.id}"))
+        menu = _menu(
+            ("Edit", MenuVerb.ONCE_OFF_EDIT.on(item.id)), ("Delete", MenuVerb.ONCE_OFF_DELETE.on(item.id))
+        )
         out.append(blocks.section(text, accessory=menu))
     out += _more(len(items))
     out.append(

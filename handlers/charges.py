@@ -13,7 +13,7 @@ from core.errors import NotAllowed
 from handlers import charge_views as views
 from handlers import customer_page
 from handlers.base import Call, listener
-from handlers.charge_views import Ids
+from handlers.charge_views import Ids, MenuVerb
 from handlers.fields import checked, metadata, notice_modal, submitted
 
 
@@ -66,10 +66,13 @@ def add_once_off(call: Call) -> None:
 def menu(call: Call) -> None:
     """The ⋯ menu on each row: edit, end, cancel, exclude or delete."""
     call.ack()
-    choice, _, raw_id = call.body["actions"][0]["selected_option"]["value"].partition(":")
-    row_id, parent, today, db = int(raw_id), _parent(call), call.today, call.db
+    parsed = views.parse_menu_choice(call.body["actions"][0]["selected_option"]["value"])
+    if parsed is None:
+        return
+    choice, row_id = parsed
+    parent, today, db = _parent(call), call.today, call.db
     try:
-        if choice == "svc_edit":
+        if choice is MenuVerb.SERVICE_EDIT:
             service = charges.get_service(db=db, service_id=row_id)
             _push(
                 call,
@@ -77,16 +80,16 @@ def menu(call: Call) -> None:
                     customer_id=service.customer_id, parent=parent, today=today, service=service
                 ),
             )
-        elif choice in ("svc_exclude", "svc_include"):
+        elif choice in (MenuVerb.SERVICE_EXCLUDE, MenuVerb.SERVICE_INCLUDE):
             service = charges.set_exclude_next_invoice(
                 db=db,
                 actor=call.user_id,
                 service_id=row_id,
-                exclude=choice == "svc_exclude",
+                exclude=choice is MenuVerb.SERVICE_EXCLUDE,
                 clock=call.deps.clock,
             )
             _refresh(call, {"parent": parent, "customer_id": service.customer_id})
-        elif choice == "svc_cancel":
+        elif choice is MenuVerb.SERVICE_CANCEL:
             service = charges.get_service(db=db, service_id=row_id)
             form = views.end_date_form(
                 callback_id=Ids.FORM_CANCEL_SERVICE,
@@ -98,7 +101,7 @@ def menu(call: Call) -> None:
                 service_id=row_id,
             )
             _push(call, form)
-        elif choice == "rc_edit":
+        elif choice is MenuVerb.CHARGE_EDIT:
             charge = charges.get_recurring_charge(db=db, charge_id=row_id)
             services = charges.list_services(db=db, customer_id=charge.customer_id, include_cancelled=False)
             _push(
@@ -111,7 +114,7 @@ def menu(call: Call) -> None:
                     charge=charge,
                 ),
             )
-        elif choice == "rc_end":
+        elif choice is MenuVerb.CHARGE_END:
             charge = charges.get_recurring_charge(db=db, charge_id=row_id)
             form = views.end_date_form(
                 callback_id=Ids.FORM_END_CHARGE,
@@ -123,12 +126,12 @@ def menu(call: Call) -> None:
                 charge_id=row_id,
             )
             _push(call, form)
-        elif choice in ("oo_edit", "oo_delete"):
+        elif choice in (MenuVerb.ONCE_OFF_EDIT, MenuVerb.ONCE_OFF_DELETE):
             item = charges.get_once_off(db=db, item_id=row_id)
             charges.ensure_not_invoiced(
-                db=db, item=item, verb="changed" if choice == "oo_edit" else "deleted"
+                db=db, item=item, verb="changed" if choice is MenuVerb.ONCE_OFF_EDIT else "deleted"
             )
-            if choice == "oo_edit":
+            if choice is MenuVerb.ONCE_OFF_EDIT:
                 _push(
                     call,
                     views.once_off_form(customer_id=item.customer_id, parent=parent, today=today, item=item),

@@ -269,3 +269,11 @@ def test_service_form_sets_a_margin_override_and_refuses_a_bad_one(
     )
     [service] = rows(engine, Service)
     assert service.margin_percent == Decimal("35")
+
+
+def test_menu_choices_round_trip_and_unknown_ones_are_ignored() -> None:
+    from handlers.charge_views import MenuVerb, parse_menu_choice
+
+    assert all(parse_menu_choice(verb.on(42)) == (verb, 42) for verb in MenuVerb)
+    assert parse_menu_choice("svc_archive:42") is None  # a verb from another version's message
+    assert parse_menu_choice("rc_edit:²") is None
