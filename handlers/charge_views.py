@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -15,11 +16,13 @@ from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.fields import (
     checkbox_input,
+    checked,
     date_input,
     encode_metadata,
     modal,
     option,
     select_input,
+    submitted,
     text_input,
 )
 from models.charges import OnceOffItem, RecurringCharge, Service
@@ -505,3 +508,103 @@ def lines_and_totals(
         )
     )
     return out
+
+
+# -- reading the forms back ------------------------------------------------------------------
+# Each form's submitted state as a typed value, next to the builder that names its inputs. The
+# values are as typed: core.charge_validation checks them (the CLI goes through it too).
+
+
+@dataclass(frozen=True)
+class ServiceForm:
+    name: str | None
+    reference: str | None
+    psa_reference: str | None
+    start_date: str | None
+    end_date: str | None
+    margin_percent: str | None
+
+
+def parse_service_form(view: dict[str, Any]) -> ServiceForm:
+    values = submitted(view)
+    return ServiceForm(
+        name=values.get("name"),
+        reference=values.get("reference"),
+        psa_reference=values.get("psa_reference"),
+        start_date=values.get("start_date"),
+        end_date=values.get("end_date"),
+        margin_percent=values.get("margin_percent"),
+    )
+
+
+@dataclass(frozen=True)
+class PricedForm:
+    """What the recurring-charge and once-off forms share."""
+
+    description: str | None
+    unit_price: str | None
+    unit_cost: str | None
+    quantity: str | None
+    taxable: bool
+
+    def priced_fields(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "unit_price": self.unit_price,
+            "unit_cost": self.unit_cost,
+            "quantity": self.quantity,
+            "taxable": self.taxable,
+        }
+
+
+def _priced(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": values.get("description"),
+        "unit_price": values.get("unit_price"),
+        "unit_cost": values.get("unit_cost"),
+        "quantity": values.get("quantity"),
+        "taxable": checked(values, "taxable"),
+    }
+
+
+@dataclass(frozen=True)
+class ChargeForm(PricedForm):
+    frequency: str | None
+    effective_from: str | None
+    end_date: str | None
+    service_id: str | None  # None: not tied to a service ("none" in the menu)
+    quantity_feed: str | None
+    change_from: str | None  # editing: the day the new price or quantity applies from
+
+
+def parse_charge_form(view: dict[str, Any]) -> ChargeForm:
+    values = submitted(view)
+    service = values.get("service_id")
+    return ChargeForm(
+        **_priced(values),
+        frequency=values.get("frequency"),
+        effective_from=values.get("effective_from"),
+        end_date=values.get("end_date"),
+        service_id=None if service in (None, "none") else service,
+        quantity_feed=values.get("quantity_feed"),
+        change_from=values.get("change_from"),
+    )
+
+
+@dataclass(frozen=True)
+class OnceOffForm(PricedForm):
+    item_date: str | None
+
+
+def parse_once_off_form(view: dict[str, Any]) -> OnceOffForm:
+    values = submitted(view)
+    return OnceOffForm(**_priced(values), item_date=values.get("item_date"))
+
+
+@dataclass(frozen=True)
+class EndDateForm:
+    end_date: str
+
+
+def parse_end_date_form(view: dict[str, Any]) -> EndDateForm:
+    return EndDateForm(submitted(view).get("end_date") or "")

@@ -14,7 +14,7 @@ from handlers import charge_views as views
 from handlers import customer_page
 from handlers.base import Call, listener
 from handlers.charge_views import Ids, MenuVerb
-from handlers.fields import checked, metadata, notice_modal, submitted
+from handlers.fields import metadata, notice_modal
 
 
 def _parent(call: Call) -> str | None:
@@ -145,26 +145,16 @@ def menu(call: Call) -> None:
         _push(call, notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
 
 
-def _charge_values(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "description": values.get("description"),
-        "unit_price": values.get("unit_price"),
-        "unit_cost": values.get("unit_cost"),
-        "quantity": values.get("quantity"),
-        "taxable": checked(values, "taxable"),
-    }
-
-
 def service_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
+    origin, form = metadata(view), views.parse_service_form(view)
     data = validate_service(
-        name=values.get("name"),
-        reference=values.get("reference"),
-        psa_reference=values.get("psa_reference"),
-        start_date=values.get("start_date"),
-        end_date=values.get("end_date"),
-        margin_percent=values.get("margin_percent"),
+        name=form.name,
+        reference=form.reference,
+        psa_reference=form.psa_reference,
+        start_date=form.start_date,
+        end_date=form.end_date,
+        margin_percent=form.margin_percent,
     )
     if origin.get("service_id"):
         charges.edit_service(
@@ -189,15 +179,14 @@ def service_submitted(call: Call) -> None:
 
 def charge_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    service = values.get("service_id")
+    origin, form = metadata(view), views.parse_charge_form(view)
     data = validate_recurring_charge(
-        **_charge_values(values),
-        frequency=values.get("frequency"),
-        effective_from=values.get("effective_from"),
-        end_date=values.get("end_date"),
-        service_id=None if service in (None, "none") else service,
-        quantity_feed=values.get("quantity_feed"),
+        **form.priced_fields(),
+        frequency=form.frequency,
+        effective_from=form.effective_from,
+        end_date=form.end_date,
+        service_id=form.service_id,
+        quantity_feed=form.quantity_feed,
     )
     if origin.get("charge_id"):
         charges.edit_recurring_charge(
@@ -206,7 +195,7 @@ def charge_submitted(call: Call) -> None:
             charge_id=int(origin["charge_id"]),
             data=data,
             clock=call.deps.clock,
-            change_from=values.get("change_from"),
+            change_from=form.change_from,
         )
     else:
         charges.add_recurring_charge(
@@ -223,8 +212,8 @@ def charge_submitted(call: Call) -> None:
 
 def once_off_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    data = validate_once_off(**_charge_values(values), item_date=values.get("item_date"))
+    origin, form = metadata(view), views.parse_once_off_form(view)
+    data = validate_once_off(**form.priced_fields(), item_date=form.item_date)
     if origin.get("item_id"):
         charges.edit_once_off(
             db=call.db, actor=call.user_id, item_id=int(origin["item_id"]), data=data, clock=call.deps.clock
@@ -249,7 +238,7 @@ def end_charge_submitted(call: Call) -> None:
         db=call.db,
         actor=call.user_id,
         charge_id=int(origin["charge_id"]),
-        end_date=submitted(view).get("end_date") or "",
+        end_date=views.parse_end_date_form(view).end_date,
         clock=call.deps.clock,
     )
     call.ack()
@@ -263,7 +252,7 @@ def cancel_service_submitted(call: Call) -> None:
         db=call.db,
         actor=call.user_id,
         service_id=int(origin["service_id"]),
-        end_date=submitted(view).get("end_date") or "",
+        end_date=views.parse_end_date_form(view).end_date,
         clock=call.deps.clock,
     )
     call.ack()

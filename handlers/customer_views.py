@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -10,7 +11,7 @@ from core.customer_validation import EMAIL_MAX, LABELS, MAX_LENGTHS
 from core.customers import Page
 from handlers import blocks
 from handlers.blocks import Block, esc, md
-from handlers.fields import encode_metadata, modal, text_input
+from handlers.fields import encode_metadata, modal, submitted, text_input
 from handlers.psa_views import company_select
 from models.customers import EndCustomer
 
@@ -296,3 +297,52 @@ def email_form(customer: EndCustomer, *, origin: dict[str, Any]) -> dict[str, An
         ],
         private_metadata=encode_metadata(customer_id=customer.id, **origin),
     )
+
+
+# -- reading the forms back ------------------------------------------------------------------
+# Each form's submitted state as a typed value, next to the builder that names its inputs. The
+# text is as typed: core.customer_validation checks it (the CLI and CSV import go through it too).
+
+
+@dataclass(frozen=True)
+class CustomerForm:
+    company_name: str | None = None
+    email: str | None = None
+    contact_number: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    payment_terms_days: str | None = None
+    psa_ref: str | None = None  # the new-customer form, when a PSA is configured
+
+    def customer_fields(self) -> dict[str, str | None]:
+        """What `validate_customer` reads (everything but the PSA account)."""
+        values = asdict(self)
+        del values["psa_ref"]
+        return values
+
+
+def parse_customer_form(view: dict[str, Any]) -> CustomerForm:
+    values = submitted(view)
+    return CustomerForm(**{name: values.get(name) for name in CustomerForm.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TermsForm:
+    payment_terms_days: str | None
+
+
+def parse_terms_form(view: dict[str, Any]) -> TermsForm:
+    return TermsForm(submitted(view).get("payment_terms_days"))
+
+
+@dataclass(frozen=True)
+class EmailForm:
+    email: str | None
+
+
+def parse_email_form(view: dict[str, Any]) -> EmailForm:
+    return EmailForm(submitted(view).get("email"))

@@ -16,7 +16,7 @@ from handlers import customer_views as views
 from handlers.base import Call, listener
 from handlers.commands import subcommand
 from handlers.customer_views import Ids
-from handlers.fields import metadata, submitted
+from handlers.fields import metadata
 from handlers.home import publish_home
 from handlers.setup import ensure_configured, open_settings
 from models.customers import EndCustomer
@@ -139,12 +139,12 @@ def create_submitted(call: Call) -> None:
     if earlier is not None:
         call.ack(response_action="update", view=customer_modal(call, earlier))
         return
-    values = submitted(view)
+    form = views.parse_customer_form(view)
     psa_kind = call.deps.psa_kind
-    psa_ref = values.get("psa_ref") if psa_kind else None
+    psa_ref = form.psa_ref if psa_kind else None
     errors = ErrorCollector()
     try:
-        data = validate_customer(values)
+        data = validate_customer(form.customer_fields())
     except FieldErrors as exc:
         errors.absorb(exc)
     if psa_kind and not psa_ref:
@@ -210,7 +210,7 @@ def _refresh_parent(call: Call, origin: dict[str, Any], customer: EndCustomer) -
 def edit_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
-    data = validate_customer(submitted(view))
+    data = validate_customer(views.parse_customer_form(view).customer_fields())
     customer = customers.update(
         call.db, int(origin["customer_id"]), data, actor=call.user_id, clock=call.deps.clock
     )
@@ -222,7 +222,7 @@ def terms_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
     errors = ErrorCollector()
-    days = parse_days(submitted(view).get("payment_terms_days"), errors, "payment_terms_days")
+    days = parse_days(views.parse_terms_form(view).payment_terms_days, errors, "payment_terms_days")
     errors.raise_if_any()
     customer = customers.set_payment_terms(
         call.db, int(origin["customer_id"]), days, actor=call.user_id, clock=call.deps.clock
@@ -235,7 +235,7 @@ def email_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
     errors = ErrorCollector()
-    email = parse_email(submitted(view).get("email"), errors)
+    email = parse_email(views.parse_email_form(view).email, errors)
     if email is None and not errors:
         errors["email"] = "Enter the address invoices should go to."
     errors.raise_if_any()

@@ -277,3 +277,31 @@ def test_menu_choices_round_trip_and_unknown_ones_are_ignored() -> None:
     assert all(parse_menu_choice(verb.on(42)) == (verb, 42) for verb in MenuVerb)
     assert parse_menu_choice("svc_archive:42") is None  # a verb from another version's message
     assert parse_menu_choice("rc_edit:²") is None
+
+
+def test_the_charge_form_reads_back_as_a_typed_value() -> None:
+    from handlers.charge_views import ChargeForm, parse_charge_form
+
+    state = values(
+        description="NBN 100",
+        unit_price="89.5",
+        quantity="1",
+        taxable=True,
+        frequency="monthly",
+        effective_from="2026-12-01",
+        service_id="none",
+    )
+    form = parse_charge_form({"state": {"values": state}})
+    assert form == ChargeForm(
+        description="NBN 100",
+        unit_price="89.5",
+        unit_cost=None,
+        quantity="1",
+        taxable=True,
+        frequency="monthly",
+        effective_from="2026-12-01",
+        end_date=None,
+        service_id=None,  # "none" in the menu: not tied to a service
+        quantity_feed=None,
+        change_from=None,
+    )

@@ -320,3 +320,11 @@ def test_mrkdwn_injection_is_shown_literally(
     assert header["text"] == {"type": "plain_text", "text": "<!channel> Acme & Co", "emoji": True}
     rest = texts([b for b in view["blocks"] if b["type"] != "header"])
     assert "&lt;@U0ADMIN&gt; St" in rest and "<@U0ADMIN> St" not in rest
+
+
+def test_the_customer_form_reads_back_as_a_typed_value() -> None:
+    from handlers.customer_views import parse_customer_form
+
+    form = parse_customer_form({"state": {"values": form_values(company_name="Acme", psa_ref="101")}})
+    assert (form.company_name, form.psa_ref, form.email) == ("Acme", "101", None)
+    assert "psa_ref" not in form.customer_fields() and form.customer_fields()["company_name"] == "Acme"
