@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -25,7 +26,7 @@ from handlers.blocks import Block, esc
 from handlers.charge_views import day, lines_and_totals
 from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
-from handlers.fields import INPUT_ACTION, encode_metadata, modal, notice_modal, option, text_input
+from handlers.fields import INPUT_ACTION, encode_metadata, modal, notice_modal, option, submitted, text_input
 from models.invoices import Invoice, InvoiceLine
 
 SECTION_ROWS = 10
@@ -338,3 +339,16 @@ def no_email_modal(reason: str, customer_id: int | None) -> dict[str, Any]:
             )
         )
     return modal(callback_id="invoice_no_email", title="Can't send yet", close="Close", blocks=out)
+
+
+@dataclass(frozen=True)
+class CreditForm:
+    """The credit form as submitted: the lines ticked (none: the whole invoice) and the reason."""
+
+    positions: tuple[int, ...]
+    reason: str | None
+
+
+def parse_credit_form(view: dict[str, Any]) -> CreditForm:
+    values = submitted(view)
+    return CreditForm(tuple(int(position) for position in values.get("lines") or []), values.get("reason"))

@@ -23,7 +23,7 @@ from handlers import month_close, xero
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
 from handlers.commands import subcommand
-from handlers.fields import metadata, submitted
+from handlers.fields import metadata
 from handlers.invoice_views import Ids
 from handlers.setup import ensure_configured
 from models.invoices import Invoice
@@ -134,16 +134,15 @@ def open_credit(call: Call) -> None:
 def credit_submitted(call: Call) -> None:
     """Issue the credit note, then show it in place of the form (refusals become a modal error)."""
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    chosen = [int(position) for position in values.get("lines") or []]
+    origin, form = metadata(view), views.parse_credit_form(view)
     try:
         done = credit_notes.credit(
             db=call.db,
             ref=int(origin["invoice_id"]),
             actor=call.user_id,
             clock=call.deps.clock,
-            positions=chosen or None,
-            reason=values.get("reason"),
+            positions=list(form.positions) or None,
+            reason=form.reason,
             today=call.today,
         )
     except NotAllowed as refusal:  # shown on the form, which stays open

@@ -23,7 +23,6 @@ from handlers import usage_views as views
 from handlers.base import Call, listener
 from handlers.blocks import md
 from handlers.commands import subcommand
-from handlers.fields import checked, submitted
 from handlers.setup import ensure_configured
 
 MAX_BYTES: Final = 200 * 1024 * 1024  # a month of CDRs for a large MSP is tens of MB
@@ -44,15 +43,12 @@ def usage_command(call: Call, args: str) -> None:
 
 def import_submitted(call: Call) -> None:
     view = call.body["view"]
-    values = submitted(view)
-    files = values.get("file") or []
-    if not files:
+    form = views.parse_import_form(view)
+    if form.file_id is None or form.file_name is None:
         call.ack(response_action="errors", errors={"file": "Choose a CSV file to import."})
         return
-    file_id = str(files[0].get("id", ""))
-    name = str(files[0].get("name") or file_id)
-    mapping = load_mapping(None if values.get("mapping") in (None, views.STANDARD) else values["mapping"])
-    dry_run = checked(values, "dry_run")
+    file_id, name, dry_run = form.file_id, form.file_name, form.dry_run
+    mapping = load_mapping(form.mapping)
     call.ack(response_action="update", view=views.working_view(name))
     # After the ack, on the slow pool (bot.workpool): fetch the file and import it.
     call.later(lambda later: _import(later, file_id, name, mapping, dry_run))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -11,7 +12,7 @@ from core.margins import MarginRow, Totals, by_customer, by_service, totals
 from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
-from handlers.fields import INPUT_ACTION, checkbox_input, modal, select_input
+from handlers.fields import INPUT_ACTION, checkbox_input, checked, modal, select_input, submitted
 
 STANDARD = "standard"
 SHOW = 5  # rows per ranking in the margins summary
@@ -138,3 +139,23 @@ def margins_blocks(
         blocks.context("Internal figures: margin % is on cost. `rebill-bot report margins` has every row.")
     )
     return out
+
+
+@dataclass(frozen=True)
+class ImportForm:
+    """The usage-import form: the uploaded file (None: none chosen), the column map, dry run or not."""
+
+    file_id: str | None
+    file_name: str | None
+    mapping: str | None  # None: the standard columns
+    dry_run: bool
+
+
+def parse_import_form(view: dict[str, Any]) -> ImportForm:
+    values = submitted(view)
+    files = values.get("file") or []
+    mapping = None if values.get("mapping") in (None, STANDARD) else values["mapping"]
+    if not files:
+        return ImportForm(None, None, mapping, checked(values, "dry_run"))
+    file_id = str(files[0].get("id", ""))
+    return ImportForm(file_id, str(files[0].get("name") or file_id), mapping, checked(values, "dry_run"))
