@@ -209,7 +209,7 @@ def customers_list(as_json: bool, include_archived: bool, text: str) -> None:
     """List end customers (optionally those whose name contains TEXT)."""
     import json
 
-    from core import billing_settings, customers
+    from core import billing_settings, customers, payment_terms
     from core.db import session_scope
 
     with session_scope(_engine()) as db:
@@ -222,9 +222,7 @@ def customers_list(as_json: bool, include_archived: bool, text: str) -> None:
                 "email": c.email,
                 "contact_number": c.contact_number,
                 "payment_terms_days": c.payment_terms_days,
-                "effective_payment_terms_days": c.payment_terms_days
-                if c.payment_terms_days is not None
-                else default,
+                "effective_payment_terms_days": payment_terms.effective_days(c.payment_terms_days, default),
                 "psa_kind": c.psa_kind,
                 "psa_ref": c.psa_ref,
                 "archived": c.archived_at is not None,
@@ -236,11 +234,7 @@ def customers_list(as_json: bool, include_archived: bool, text: str) -> None:
         return
     for row in rows:
         email = row["email"] or "⚠ no e-mail: invoices can't be sent"
-        terms = (
-            f"{row['payment_terms_days']} days"
-            if row["payment_terms_days"] is not None
-            else f"default ({default} days)"
-        )
+        terms = payment_terms.describe(row["payment_terms_days"], default)
         archived = " (archived)" if row["archived"] else ""
         click.echo(f"{row['id']:>6}  {row['company_name']}{archived}  |  {email}  |  {terms}")
     click.echo(f"{len(rows)} customer(s)")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from bot.cli import _actor, _dotenv_value, _engine, main
 from core.errors import RebillError
+from core.invoice_states import FILTERS
 
 if TYPE_CHECKING:
     from core.billrun import BillRunResult
@@ -247,7 +248,7 @@ def invoice_group() -> None:
 @click.option("--period", help="Only this month, e.g. 2026-12.")
 @click.option(
     "--status",
-    type=click.Choice(["draft", "approved", "sent", "paid", "void", "overdue"]),
+    type=click.Choice([str(status) for status in FILTERS]),
     help="Only this status (overdue: approved or sent, unpaid, past due).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

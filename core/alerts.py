@@ -8,11 +8,10 @@ from datetime import date
 from sqlalchemy import exists, or_
 from sqlmodel import Session, col, select
 
+from core.invoice_states import UNSENT
 from models.charges import OnceOffItem, RecurringCharge
 from models.customers import EndCustomer
 from models.invoices import Invoice
-
-UNSENT = ("draft", "approved")
 
 
 def missing_email_with_work(db: Session, *, today: date) -> Sequence[EndCustomer]:

@@ -10,14 +10,15 @@ from typing import Any
 from babel.numbers import list_currencies
 from sqlmodel import Session, select
 
-from core import audit, numbering
+from core import audit, numbering, payment_terms
 from core.charge_validation import parse_margin
 from core.clock import Clock
 from core.customer_validation import parse_days, parse_email
-from core.errors import FieldErrors
+from core.errors import ErrorCollector, FieldErrors
 from core.text import clean_text
 from models.invoices import Invoice, InvoiceSeries
 from models.system import BillingSettings
+from models.types import max_length
 
 REQUIRED = {
     "business_name": "Business name",
@@ -47,8 +48,13 @@ def is_configured(db: Session) -> bool:
     return not missing(load(db))
 
 
+def currency(db: Session) -> str:
+    """The configured currency: every amount shown in Slack or the CLI reads in it, as invoices do."""
+    return load(db).currency
+
+
 def default_terms(db: Session) -> int:
-    return load(db).default_payment_terms_days or 0
+    return payment_terms.effective_days(None, load(db).default_payment_terms_days)
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,12 @@ class BasicsInput:
 
 
 def validate_basics(raw: dict[str, Any]) -> BasicsInput:
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     name = clean_text(raw.get("business_name")) or ""
     if not name:
         errors["business_name"] = "Business name is required."
-    elif len(name) > 100:
-        errors["business_name"] = "Business name must be at most 100 characters."
+    elif len(name) > NAME_MAX:
+        errors["business_name"] = f"Business name must be at most {NAME_MAX} characters."
     terms = parse_days(raw.get("default_payment_terms_days"), errors, "default_payment_terms_days")
     if terms is None and "default_payment_terms_days" not in errors:
         errors["default_payment_terms_days"] = "Default payment terms are required (days, 0 to 365)."
@@ -80,8 +86,7 @@ def validate_basics(raw: dict[str, Any]) -> BasicsInput:
         errors["invoice_start_number"] = "Starting number must be a whole number of at least 1."
     else:
         start = int(start_text)
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
     assert terms is not None and start is not None
     return BasicsInput(name, terms, prefix, start)
 
@@ -118,18 +123,25 @@ class MoreInput:
     back_billing_months: int = 3  # catch-up older than this is held for a decision; 0 holds all of it
 
 
+def text_limit(field: str) -> int:
+    """The longest text a settings field holds (the model's max_length), for validation and the forms."""
+    return max_length(BillingSettings, field)
+
+
+NAME_MAX = text_limit("business_name")
 MULTILINE = frozenset({"business_address", "payment_instructions"})
 
 
-def _optional(raw: dict[str, Any], field: str, limit: int, errors: dict[str, str], label: str) -> str | None:
+def _optional(raw: dict[str, Any], field: str, errors: ErrorCollector, label: str) -> str | None:
     text = clean_text(raw.get(field), multiline=field in MULTILINE) or ""
+    limit = text_limit(field)
     if len(text) > limit:
         errors[field] = f"{label} must be at most {limit} characters."
     return text or None
 
 
 def _whole(
-    raw: dict[str, Any], field: str, low: int, high: int, errors: dict[str, str], label: str, default: int
+    raw: dict[str, Any], field: str, low: int, high: int, errors: ErrorCollector, label: str, default: int
 ) -> int:
     text = str(raw.get(field) if raw.get(field) is not None else default).strip()
     if not re.fullmatch(r"[0-9]{1,2}", text) or not low <= int(text) <= high:
@@ -139,15 +151,15 @@ def _whole(
 
 
 def validate_more(raw: dict[str, Any]) -> MoreInput:
-    errors: dict[str, str] = {}
-    abn = _optional(raw, "abn", 20, errors, "ABN")
+    errors = ErrorCollector()
+    abn = _optional(raw, "abn", errors, "ABN")
     if abn and not re.fullmatch(r"[0-9 ]{9,20}", abn):
         errors["abn"] = "ABN: digits and spaces only, e.g. 51 824 753 556."
-    address = _optional(raw, "business_address", 300, errors, "Address")
+    address = _optional(raw, "business_address", errors, "Address")
     email = parse_email(raw.get("business_email"), errors, "business_email")
-    phone = _optional(raw, "business_phone", 30, errors, "Phone")
-    instructions = _optional(raw, "payment_instructions", 1000, errors, "Payment instructions")
-    logo = _optional(raw, "logo_path", 500, errors, "Logo file")
+    phone = _optional(raw, "business_phone", errors, "Phone")
+    instructions = _optional(raw, "payment_instructions", errors, "Payment instructions")
+    logo = _optional(raw, "logo_path", errors, "Logo file")
     rate_text = (
         str(raw.get("tax_rate") if raw.get("tax_rate") is not None else "10")
         .strip()
@@ -181,9 +193,8 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
         try:
             margins[name] = parse_margin(raw.get(name), field=name)
         except FieldErrors as exc:
-            errors |= exc.errors
-    if errors:
-        raise FieldErrors(errors)
+            errors.absorb(exc)
+    errors.raise_if_any()
     flags = set(raw.get("options") or [])
     return MoreInput(
         abn=abn,
@@ -210,7 +221,7 @@ def validate_more(raw: dict[str, Any]) -> MoreInput:
     )
 
 
-def _credit_note_prefix(raw: dict[str, Any], errors: dict[str, str]) -> str:
+def _credit_note_prefix(raw: dict[str, Any], errors: ErrorCollector) -> str:
     """The invoice prefix's rules, and never the invoice prefix itself: credit notes keep their own series."""
     value = raw.get("credit_note_prefix")
     prefix = "CN-" if value is None else clean_text(value) or ""
@@ -230,17 +241,17 @@ def _credit_note_prefix(raw: dict[str, Any], errors: dict[str, str]) -> str:
 def validate_form(values: dict[str, Any]) -> tuple[BasicsInput, MoreInput | None]:
     """The settings form as submitted (Slack's modal, or `rebill-bot settings set`), every field
     checked, every error reported at once. The first-time form has only the basics (no `tax_rate`)."""
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     basics = more = None
     try:
         basics = validate_basics(values)
     except FieldErrors as exc:
-        errors |= exc.errors
+        errors.absorb(exc)
     if "tax_rate" in values:
         try:
             more = validate_more(values)
         except FieldErrors as exc:
-            errors |= exc.errors
+            errors.absorb(exc)
     if errors or basics is None:
         raise FieldErrors(errors)
     return basics, more
@@ -278,7 +289,7 @@ def check_series(db: Session, row: BillingSettings) -> None:
     pointing credit notes at a series that has numbered invoices (or the other way round) would mix
     the two documents in one series, so that is refused, field by field, before anything is kept.
     """
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     for field, prefix, other in (
         ("invoice_prefix", row.invoice_prefix, "credit_note"),
         ("credit_note_prefix", row.credit_note_prefix, "invoice"),
@@ -289,8 +300,7 @@ def check_series(db: Session, row: BillingSettings) -> None:
         if used is not None:
             kind = "a credit note" if other == "credit_note" else "an invoice"
             errors[field] = f"{prefix} already numbers {kind} ({used}): choose another prefix."
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
 
 
 def next_sequence(db: Session, row: BillingSettings) -> int:

@@ -11,32 +11,32 @@ Checks that need the database (does the service exist, is it this customer's) li
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final, TypeVar
+from typing import Final
 
 from core.calculation import FREQUENCIES, OUT_OF_RANGE, sane_year
-from core.errors import FieldErrors
+from core.errors import ErrorCollector, FieldErrors
 from core.money import parse_money, parse_quantity
 from core.text import clean_text
+from models.charges import RecurringCharge, Service
+from models.types import max_length
 
-DESCRIPTION_MAX: Final = 200
-NAME_MAX: Final = 200
-REFERENCE_MAX: Final = 100
+# Text limits come from the models' Field(max_length=...): one number, read by the forms too.
+DESCRIPTION_MAX: Final = max_length(RecurringCharge, "description")
+NAME_MAX: Final = max_length(Service, "name")
+REFERENCE_MAX: Final = max_length(Service, "reference")
 UNIT_PRICE_LIMIT: Final = Decimal("1000000")  # exclusive
 QUANTITY_MAX: Final = Decimal("100000")  # inclusive
 MARGIN_MAX: Final = Decimal("1000")  # percent on cost, inclusive
-FEED_MAX: Final = 100
+FEED_MAX: Final = max_length(RecurringCharge, "quantity_feed")
 NEEDS_PRICE: Final = "Enter an amount, like 1234.50, or a unit cost to price it from the margin."
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,29 +75,6 @@ class ServiceFields:
     margin_percent: Decimal | None = None  # overrides the default margin for its charges and usage
 
 
-class _Collector:
-    """Runs each field's check, keeps the first message per field, raises them all together."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, str] = {}
-
-    def check(self, field: str, parse: Callable[[], T]) -> T | None:
-        try:
-            return parse()
-        except FieldErrors as error:
-            self.errors[field] = error.errors.get(field) or error.user_message
-        except ValueError as error:
-            self.errors[field] = str(error)
-        return None
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, message)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise FieldErrors(self.errors)
-
-
 def validate_recurring_charge(
     *,
     description: object,
@@ -115,7 +92,7 @@ def validate_recurring_charge(
 
     A unit price may be left out when a unit cost is given: it is then cost plus margin.
     """
-    errors = _Collector()
+    errors = ErrorCollector()
     clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
     clean_cost = errors.check("unit_cost", lambda: _optional_money(unit_cost, "unit_cost"))
     clean_price = errors.check("unit_price", lambda: _price_or_cost(unit_price, unit_cost))
@@ -155,7 +132,7 @@ def validate_once_off(
     unit_cost: object = None,
 ) -> OnceOffFields:
     """A once-off item as typed by a person, or FieldErrors for every field that is wrong."""
-    errors = _Collector()
+    errors = ErrorCollector()
     clean_description = errors.check("description", lambda: _text(description, DESCRIPTION_MAX))
     clean_cost = errors.check("unit_cost", lambda: _optional_money(unit_cost, "unit_cost"))
     clean_price = errors.check("unit_price", lambda: _price_or_cost(unit_price, unit_cost))
@@ -185,7 +162,7 @@ def validate_service(
     margin_percent: object = None,
 ) -> ServiceFields:
     """A service as typed by a person, or FieldErrors for every field that is wrong."""
-    errors = _Collector()
+    errors = ErrorCollector()
     clean_name = errors.check("name", lambda: _text(name, NAME_MAX))
     clean_reference = errors.check("reference", lambda: _optional_text(reference, REFERENCE_MAX))
     clean_psa = errors.check("psa_reference", lambda: _optional_text(psa_reference, REFERENCE_MAX))
@@ -208,7 +185,7 @@ def validate_service(
 
 def validate_end_date(end_date: object, *, not_before: date, field: str = "end_date") -> date:
     """An end date for something that started on `not_before` (used when ending a charge)."""
-    errors = _Collector()
+    errors = ErrorCollector()
     end = errors.check(field, lambda: _date(end_date, field=field))
     if end is not None and end < not_before:
         errors.add(field, f"The end date can't be before the start date ({not_before.isoformat()}).")
@@ -219,7 +196,7 @@ def validate_end_date(end_date: object, *, not_before: date, field: str = "end_d
 
 def validate_change_from(value: object, *, not_before: date, field: str = "change_from") -> date:
     """The day a new price or quantity of a billed charge applies from ("from when?")."""
-    errors = _Collector()
+    errors = ErrorCollector()
     if value in (None, ""):
         errors.add(
             field, "This charge has been billed: say from which day the new price or quantity applies."

@@ -63,7 +63,7 @@ def total_changed(data: RuleInput) -> CloseException | None:
     return CloseException(
         "total_changed",
         f"total {word} {abs(change):.0f}% since {data.previous.period} "
-        f"({format_money(data.previous.total)} → {format_money(data.invoice.total)})",
+        f"({format_money(data.previous.total, data.invoice.currency)} → {format_money(data.invoice.total, data.invoice.currency)})",
     )
 
 
@@ -71,7 +71,9 @@ def zero_or_credit(data: RuleInput) -> CloseException | None:
     if data.invoice.total > ZERO:
         return None
     what = "zero" if data.invoice.total == ZERO else "a credit"
-    return CloseException("zero_or_credit", f"the total is {what} ({format_money(data.invoice.total)})")
+    return CloseException(
+        "zero_or_credit", f"the total is {what} ({format_money(data.invoice.total, data.invoice.currency)})"
+    )
 
 
 def inactive_in_psa(data: RuleInput) -> CloseException | None:
@@ -94,7 +96,7 @@ def old_catch_up(data: RuleInput) -> CloseException | None:
         return None
     return CloseException(
         "old_catch_up",
-        f"{format_money(held)} of catch-up older than the back-billing horizon is not billed: "
+        f"{format_money(held, data.invoice.currency)} of catch-up older than the back-billing horizon is not billed: "
         'bill it with "Run, with older catch-up" (or `rebill-bot close --include-old-catch-up`)',
     )
 

@@ -28,12 +28,12 @@ from core import billing_settings, invoices, numbering
 from core.calculation import CATCH_UP, CREDIT, Line, Period, totals
 from core.clock import Clock
 from core.errors import NotAllowed
-from core.invoice_states import CREDIT_NOTE, INVOICE, PAID, SENT, VOID
+from core.invoice_states import CREDIT_NOTE, CREDITABLE, INVOICE, VOID
 from core.invoice_writing import Draft, require_configured, write_new
 from models.invoices import Invoice, InvoiceLine
+from models.types import max_length
 
-CREDITABLE = (SENT, PAID)
-REASON_LIMIT = 300
+REASON_LIMIT = max_length(Invoice, "reason")
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from sqlmodel import Session, col, select
 from core import customers
 from core.clock import Clock
 from core.csv_cells import SafeWriter, restore
-from core.customer_validation import CUSTOMER_FIELDS, CustomerInput, name_key, validate_customer
+from core.customer_validation import CUSTOMER_FIELDS, CustomerInput, validate_customer
 from core.errors import FieldErrors, RebillError
+from core.text import name_key
 from models.customers import EndCustomer
 
 COLUMNS = (*CUSTOMER_FIELDS, "psa_kind", "psa_ref", "archived")

@@ -8,20 +8,27 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from core.errors import FieldErrors
+from core.errors import ErrorCollector
 from core.text import clean_text
+from models.customers import EndCustomer
+from models.types import max_length
 
 PHONE = re.compile(r"^[0-9+()\-. ]+$")
+# Read from the model (its Field(max_length=...)), so a form, the CLI and the column agree.
 MAX_LENGTHS = {
-    "company_name": 100,
-    "contact_number": 30,
-    "address_line1": 120,
-    "address_line2": 120,
-    "city": 60,
-    "state": 40,
-    "postcode": 12,
-    "country": 60,
+    field: max_length(EndCustomer, field)
+    for field in (
+        "company_name",
+        "contact_number",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postcode",
+        "country",
+    )
 }
+EMAIL_MAX = max_length(EndCustomer, "email")
 LABELS = {
     "company_name": "Company name",
     "email": "E-mail",
@@ -60,7 +67,7 @@ def _clean(value: object) -> str | None:
     return clean_text(value)
 
 
-def parse_email(raw: object, errors: dict[str, str], field: str = "email") -> str | None:
+def parse_email(raw: object, errors: ErrorCollector, field: str = "email") -> str | None:
     text = _clean(raw)
     if text is None:
         return None
@@ -73,7 +80,7 @@ def parse_email(raw: object, errors: dict[str, str], field: str = "email") -> st
 
 
 def parse_days(
-    raw: object, errors: dict[str, str], field: str, *, label: str = "Payment terms"
+    raw: object, errors: ErrorCollector, field: str, *, label: str = "Payment terms"
 ) -> int | None:
     text = _clean(raw)
     if text is None:
@@ -86,7 +93,7 @@ def parse_days(
 
 def validate_customer(raw: dict[str, Any]) -> CustomerInput:
     """Trim, bound and normalise; raise FieldErrors naming every bad field at once."""
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     values: dict[str, Any] = {}
     for field, limit in MAX_LENGTHS.items():
         text = _clean(raw.get(field))
@@ -100,10 +107,5 @@ def validate_customer(raw: dict[str, Any]) -> CustomerInput:
         errors["contact_number"] = "Use digits, spaces and + ( ) - . only."
     values["email"] = parse_email(raw.get("email"), errors)
     values["payment_terms_days"] = parse_days(raw.get("payment_terms_days"), errors, "payment_terms_days")
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
     return CustomerInput(**values)
-
-
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()

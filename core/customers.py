@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from core import audit
 from core.clock import Clock
-from core.customer_validation import CUSTOMER_FIELDS, CustomerInput, name_key
+from core.customer_validation import CUSTOMER_FIELDS, CustomerInput
 from core.errors import FieldErrors, NotFound
-from core.text import ascii_digits
+from core.text import ascii_digits, name_key
 from models.customers import EndCustomer
 
 PAGE_SIZE = 20

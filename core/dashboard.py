@@ -9,9 +9,8 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core.invoice_states import APPROVED, DRAFT, INVOICE, OWING
 from models.invoices import Invoice
-
-OWING = ("approved", "sent")
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,9 @@ def invoice_figures(db: Session, *, today: date) -> InvoiceFigures:
         ).one()
         return int(row[0]), Decimal(str(row[1])).quantize(Decimal("0.01"))
 
-    drafts, _ = count_and_sum(Invoice.status == "draft")
-    to_send, _ = count_and_sum(Invoice.status == "approved", col(Invoice.sent_at).is_(None))
-    owed = (col(Invoice.status).in_(OWING), Invoice.doc_type == "invoice")  # credit notes are not owed
+    drafts, _ = count_and_sum(Invoice.status == DRAFT)
+    to_send, _ = count_and_sum(Invoice.status == APPROVED, col(Invoice.sent_at).is_(None))
+    owed = (col(Invoice.status).in_(OWING), Invoice.doc_type == INVOICE)  # credit notes are not owed
     outstanding, outstanding_total = count_and_sum(*owed)
     overdue, overdue_total = count_and_sum(*owed, Invoice.due_date < today)
     return InvoiceFigures(drafts, to_send, outstanding, outstanding_total, overdue, overdue_total)

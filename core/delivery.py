@@ -58,7 +58,7 @@ from sqlalchemy.engine import Engine
 from core import audit, invoices, mailer, rendering, usage_billing, workers
 from core.clock import BusinessClock, Clock
 from core.db import session_scope
-from core.errors import NotAllowed, RebillError
+from core.errors import NotAllowed, RebillError, error_id
 from core.mailer import Attachment, MailError, SmtpConfig
 from models.customers import EndCustomer
 from models.invoices import Invoice
@@ -254,13 +254,13 @@ def send_many(
         except RebillError as exc:
             results.append(SendResult(number=str(ref), outcome=Outcome.REFUSED, message=exc.user_message))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("sending invoice %s failed unexpectedly (error id %s)", ref, error_id)
+            ref_id = error_id()
+            log.exception("sending invoice %s failed unexpectedly (error id %s)", ref, ref_id)
             results.append(
                 SendResult(
                     number=str(ref),
                     outcome=Outcome.FAILED,
-                    message=f"{ref} was not sent: an unexpected error (id {error_id}); see the log.",
+                    message=f"{ref} was not sent: an unexpected error (id {ref_id}); see the log.",
                     temporary=False,
                 )
             )

@@ -48,6 +48,7 @@ class InvoiceChanges:
     previous_period: str | None
     delta: Decimal  # total, GST included
     lines: tuple[LineChange, ...]
+    currency: str  # the invoice's, for the amounts in `summary`
 
     @property
     def changed(self) -> bool:
@@ -60,7 +61,7 @@ class InvoiceChanges:
         if not self.changed:
             return f"Same as {self.previous_period} ({self.previous_number})."
         sign = "+" if self.delta >= 0 else "-"
-        head = f"Since {self.previous_period}: {sign}{format_money(abs(self.delta))}"
+        head = f"Since {self.previous_period}: {sign}{format_money(abs(self.delta), self.currency)}"
         return head + (" — " + "; ".join(c.sentence() for c in self.lines) if self.lines else "")
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def compare(
     previous_lines: Sequence[InvoiceLine],
 ) -> InvoiceChanges:
     if previous is None:
-        return InvoiceChanges(None, None, invoice.total, ())
+        return InvoiceChanges(None, None, invoice.total, (), invoice.currency)
     old = {_key(line): line for line in previous_lines}
     new = {_key(line): line for line in lines}
     period = Period.parse(invoice.period)
@@ -89,7 +90,7 @@ def compare(
         if before is None:
             out.append(LineChange("added", line.description, line.amount, line.amount, _added(line, period)))
         elif before.amount != line.amount or before.quantity != line.quantity:
-            reason = _changed(before, line, period)
+            reason = _changed(before, line, period, invoice.currency)
             out.append(
                 LineChange("changed", line.description, line.amount, line.amount - before.amount, reason)
             )
@@ -99,7 +100,9 @@ def compare(
                 "once-off last time" if line.kind == "once_off" else "no longer billed"
             )
             out.append(LineChange("removed", line.description, ZERO, -line.amount, why))
-    return InvoiceChanges(previous.number, previous.period, invoice.total - previous.total, tuple(out))
+    return InvoiceChanges(
+        previous.number, previous.period, invoice.total - previous.total, tuple(out), invoice.currency
+    )
 
 
 def _key(line: InvoiceLine) -> tuple[str, str]:
@@ -125,7 +128,7 @@ def _added(line: InvoiceLine, period: Period) -> str:
     return "new"
 
 
-def _changed(before: InvoiceLine, line: InvoiceLine, period: Period) -> str:
+def _changed(before: InvoiceLine, line: InvoiceLine, period: Period, currency: str) -> str:
     stored = _stored_reason(line)
     if stored:
         return stored
@@ -133,7 +136,9 @@ def _changed(before: InvoiceLine, line: InvoiceLine, period: Period) -> str:
     if before.quantity != line.quantity:
         parts.append(f"quantity {before.quantity.normalize():f} → {line.quantity.normalize():f}")
     if before.unit_price != line.unit_price:
-        parts.append(f"price {format_money(before.unit_price)} → {format_money(line.unit_price)}")
+        parts.append(
+            f"price {format_money(before.unit_price, currency)} → {format_money(line.unit_price, currency)}"
+        )
     if not parts:
         start, end = line.period_start, line.period_end
         if start is not None and end is not None and (start > period.first_day or end < period.last_day):
@@ -141,5 +146,5 @@ def _changed(before: InvoiceLine, line: InvoiceLine, period: Period) -> str:
         elif before.period_start is not None and before.period_start.day != 1:
             parts.append("full month after a pro-rata start")
         else:
-            parts.append(f"{format_money(before.amount)} → {format_money(line.amount)}")
+            parts.append(f"{format_money(before.amount, currency)} → {format_money(line.amount, currency)}")
     return ", ".join(parts)

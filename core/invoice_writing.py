@@ -39,7 +39,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from core import audit, billing_settings, ledger, licence_feed, numbering, usage_billing
+from core import audit, billing_settings, ledger, licence_feed, numbering, payment_terms, usage_billing
 from core.calculation import Line, Period, Totals, totals
 from core.charges import BillingInputs, bill_from, charge_input, once_off_input, service_input
 from core.clock import Clock
@@ -292,9 +292,7 @@ def build_draft(
     lines += inputs.usage.lines  # issue-16: usage, always in arrears
     if not lines:
         return None
-    terms = customer.payment_terms_days
-    if terms is None:
-        terms = settings.default_payment_terms_days or 0
+    terms = payment_terms.effective_days(customer.payment_terms_days, settings.default_payment_terms_days)
     issue = period.first_day
     assert customer.id is not None
     return Draft(

@@ -27,6 +27,7 @@ from core.errors import NotAllowed, NotFound
 from core.invoice_states import (
     APPROVED,
     CREDIT_NOTE,
+    CREDITABLE,
     DRAFT,
     ENTITY,
     FILTERS,
@@ -231,7 +232,7 @@ def void(*, db: Session, ref: str | int, actor: str, clock: Clock, reason: str |
     invoice = find(db=db, ref=ref, for_update=True)
     if invoice.status == VOID:
         return invoice
-    if invoice.status in (SENT, PAID):
+    if invoice.status in CREDITABLE:
         raise NotAllowed(
             f"{invoice.number} is {invoice.status}; it can't be voided. Issue a credit note instead."
         )

@@ -1,4 +1,4 @@
-"""The one module that owns money: parsing, checking and rounding.
+"""The one module that owns money: parsing, checking, rounding and showing.
 
 Why one module: a bill is only trustworthy if every amount on it was rounded the same way, at the
 same point. Everything here works on `Decimal` (or `int`); a `float` is refused with `TypeError`
@@ -21,11 +21,15 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Final
 
+from babel.numbers import format_currency
+
 from core.errors import FieldErrors
 
 CENT: Final = Decimal("0.01")
 ZERO: Final = Decimal("0.00")
 UNIT_PRICE_PLACES: Final = 4
+DEFAULT_CURRENCY: Final = "AUD"  # until the set-up names another (BillingSettings.currency)
+LOCALE: Final = "en_AU"  # how amounts and dates read, on invoices and in Slack alike
 QUANTITY_PLACES: Final = 4
 
 # Digits with optional thousands separators in groups of three, and an optional fraction.
@@ -229,8 +233,23 @@ def _parse_text(text: str, *, field: str, allow_currency: bool, noun: str) -> De
     return value
 
 
-def format_money(amount: Decimal, *, symbol: str = "$") -> str:
-    """ "$1,234.50": an amount as people read it (rounded to cents for display only)."""
-    value = quantize_money(amount)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{symbol}{abs(value):,.2f}"
+def format_money(amount: Decimal, currency: str) -> str:
+    """ "$1,234.50" for AUD, "NZD5.00" for another currency: the same on an invoice, in Slack and the CLI.
+
+    Rounded half-up to cents first (display only), so a sub-cent unit price reads as our rounding
+    would bill it rather than Babel's half-even.
+    """
+    return format_currency(quantize_money(amount), currency, locale=LOCALE)
+
+
+def format_total(amounts: Iterable[tuple[Decimal, str]]) -> str:
+    """The sum of some documents' (amount, currency) pairs, in their currency: one business bills
+    in one currency, so the first names it (and an empty list reads as the default's zero)."""
+    pairs = list(amounts)
+    currency = pairs[0][1] if pairs else DEFAULT_CURRENCY
+    return format_money(sum_money(amount for amount, _ in pairs), currency)
+
+
+def format_unit_money(amount: Decimal, currency: str) -> str:
+    """A unit price keeps up to 4 decimals (licences priced at $1.2345 each), at least 2."""
+    return format_currency(amount, currency, locale=LOCALE, format="¤#,##0.00##", currency_digits=False)

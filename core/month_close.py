@@ -59,7 +59,7 @@ from core.delivery import SendResult, send_many
 from core.errors import NotAllowed
 from core.invoice_changes import InvoiceChanges
 from core.mailer import SmtpConfig
-from core.money import ZERO
+from core.money import DEFAULT_CURRENCY, ZERO
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.month_close import MonthClose
@@ -137,6 +137,7 @@ class CloseReport:
     entries: list[Entry] = field(default_factory=list)
     sent_now: list[SendResult] = field(default_factory=list)
     xero: tuple[int, int] | None = None  # (pushed, not pushed) when Xero is connected
+    currency: str = DEFAULT_CURRENCY  # the business's, for the report's total
 
     @property
     def total(self) -> Decimal:
@@ -544,6 +545,7 @@ def build_report(
         billed=None,
         entries=entries,
         xero=xero,
+        currency=settings.currency,
     )
 
 

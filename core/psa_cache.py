@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 from core.clock import Clock
 from core.db import session_scope
 from core.errors import RebillError
-from core.text import clean_text
+from core.text import clean_text, name_key
 from integrations.base import Company, PsaClient
 from models.psa import PsaCompany, PsaRefresh
 
@@ -65,11 +65,6 @@ def fit(value: str | None, limit: int | None) -> str | None:
     if value is not None:
         value = clean_text(value) or ""
     return value[:limit] if value is not None and limit else value
-
-
-def name_key(name: str) -> str:
-    """The search/uniqueness key of a company name (casefolded, outer spaces removed)."""
-    return name.strip().casefold()
 
 
 def refresh_cache(

@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from core.clock import Clock
 from core.customer_validation import LABELS, parse_email
-from core.psa_cache import column_limits, fit, name_key
+from core.psa_cache import column_limits, fit
+from core.text import name_key
 from integrations.base import Company
 from models.customers import EndCustomer
 from models.system import AuditLog

@@ -34,7 +34,6 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from babel.numbers import format_currency
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
@@ -43,6 +42,7 @@ from core import invoices as invoice_service
 from core.clock import DEFAULT_TIMEZONE
 from core.errors import RebillError
 from core.invoice_states import CREDIT_NOTE
+from core.money import LOCALE, format_money, format_unit_money
 from models.customers import EndCustomer
 from models.invoices import Invoice, InvoiceLine
 from models.system import BillingSettings
@@ -50,7 +50,6 @@ from models.system import BillingSettings
 log = logging.getLogger(__name__)
 
 PACKAGED_TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
-LOCALE: Final = "en_AU"
 INVOICE_TEMPLATE: Final = "invoice.html"
 EMAIL_HTML_TEMPLATE: Final = "email.html"
 EMAIL_TEXT_TEMPLATE: Final = "email.txt"
@@ -83,22 +82,12 @@ def environment(templates_dir: Path | str | None = None, *, timezone: str = DEFA
         keep_trailing_newline=True,
     )
     tz = ZoneInfo(timezone)
-    env.filters["money"] = money
-    env.filters["unit_money"] = unit_money
+    env.filters["money"] = format_money
+    env.filters["unit_money"] = format_unit_money
     env.filters["quantity"] = quantity
     env.filters["day"] = lambda value, fmt="d MMM y": format_day(value, tz=tz, fmt=fmt)
     env.globals["timezone"] = timezone
     return env
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """ "$1,234.50" for AUD in en_AU; other currencies carry their code ("NZD5.00")."""
-    return format_currency(amount, currency, locale=LOCALE)
-
-
-def unit_money(amount: Decimal, currency: str) -> str:
-    """A unit price keeps up to 4 decimals (licences priced at $1.2345 each), at least 2."""
-    return format_currency(amount, currency, locale=LOCALE, format="¤#,##0.00##", currency_digits=False)
 
 
 def quantity(value: Decimal) -> str:

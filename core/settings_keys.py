@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from core import billing_settings
 from core.clock import Clock
-from core.errors import FieldErrors
+from core.errors import ErrorCollector, FieldErrors
 from models.system import BillingSettings
 
 Value = str | bool | None
@@ -176,14 +176,14 @@ def update(
     before = current(db)
     form: dict[str, Any] = {}
     flags: set[str] = set()
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     for key in KEYS:
         value = changes.get(key.name, before[key.name])
         if key.flag:
             try:
                 on = parse_flag(key.name, value)
             except FieldErrors as exc:
-                errors |= exc.errors
+                errors.absorb(exc)
                 continue
             if on:
                 flags.add(key.form_field)
@@ -193,9 +193,9 @@ def update(
     try:
         basics, more = billing_settings.validate_form(form)
     except FieldErrors as exc:
-        raise FieldErrors(errors | _by_name(exc.errors)) from None
-    if errors:
-        raise FieldErrors(errors)
+        errors.absorb(FieldErrors(_by_name(exc.errors)))
+        raise FieldErrors(errors) from None
+    errors.raise_if_any()
     try:
         billing_settings.save_all(db, basics, more, actor=actor, clock=clock)
     except FieldErrors as exc:  # the next number went below one already used

@@ -44,5 +44,14 @@ def _tidy(text: str) -> str:
     return " ".join(_INVISIBLE.sub("", re.sub(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]", " ", text)).split())
 
 
+def name_key(name: str) -> str:
+    """The lookup and uniqueness key of a name: runs of spaces collapsed, ends trimmed, casefolded.
+
+    The one key for customers and cached PSA companies alike: a key written by the PSA sync that
+    a typed lookup could never produce (it kept a double space) hid the customer from its name.
+    """
+    return " ".join(name.split()).casefold()
+
+
 def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from core import audit
 from core.clock import Clock
-from core.errors import FieldErrors, NotAllowed
+from core.errors import ErrorCollector, NotAllowed
 from core.xero_documents import Mapping
 from models.xero import XeroSettings
 
@@ -101,7 +101,7 @@ def update(
     Tax types left unset take the organisation's own GST-on-income and GST-free types.
     """
     row = load_settings(db)
-    errors: dict[str, str] = {}
+    errors = ErrorCollector()
     clean: dict[str, str | None] = {}
     code = values.get("account_code")
     if code is not None:
@@ -124,8 +124,7 @@ def update(
         if mode not in PUSH_MODES:
             errors["push_mode"] = "must be approve (push when approved) or manual (push by hand)"
         clean["push_mode"] = mode
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
     if choices is not None:
         if not (clean.get("tax_type_taxable") or row.tax_type_taxable) and choices.default_taxable:
             clean["tax_type_taxable"] = choices.default_taxable

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from core.delivery import SendOutcome
-from core.money import format_money
+from core.money import format_money, format_total
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.customer_views import Ids as CustomerIds
@@ -50,20 +49,24 @@ class AlertIds(StrEnum):
     PDF_ONE = "digest_pdf_one"
 
 
+def _total(invoices: Sequence[Invoice]) -> str:
+    return format_total((i.total, i.currency) for i in invoices)
+
+
 def invoice_ready_digest(
     period: str, invoices: Sequence[Invoice], *, outcomes: Sequence[SendOutcome] = ()
 ) -> tuple[str, list[Block]]:
     """One channel message for a whole bill run, however many invoices it made."""
-    total = sum((i.total for i in invoices), Decimal(0))
     count = len(invoices)
-    text = f"{count} invoice{'s' if count != 1 else ''} for {period} ready: {format_money(total)}"
+    text = f"{count} invoice{'s' if count != 1 else ''} for {period} ready: {_total(invoices)}"
     largest = sorted(invoices, key=lambda i: i.total, reverse=True)[:5]
     out: list[Block] = [
         blocks.section(f":receipt: *{text}* (GST included). Details of each are in the thread."),
         blocks.section(
             "Largest:\n"
             + "\n".join(
-                f"• {esc(i.customer_name)} · {esc(i.number)} · {format_money(i.total)}" for i in largest
+                f"• {esc(i.customer_name)} · {esc(i.number)} · {format_money(i.total, i.currency)}"
+                for i in largest
             )
         ),
     ]
@@ -108,7 +111,7 @@ def invoice_thread_messages(
             state = f"sent {invoice.sent_at:%d %b}" if invoice.sent_at else invoice.status
             out.append(
                 blocks.section(
-                    f"*{esc(invoice.number)}* · {esc(invoice.customer_name)} · {format_money(invoice.total)} · due "
+                    f"*{esc(invoice.number)}* · {esc(invoice.customer_name)} · {format_money(invoice.total, invoice.currency)} · due "
                     f"{invoice.due_date:%-d %b %Y} · _{state}_ · {to}"
                 )
             )
@@ -124,14 +127,13 @@ def invoice_thread_messages(
 
 def overdue_alert(invoices: Sequence[Invoice], *, today: date) -> tuple[str, list[Block]]:
     count = len(invoices)
-    total = sum((i.total for i in invoices), Decimal(0))
-    text = f"{count} invoice{'s' if count != 1 else ''} became overdue: {format_money(total)}"
+    text = f"{count} invoice{'s' if count != 1 else ''} became overdue: {_total(invoices)}"
     out: list[Block] = [blocks.section(f":alarm_clock: *{text}*")]
     for invoice in invoices[:DIGEST_ROWS]:
         days = (today - invoice.due_date).days
         out.append(
             blocks.section(
-                f"*{esc(invoice.number)}* · {esc(invoice.customer_name)} · {format_money(invoice.total)} · "
+                f"*{esc(invoice.number)}* · {esc(invoice.customer_name)} · {format_money(invoice.total, invoice.currency)} · "
                 f"due {invoice.due_date:%-d %b %Y} ({days} day{'s' if days != 1 else ''} ago)",
                 accessory=blocks.button("Open", InvoiceIds.OPEN, value=str(invoice.id)),
             )

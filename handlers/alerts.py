@@ -10,14 +10,13 @@ from core import invoices as invoice_service
 from core.db import session_scope
 from core.delivery import SendOutcome, send_many
 from core.errors import RebillError
+from core.invoice_states import UNSENT, VOID
 from core.workpool import interactive_timeout
 from handlers import alert_views, invoice_views
 from handlers.alert_views import AlertIds
 from handlers.base import Call, listener
 from handlers.blocks import esc, md, mention
 from handlers.invoices import deliver, download_pdf
-
-UNSENT = ("draft", "approved")
 
 
 def _thread(call: Call) -> tuple[str, str]:
@@ -53,7 +52,7 @@ def _send_all(call: Call) -> None:
         templates_dir=call.settings.rebill_templates_dir,
     )
     outcomes = [SendOutcome(r.number, names.get(r.number, ""), r.ok, r.message) for r in results]
-    everything = [i for i in invoice_service.list_invoices(db=call.db, period=period) if i.status != "void"]
+    everything = [i for i in invoice_service.list_invoices(db=call.db, period=period) if i.status != VOID]
     text, blocks = alert_views.invoice_ready_digest(period, everything, outcomes=outcomes)
     channel, ts = _thread(call)
     call.client.chat_update(

@@ -14,8 +14,8 @@ from core.errors import NotAllowed
 from handlers import charge_views as views
 from handlers import customer_page
 from handlers.base import Call, listener
-from handlers.charge_views import Ids
-from handlers.fields import checked, metadata, submitted
+from handlers.charge_views import Ids, MenuVerb
+from handlers.fields import metadata, notice_modal
 
 
 def _parent(call: Call) -> str | None:
@@ -67,10 +67,13 @@ def add_once_off(call: Call) -> None:
 def menu(call: Call) -> None:
     """The ⋯ menu on each row: edit, end, cancel, exclude or delete."""
     call.ack()
-    choice, _, raw_id = call.body["actions"][0]["selected_option"]["value"].partition(":")
-    row_id, parent, today, db = int(raw_id), _parent(call), call.today, call.db
+    parsed = views.parse_menu_choice(call.body["actions"][0]["selected_option"]["value"])
+    if parsed is None:
+        return
+    choice, row_id = parsed
+    parent, today, db = _parent(call), call.today, call.db
     try:
-        if choice == "svc_edit":
+        if choice is MenuVerb.SERVICE_EDIT:
             service = charges.get_service(db=db, service_id=row_id)
             _push(
                 call,
@@ -78,16 +81,16 @@ def menu(call: Call) -> None:
                     customer_id=service.customer_id, parent=parent, today=today, service=service
                 ),
             )
-        elif choice in ("svc_exclude", "svc_include"):
+        elif choice in (MenuVerb.SERVICE_EXCLUDE, MenuVerb.SERVICE_INCLUDE):
             service = charges.set_exclude_next_invoice(
                 db=db,
                 actor=call.user_id,
                 service_id=row_id,
-                exclude=choice == "svc_exclude",
+                exclude=choice is MenuVerb.SERVICE_EXCLUDE,
                 clock=call.deps.clock,
             )
             _refresh(call, {"parent": parent, "customer_id": service.customer_id})
-        elif choice == "svc_cancel":
+        elif choice is MenuVerb.SERVICE_CANCEL:
             service = charges.get_service(db=db, service_id=row_id)
             form = views.end_date_form(
                 callback_id=Ids.FORM_CANCEL_SERVICE,
@@ -99,7 +102,7 @@ def menu(call: Call) -> None:
                 service_id=row_id,
             )
             _push(call, form)
-        elif choice == "rc_edit":
+        elif choice is MenuVerb.CHARGE_EDIT:
             charge = charges.get_recurring_charge(db=db, charge_id=row_id)
             services = charges.list_services(db=db, customer_id=charge.customer_id, include_cancelled=False)
             _push(
@@ -112,7 +115,7 @@ def menu(call: Call) -> None:
                     charge=charge,
                 ),
             )
-        elif choice == "rc_end":
+        elif choice is MenuVerb.CHARGE_END:
             charge = charges.get_recurring_charge(db=db, charge_id=row_id)
             form = views.end_date_form(
                 callback_id=Ids.FORM_END_CHARGE,
@@ -124,43 +127,35 @@ def menu(call: Call) -> None:
                 charge_id=row_id,
             )
             _push(call, form)
-        elif choice in ("oo_edit", "oo_delete"):
+        elif choice in (MenuVerb.ONCE_OFF_EDIT, MenuVerb.ONCE_OFF_DELETE):
             item = charges.get_once_off(db=db, item_id=row_id)
             charges.ensure_not_invoiced(
-                db=db, item=item, verb="changed" if choice == "oo_edit" else "deleted"
+                db=db, item=item, verb="changed" if choice is MenuVerb.ONCE_OFF_EDIT else "deleted"
             )
-            if choice == "oo_edit":
+            if choice is MenuVerb.ONCE_OFF_EDIT:
                 _push(
                     call,
                     views.once_off_form(customer_id=item.customer_id, parent=parent, today=today, item=item),
                 )
             else:
-                _push(call, views.delete_form(item, parent=parent))
+                _push(
+                    call, views.delete_form(item, parent=parent, currency=billing_settings.currency(call.db))
+                )
     except NotAllowed as refusal:
         # "Afterwards the buttons say why not": explain in a small modal over the customer view.
-        _push(call, views.notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
-
-
-def _charge_values(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "description": values.get("description"),
-        "unit_price": values.get("unit_price"),
-        "unit_cost": values.get("unit_cost"),
-        "quantity": values.get("quantity"),
-        "taxable": checked(values, "taxable"),
-    }
+        _push(call, notice_modal("Not possible", f":no_entry_sign: {refusal.user_message}"))
 
 
 def service_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
+    origin, form = metadata(view), views.parse_service_form(view)
     data = validate_service(
-        name=values.get("name"),
-        reference=values.get("reference"),
-        psa_reference=values.get("psa_reference"),
-        start_date=values.get("start_date"),
-        end_date=values.get("end_date"),
-        margin_percent=values.get("margin_percent"),
+        name=form.name,
+        reference=form.reference,
+        psa_reference=form.psa_reference,
+        start_date=form.start_date,
+        end_date=form.end_date,
+        margin_percent=form.margin_percent,
     )
     if origin.get("service_id"):
         charges.edit_service(
@@ -185,15 +180,14 @@ def service_submitted(call: Call) -> None:
 
 def charge_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    service = values.get("service_id")
+    origin, form = metadata(view), views.parse_charge_form(view)
     data = validate_recurring_charge(
-        **_charge_values(values),
-        frequency=values.get("frequency"),
-        effective_from=values.get("effective_from"),
-        end_date=values.get("end_date"),
-        service_id=None if service in (None, "none") else service,
-        quantity_feed=values.get("quantity_feed"),
+        **form.priced_fields(),
+        frequency=form.frequency,
+        effective_from=form.effective_from,
+        end_date=form.end_date,
+        service_id=form.service_id,
+        quantity_feed=form.quantity_feed,
     )
     if origin.get("charge_id"):
         charges.edit_recurring_charge(
@@ -202,7 +196,7 @@ def charge_submitted(call: Call) -> None:
             charge_id=int(origin["charge_id"]),
             data=data,
             clock=call.deps.clock,
-            change_from=values.get("change_from"),
+            change_from=form.change_from,
         )
     else:
         charges.add_recurring_charge(
@@ -219,8 +213,8 @@ def charge_submitted(call: Call) -> None:
 
 def once_off_submitted(call: Call) -> None:
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    data = validate_once_off(**_charge_values(values), item_date=values.get("item_date"))
+    origin, form = metadata(view), views.parse_once_off_form(view)
+    data = validate_once_off(**form.priced_fields(), item_date=form.item_date)
     if origin.get("item_id"):
         charges.edit_once_off(
             db=call.db, actor=call.user_id, item_id=int(origin["item_id"]), data=data, clock=call.deps.clock
@@ -245,7 +239,7 @@ def end_charge_submitted(call: Call) -> None:
         db=call.db,
         actor=call.user_id,
         charge_id=int(origin["charge_id"]),
-        end_date=submitted(view).get("end_date") or "",
+        end_date=views.parse_end_date_form(view).end_date,
         clock=call.deps.clock,
     )
     call.ack()
@@ -259,7 +253,7 @@ def cancel_service_submitted(call: Call) -> None:
         db=call.db,
         actor=call.user_id,
         service_id=int(origin["service_id"]),
-        end_date=submitted(view).get("end_date") or "",
+        end_date=views.parse_end_date_form(view).end_date,
         clock=call.deps.clock,
     )
     call.ack()
@@ -294,6 +288,7 @@ def preview(call: Call) -> None:
             lines,
             result,
             tax_rate=settings.tax_rate,
+            currency=settings.currency,
             held=bill.held,
             notes=notes,
         ),

@@ -48,7 +48,7 @@ def who(actor: str | None) -> Mrkdwn:
 
 def report_message(report: CloseReport) -> tuple[str, list[Block]]:
     count = len(report.entries)
-    text = f"Month close {report.period}: {count} invoice{'s' if count != 1 else ''}, {format_money(report.total)}"
+    text = f"Month close {report.period}: {count} invoice{'s' if count != 1 else ''}, {format_money(report.total, report.currency)}"
     late = ""
     if report.ran_late and report.scheduled_for is not None:
         late = f" · :warning: ran late (due {report.scheduled_for:%-d %b %Y}; the scheduler was down)"
@@ -125,7 +125,7 @@ def report_message(report: CloseReport) -> tuple[str, list[Block]]:
 
 
 def _line(entry: Entry) -> str:
-    return f"*{esc(entry.number)}* · {esc(entry.customer_name)} · {format_money(entry.total)}"
+    return f"*{esc(entry.number)}* · {esc(entry.customer_name)} · {format_money(entry.total, entry.changes.currency)}"
 
 
 def exception_card(entry: Entry) -> list[Block]:

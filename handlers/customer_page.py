@@ -22,10 +22,13 @@ def sections(call: Call, customer: EndCustomer) -> list[list[Block]]:
     names = {s.id: s.name for s in services if s.id is not None}
     count = invoices.count_invoices(db=db, customer_id=customer.id)
     recent = invoices.latest_of_customer(db=db, customer_id=customer.id, limit=invoice_views.SECTION_ROWS)
+    currency = billing_settings.currency(call.db)
     return [
         charge_views.services_section(services, customer_id=customer.id),
-        charge_views.charges_section(recurring, customer_id=customer.id, monthly=monthly, services=names),
-        charge_views.once_offs_section(items, customer_id=customer.id, numbers=numbers),
+        charge_views.charges_section(
+            recurring, customer_id=customer.id, monthly=monthly, services=names, currency=currency
+        ),
+        charge_views.once_offs_section(items, customer_id=customer.id, numbers=numbers, currency=currency),
         invoice_views.invoices_section(recent, today=call.today, total_count=count),
     ]
 

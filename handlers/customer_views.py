@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from core.customer_validation import LABELS, MAX_LENGTHS
+from core import payment_terms
+from core.customer_validation import EMAIL_MAX, LABELS, MAX_LENGTHS
 from core.customers import Page
 from handlers import blocks
 from handlers.blocks import Block, esc, md
-from handlers.fields import encode_metadata, modal, text_input
+from handlers.fields import encode_metadata, modal, submitted, text_input
 from handlers.psa_views import company_select
 from models.customers import EndCustomer
 
@@ -38,9 +40,7 @@ class Ids(StrEnum):
 
 
 def terms_text(customer: EndCustomer, default_days: int) -> str:
-    if customer.payment_terms_days is not None:
-        return f"{customer.payment_terms_days} days"
-    return f"default ({default_days} days)"
+    return payment_terms.describe(customer.payment_terms_days, default_days)
 
 
 def psa_text(customer: EndCustomer) -> str | None:
@@ -211,17 +211,20 @@ def customer_form_blocks(
             LABELS["company_name"],
             initial=value("company_name"),
             optional=False,
-            max_length=100,
+            max_length=MAX_LENGTHS["company_name"],
         ),
         text_input(
             "email",
             LABELS["email"],
             initial=value("email"),
             hint="Invoices are e-mailed here.",
-            max_length=254,
+            max_length=EMAIL_MAX,
         ),
         text_input(
-            "contact_number", LABELS["contact_number"], initial=value("contact_number"), max_length=30
+            "contact_number",
+            LABELS["contact_number"],
+            initial=value("contact_number"),
+            max_length=MAX_LENGTHS["contact_number"],
         ),
     ]
     for name in ("address_line1", "address_line2", "city", "state", "postcode", "country"):
@@ -290,7 +293,56 @@ def email_form(customer: EndCustomer, *, origin: dict[str, Any]) -> dict[str, An
         submit="Save",
         blocks=[
             blocks.section(f"Where should *{esc(customer.company_name)}*'s invoices be e-mailed?"),
-            text_input("email", "E-mail", initial=customer.email, optional=False, max_length=254),
+            text_input("email", "E-mail", initial=customer.email, optional=False, max_length=EMAIL_MAX),
         ],
         private_metadata=encode_metadata(customer_id=customer.id, **origin),
     )
+
+
+# -- reading the forms back ------------------------------------------------------------------
+# Each form's submitted state as a typed value, next to the builder that names its inputs. The
+# text is as typed: core.customer_validation checks it (the CLI and CSV import go through it too).
+
+
+@dataclass(frozen=True)
+class CustomerForm:
+    company_name: str | None = None
+    email: str | None = None
+    contact_number: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    payment_terms_days: str | None = None
+    psa_ref: str | None = None  # the new-customer form, when a PSA is configured
+
+    def customer_fields(self) -> dict[str, str | None]:
+        """What `validate_customer` reads (everything but the PSA account)."""
+        values = asdict(self)
+        del values["psa_ref"]
+        return values
+
+
+def parse_customer_form(view: dict[str, Any]) -> CustomerForm:
+    values = submitted(view)
+    return CustomerForm(**{name: values.get(name) for name in CustomerForm.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TermsForm:
+    payment_terms_days: str | None
+
+
+def parse_terms_form(view: dict[str, Any]) -> TermsForm:
+    return TermsForm(submitted(view).get("payment_terms_days"))
+
+
+@dataclass(frozen=True)
+class EmailForm:
+    email: str | None
+
+
+def parse_email_form(view: dict[str, Any]) -> EmailForm:
+    return EmailForm(submitted(view).get("email"))

@@ -10,12 +10,12 @@ from slack_bolt import App
 
 from core import billing_settings, customers, psa_service
 from core.customer_validation import parse_days, parse_email, validate_customer
-from core.errors import FieldErrors
+from core.errors import ErrorCollector, FieldErrors
 from handlers import customer_page
 from handlers import customer_views as views
 from handlers.base import Call, listener
 from handlers.customer_views import Ids
-from handlers.fields import metadata, submitted
+from handlers.fields import metadata
 from handlers.home import publish_home
 from handlers.setup import open_settings
 from handlers.setup_prompt import ensure_configured
@@ -140,23 +140,22 @@ def create_submitted(call: Call) -> None:
     if earlier is not None:
         call.ack(response_action="update", view=customer_modal(call, earlier))
         return
-    values = submitted(view)
+    form = views.parse_customer_form(view)
     psa_kind = call.deps.psa_kind
-    psa_ref = values.get("psa_ref") if psa_kind else None
-    errors: dict[str, str] = {}
+    psa_ref = form.psa_ref if psa_kind else None
+    errors = ErrorCollector()
     try:
-        data = validate_customer(values)
+        data = validate_customer(form.customer_fields())
     except FieldErrors as exc:
-        errors |= exc.errors
+        errors.absorb(exc)
     if psa_kind and not psa_ref:
         errors["psa_ref"] = "Choose the PSA account this customer is billed for."
     elif psa_kind and psa_ref:
         try:
             psa_service.check_not_imported(call.db, psa_kind, psa_ref)
         except FieldErrors as exc:
-            errors |= exc.errors
-    if errors:
-        raise FieldErrors(errors)
+            errors.absorb(exc)
+    errors.raise_if_any()
     customer = customers.create(
         call.db,
         data,
@@ -212,7 +211,7 @@ def _refresh_parent(call: Call, origin: dict[str, Any], customer: EndCustomer) -
 def edit_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
-    data = validate_customer(submitted(view))
+    data = validate_customer(views.parse_customer_form(view).customer_fields())
     customer = customers.update(
         call.db, int(origin["customer_id"]), data, actor=call.user_id, clock=call.deps.clock
     )
@@ -223,10 +222,9 @@ def edit_submitted(call: Call) -> None:
 def terms_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
-    errors: dict[str, str] = {}
-    days = parse_days(submitted(view).get("payment_terms_days"), errors, "payment_terms_days")
-    if errors:
-        raise FieldErrors(errors)
+    errors = ErrorCollector()
+    days = parse_days(views.parse_terms_form(view).payment_terms_days, errors, "payment_terms_days")
+    errors.raise_if_any()
     customer = customers.set_payment_terms(
         call.db, int(origin["customer_id"]), days, actor=call.user_id, clock=call.deps.clock
     )
@@ -237,12 +235,11 @@ def terms_submitted(call: Call) -> None:
 def email_submitted(call: Call) -> None:
     view = call.body["view"]
     origin = metadata(view)
-    errors: dict[str, str] = {}
-    email = parse_email(submitted(view).get("email"), errors)
+    errors = ErrorCollector()
+    email = parse_email(views.parse_email_form(view).email, errors)
     if email is None and not errors:
         errors["email"] = "Enter the address invoices should go to."
-    if errors:
-        raise FieldErrors(errors)
+    errors.raise_if_any()
     assert email is not None
     customer = customers.set_email(
         call.db, int(origin["customer_id"]), email, actor=call.user_id, clock=call.deps.clock

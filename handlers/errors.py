@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -11,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import OperationalError
 
-from core.errors import Busy, RebillError
+from core.errors import Busy, RebillError, error_id
 from handlers.blocks import esc
 from handlers.deps import VERIFIED
 from handlers.response_urls import allowed_response_url
@@ -31,11 +30,11 @@ def user_message(error: Exception) -> str:
         # Domain messages are plain text that may quote user input (names, echoed arguments):
         # escaped here, the one place they enter mrkdwn.
         return f":warning: {esc(error.user_message)}"
-    error_id = uuid.uuid4().hex[:8]
-    log.error("unexpected error %s", error_id, exc_info=error)
+    ref = error_id()
+    log.error("unexpected error %s", ref, exc_info=error)
     return (
         ":x: Something went wrong on our side and nothing was changed. "
-        f"If it happens again, quote error id `{error_id}`."
+        f"If it happens again, quote error id `{ref}`."
     )
 
 

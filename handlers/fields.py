@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.blocks import Block, plain
+from handlers.blocks import Block, plain, section
 
 INPUT_ACTION = "value"
 
@@ -108,6 +108,15 @@ def modal(
     if submit:
         view["submit"] = plain(submit[:24])
     return view
+
+
+def notice_modal(title: str, text: str, *, callback_id: str = "notice", close: str = "OK") -> dict[str, Any]:
+    """A modal that only tells: why something can't be done, or that an answer is on its way.
+
+    `text` is mrkdwn the caller has already escaped. Listeners that later replace a "loading"
+    notice find it by its view id, so `callback_id` only names it in logs and tests.
+    """
+    return modal(callback_id=callback_id, title=title, close=close, blocks=[section(text)])
 
 
 def date_input(

@@ -48,9 +48,9 @@ def home_view(call: Call) -> dict[str, Any]:
     out.append(
         blocks.section(
             f"*Invoices*\n{figures.drafts} draft · {figures.to_send} approved, not yet sent · "
-            f"{figures.outstanding} unpaid ({format_money(figures.outstanding_total)})"
+            f"{figures.outstanding} unpaid ({format_money(figures.outstanding_total, row.currency)})"
             + (
-                f"\n:alarm_clock: *{figures.overdue} overdue* ({format_money(figures.overdue_total)})"
+                f"\n:alarm_clock: *{figures.overdue} overdue* ({format_money(figures.overdue_total, row.currency)})"
                 if figures.overdue
                 else ""
             ),

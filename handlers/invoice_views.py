@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from core.billrun import BillPreview, BillRunResult, HeldCatchUp
-from core.invoice_states import APPROVED, CREDIT_NOTE, INVOICE, SENT
-from core.invoices import DRAFT, OWING, PAID, VOID, status_label
+from core.credit_notes import REASON_LIMIT
+from core.invoice_states import (
+    CREDIT_NOTE,
+    CREDITABLE,
+    DRAFT,
+    INVOICE,
+    OWING,
+    UNSENT,
+    VOID,
+)
+from core.invoices import status_label
 from core.money import ZERO, format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
 from handlers.charge_views import day, lines_and_totals
 from handlers.close_ids import CloseIds
 from handlers.customer_views import Ids as CustomerIds
-from handlers.fields import INPUT_ACTION, encode_metadata, modal, option, text_input
+from handlers.fields import INPUT_ACTION, encode_metadata, modal, notice_modal, option, submitted, text_input
 from models.invoices import Invoice, InvoiceLine
 
 SECTION_ROWS = 10
@@ -52,11 +62,11 @@ def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
 def row_text(invoice: Invoice, today: date) -> str:
     if invoice.doc_type == CREDIT_NOTE:
         return (
-            f"*{esc(invoice.number)}* · {invoice.period} · credit note {format_money(invoice.total)}"
+            f"*{esc(invoice.number)}* · {invoice.period} · credit note {format_money(invoice.total, invoice.currency)}"
             f" · _{status_label(invoice, today)}_"
         )
     return (
-        f"*{esc(invoice.number)}* · {invoice.period} · {format_money(invoice.total)} · due {day(invoice.due_date)}"
+        f"*{esc(invoice.number)}* · {invoice.period} · {format_money(invoice.total, invoice.currency)} · due {day(invoice.due_date)}"
         f" · _{status_label(invoice, today)}_"
     )
 
@@ -138,7 +148,8 @@ def invoice_modal(
         total=invoice.total,
         tax_rate=invoice.tax_rate,
         limit=60,
-        currency=f" {invoice.currency}",
+        currency=invoice.currency,
+        show_code=True,
         more=" (the PDF has them all)",
     )
     buttons = [blocks.button("Download PDF", Ids.PDF, value=value)]
@@ -155,9 +166,9 @@ def invoice_modal(
         paid["confirm"] = _confirm("Mark paid?", f"Record {invoice.number} as paid in full?", "Mark paid")
         paid["confirm"].pop("style")
         buttons.append(paid)
-    if invoice.status in (SENT, PAID) and invoice.doc_type == INVOICE:
+    if invoice.status in CREDITABLE and invoice.doc_type == INVOICE:
         buttons.append(blocks.button("Credit", Ids.CREDIT, value=value))
-    if invoice.status in (DRAFT, APPROVED):
+    if invoice.status in UNSENT:
         void = blocks.button("Void", Ids.VOID, value=value, style="danger")
         void["confirm"] = _confirm(
             "Void invoice?", f"{invoice.number} keeps its number but is no longer owed.", "Void"
@@ -203,12 +214,14 @@ def credit_form(invoice: Invoice, lines: Sequence[InvoiceLine]) -> dict[str, Any
         submit="Issue credit note",
         blocks=[
             blocks.section(
-                f"A credit note for *{esc(invoice.number)}* ({format_money(invoice.total)}), numbered in "
+                f"A credit note for *{esc(invoice.number)}* ({format_money(invoice.total, invoice.currency)}), numbered in "
                 "its own series. Credited days of recurring charges are billed again by the next bill "
                 "run if the charges still say they are owed."
             ),
             picker,
-            text_input("reason", "Reason", optional=True, max_length=300, placeholder="e.g. outage 3-5 Dec"),
+            text_input(
+                "reason", "Reason", optional=True, max_length=REASON_LIMIT, placeholder="e.g. outage 3-5 Dec"
+            ),
         ],
         private_metadata=encode_metadata(invoice_id=invoice.id),
     )
@@ -237,36 +250,36 @@ def list_blocks(
     return out
 
 
-def billrun_preview_blocks(preview: BillPreview) -> list[Block]:
+def billrun_preview_blocks(preview: BillPreview, *, currency: str) -> list[Block]:
     period = preview.period
     if not preview.items:
         already = f" ({preview.already_invoiced} already invoiced)" if preview.already_invoiced else ""
         return [blocks.section(f"*Bill run for {period}:* nothing new to invoice{already}.")]
     top = sorted(preview.items, key=lambda item: item.total, reverse=True)[:10]
-    lines = "\n".join(f"• {esc(item.customer_name)}: {format_money(item.total)}" for item in top)
+    lines = "\n".join(f"• {esc(item.customer_name)}: {format_money(item.total, currency)}" for item in top)
     more = f"\n…and {preview.count - len(top)} more" if preview.count > len(top) else ""
     already = f" · {preview.already_invoiced} already invoiced" if preview.already_invoiced else ""
     run = blocks.button(f"Run bill run for {period}", Ids.BILLRUN_RUN, value=period, style="primary")
     run["confirm"] = _confirm(
         "Run the bill run?",
-        f"Create {preview.count} invoices for {period}, totalling {format_money(preview.total)}?",
+        f"Create {preview.count} invoices for {period}, totalling {format_money(preview.total, currency)}?",
         "Run",
     )
     run["confirm"].pop("style")
     out = [
         blocks.section(
             f"*Bill run for {period}:* {preview.count} customers would be invoiced, "
-            f"{format_money(preview.total)} in all (GST included){already}.\nLargest:\n{lines}{more}"
+            f"{format_money(preview.total, currency)} in all (GST included){already}.\nLargest:\n{lines}{more}"
         ),
     ]
     buttons = [run]
     if preview.held:
-        out.append(held_section(preview.held))
+        out.append(held_section(preview.held, currency=currency))
         old = blocks.button("Run, with older catch-up", Ids.BILLRUN_RUN_OLD, value=period)
         old["confirm"] = _confirm(
             "Bill older catch-up too?",
             f"Also bill {len(preview.held)} unbilled piece(s) older than the back-billing horizon, "
-            f"{format_money(preview.held_total)} ex GST?",
+            f"{format_money(preview.held_total, currency)} ex GST?",
             "Bill them",
         )
         old["confirm"].pop("style")
@@ -275,26 +288,26 @@ def billrun_preview_blocks(preview: BillPreview) -> list[Block]:
     return out
 
 
-def held_section(held: Sequence[HeldCatchUp]) -> Block:
+def held_section(held: Sequence[HeldCatchUp], *, currency: str) -> Block:
     """Unbilled days beyond the horizon: neither billed nor dropped without someone deciding."""
     rows = "\n".join(
-        f"• {esc(item.customer_name)}: {esc(item.description)} {format_money(item.amount)}"
+        f"• {esc(item.customer_name)}: {esc(item.description)} {format_money(item.amount, currency)}"
         for item in held[:10]
     )
     more = f"\n…and {len(held) - 10} more" if len(held) > 10 else ""
     return blocks.section(
         f":hourglass: *Needs a decision:* {len(held)} unbilled piece(s) older than the back-billing "
-        f"horizon, {format_money(sum((h.amount for h in held), ZERO))} ex GST. They are not billed "
+        f"horizon, {format_money(sum((h.amount for h in held), ZERO), currency)} ex GST. They are not billed "
         f"unless you choose to.\n{rows}{more}"
     )
 
 
-def billrun_summary_text(result: BillRunResult) -> str:
+def billrun_summary_text(result: BillRunResult, *, currency: str) -> str:
     ranges = ", ".join(first if first == last else f"{first}–{last}" for first, last in result.number_ranges)
     text = (
         f":white_check_mark: *Bill run for {result.period} done:* {result.created} invoices created"
         + (f" ({ranges})" if ranges else "")
-        + f", {format_money(result.total)} in all; {result.skipped_existing} already invoiced, "
+        + f", {format_money(result.total, currency)} in all; {result.skipped_existing} already invoiced, "
         f"{result.nothing_to_bill} with nothing to bill."
     )
     if result.regenerated:
@@ -304,7 +317,7 @@ def billrun_summary_text(result: BillRunResult) -> str:
     if result.held:
         held = sum((item.amount for item in result.held), ZERO)
         text += (
-            f"\n:hourglass: {len(result.held)} older catch-up piece(s), {format_money(held)} ex GST, held for a "
+            f"\n:hourglass: {len(result.held)} older catch-up piece(s), {format_money(held, currency)} ex GST, held for a "
             "decision: `/rebill billrun` offers to bill them."
         )
     for warning in result.warnings[:5]:
@@ -313,7 +326,7 @@ def billrun_summary_text(result: BillRunResult) -> str:
 
 
 def notice(text: str) -> dict[str, Any]:
-    return modal(callback_id="invoice_notice", title="Invoice", close="OK", blocks=[blocks.section(text)])
+    return notice_modal("Invoice", text, callback_id="invoice_notice")
 
 
 def no_email_modal(reason: str, customer_id: int | None) -> dict[str, Any]:
@@ -326,3 +339,16 @@ def no_email_modal(reason: str, customer_id: int | None) -> dict[str, Any]:
             )
         )
     return modal(callback_id="invoice_no_email", title="Can't send yet", close="Close", blocks=out)
+
+
+@dataclass(frozen=True)
+class CreditForm:
+    """The credit form as submitted: the lines ticked (none: the whole invoice) and the reason."""
+
+    positions: tuple[int, ...]
+    reason: str | None
+
+
+def parse_credit_form(view: dict[str, Any]) -> CreditForm:
+    values = submitted(view)
+    return CreditForm(tuple(int(position) for position in values.get("lines") or []), values.get("reason"))

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from core import credit_notes
+from core import billing_settings, credit_notes
 from core import invoices as invoice_service
 from core.billrun import period_to_bill, preview_bill
 from core.calculation import FIRST_YEAR, LAST_YEAR, Period
@@ -21,7 +21,7 @@ from handlers import invoice_views as views
 from handlers import month_close
 from handlers.base import Call, listener
 from handlers.blocks import md, mention
-from handlers.fields import metadata, submitted
+from handlers.fields import metadata
 from handlers.invoice_modal import invoice_modal
 from handlers.invoice_views import Ids
 from handlers.setup_prompt import ensure_configured
@@ -116,16 +116,15 @@ def open_credit(call: Call) -> None:
 def credit_submitted(call: Call) -> None:
     """Issue the credit note, then show it in place of the form (refusals become a modal error)."""
     view = call.body["view"]
-    origin, values = metadata(view), submitted(view)
-    chosen = [int(position) for position in values.get("lines") or []]
+    origin, form = metadata(view), views.parse_credit_form(view)
     try:
         done = credit_notes.credit(
             db=call.db,
             ref=int(origin["invoice_id"]),
             actor=call.user_id,
             clock=call.deps.clock,
-            positions=chosen or None,
-            reason=values.get("reason"),
+            positions=list(form.positions) or None,
+            reason=form.reason,
             today=call.today,
         )
     except NotAllowed as refusal:  # shown on the form, which stays open
@@ -264,7 +263,9 @@ def billrun_command(call: Call, args: str) -> None:
     def preview(call: Call) -> None:
         found = preview_bill(db=call.db, period=period)
         call.respond(
-            replace_original=True, text=f"Bill run for {period}", blocks=views.billrun_preview_blocks(found)
+            replace_original=True,
+            text=f"Bill run for {period}",
+            blocks=views.billrun_preview_blocks(found, currency=billing_settings.currency(call.db)),
         )
 
     call.later(preview, writes=False)

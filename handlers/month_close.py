@@ -132,7 +132,7 @@ def _run(call: Call) -> None:
         call.respond(replace_original=True, text=md(":warning: {}", exc.user_message))
         return
     where = " The report is in the alerts channel." if ts else " (No alerts channel set: /rebill settings.)"
-    billed = billrun_summary_text(report.billed) + "\n" if report.billed else ""
+    billed = billrun_summary_text(report.billed, currency=report.currency) + "\n" if report.billed else ""
     call.respond(replace_original=True, text=billed + close_views.summary_text(report) + "." + where)
 
 

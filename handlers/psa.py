@@ -12,7 +12,7 @@ from handlers import customer_page
 from handlers import psa_views as views
 from handlers.base import Call, listener
 from handlers.customer_views import Ids as CustomerIds
-from handlers.fields import metadata, submitted
+from handlers.fields import metadata
 from handlers.psa_views import Ids
 from integrations.config import PsaSettings
 
@@ -87,7 +87,7 @@ def company_options(call: Call) -> None:
 
 def picked(call: Call) -> None:
     kind = _kind(call)
-    ref = submitted(call.body["view"]).get("psa_ref")
+    ref = views.parse_pick_form(call.body["view"])
     if not ref:
         raise FieldErrors({"psa_ref": "Choose a company."})
     psa_service.check_not_imported(call.db, kind, ref)
@@ -101,14 +101,14 @@ def picked(call: Call) -> None:
 def save_import(call: Call) -> None:
     kind = _kind(call)
     view = call.body["view"]
-    values = submitted(view)
+    form = views.parse_details_form(view)
     try:
         customer = psa_service.import_customer(
             call.db,
             kind,
             str(metadata(view)["psa_ref"]),
-            email=values.get("email"),
-            payment_terms_days=values.get("payment_terms_days"),
+            email=form.email,
+            payment_terms_days=form.payment_terms_days,
             actor=call.user_id,
             clock=call.deps.clock,
             create_key=f"view:{view['id']}",

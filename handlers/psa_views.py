@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.customer_validation import EMAIL_MAX
 from core.psa_sync import SyncResult
 from handlers import blocks
 from handlers.blocks import Block, esc
-from handlers.fields import encode_metadata, modal, option, text_input
+from handlers.fields import encode_metadata, modal, notice_modal, option, submitted, text_input
 from models.psa import PsaCompany
 
 
@@ -52,15 +54,11 @@ def company_select(action_id: str, *, label: str, hint: str | None = None) -> Bl
 
 
 def loading_modal(vendor: str) -> dict[str, Any]:
-    return modal(
+    return notice_modal(
+        "Import customer",
+        f":hourglass_flowing_sand: Loading your companies from {vendor}… this takes a moment the first time.",
         callback_id="psa_loading",
-        title="Import customer",
         close="Cancel",
-        blocks=[
-            blocks.section(
-                f":hourglass_flowing_sand: Loading your companies from {vendor}… this takes a moment the first time."
-            )
-        ],
     )
 
 
@@ -102,7 +100,7 @@ def details_modal(row: PsaCompany, vendor: str, *, default_days: int) -> dict[st
                 "E-mail",
                 initial=row.email,
                 hint=f"Invoices are e-mailed here{' (from ' + vendor + ')' if row.email else ''}.",
-                max_length=254,
+                max_length=EMAIL_MAX,
             ),
             text_input(
                 "payment_terms_days",
@@ -121,3 +119,21 @@ def resync_note(vendor: str, result: SyncResult) -> Block:
     if not lines:
         return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: nothing changed.")
     return blocks.context(f":arrows_counterclockwise: Resynced from {esc(vendor)}: " + esc("; ".join(lines)))
+
+
+@dataclass(frozen=True)
+class DetailsForm:
+    """What the import form adds to the PSA's own fields (as typed; core validates them)."""
+
+    email: str | None
+    payment_terms_days: str | None
+
+
+def parse_pick_form(view: dict[str, Any]) -> str | None:
+    """The PSA company chosen, by its reference in the PSA."""
+    return submitted(view).get("psa_ref")
+
+
+def parse_details_form(view: dict[str, Any]) -> DetailsForm:
+    values = submitted(view)
+    return DetailsForm(values.get("email"), values.get("payment_terms_days"))

@@ -47,7 +47,7 @@ def settings_modal(
             label("business_name", "Your business name"),
             initial=row.business_name,
             optional=False,
-            max_length=100,
+            max_length=billing_settings.text_limit("business_name"),
         ),
         text_input(
             "default_payment_terms_days",
@@ -63,7 +63,7 @@ def settings_modal(
             initial=row.invoice_prefix,
             optional=False,
             placeholder="INV-",
-            max_length=20,
+            max_length=billing_settings.text_limit("invoice_prefix"),
         ),
         text_input(
             "invoice_start_number",
@@ -117,27 +117,48 @@ def more_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
     digest = {"type": "timepicker", "action_id": INPUT_ACTION, "initial_time": row.missing_email_digest_time}
     return [
         blocks.header("Invoices"),
-        text_input("abn", "ABN", initial=row.abn, max_length=20),
+        text_input("abn", "ABN", initial=row.abn, max_length=billing_settings.text_limit("abn")),
         text_input(
             "business_address",
             "Business address",
             initial=row.business_address,
             multiline=True,
-            max_length=300,
+            max_length=billing_settings.text_limit("business_address"),
         ),
-        text_input("business_email", "Business e-mail", initial=row.business_email, max_length=254),
-        text_input("business_phone", "Business phone", initial=row.business_phone, max_length=30),
+        text_input(
+            "business_email",
+            "Business e-mail",
+            initial=row.business_email,
+            max_length=billing_settings.text_limit("business_email"),
+        ),
+        text_input(
+            "business_phone",
+            "Business phone",
+            initial=row.business_phone,
+            max_length=billing_settings.text_limit("business_phone"),
+        ),
         text_input(
             "payment_instructions",
             "Payment instructions",
             initial=row.payment_instructions,
             multiline=True,
             hint="Printed on every invoice, e.g. BSB and account number.",
-            max_length=1000,
+            max_length=billing_settings.text_limit("payment_instructions"),
         ),
-        text_input("logo_path", "Logo file (path on the server)", initial=row.logo_path, max_length=500),
+        text_input(
+            "logo_path",
+            "Logo file (path on the server)",
+            initial=row.logo_path,
+            max_length=billing_settings.text_limit("logo_path"),
+        ),
         text_input("tax_rate", "GST rate (%)", initial=rate, optional=False, max_length=6),
-        text_input("currency", "Currency", initial=row.currency, optional=False, max_length=3),
+        text_input(
+            "currency",
+            "Currency",
+            initial=row.currency,
+            optional=False,
+            max_length=billing_settings.text_limit("currency"),
+        ),
         select_input(
             "billing_mode",
             "Bill recurring charges",
@@ -222,7 +243,7 @@ def ledger_settings_blocks(row: BillingSettings) -> list[blocks.Block]:
             initial=row.credit_note_prefix,
             optional=False,
             placeholder="CN-",
-            max_length=20,
+            max_length=billing_settings.text_limit("credit_note_prefix"),
             hint="Credit notes are numbered in their own series, e.g. CN-00001. A new prefix starts its "
             "own series; a prefix used before carries on where it stopped.",
         ),

@@ -15,14 +15,13 @@ import httpx
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from core import margins
+from core import billing_settings, margins
 from core.calculation import Period
 from core.errors import RebillError
 from core.usage_import import import_usage, load_mapping, shipped_maps, summary_lines
 from handlers import usage_views as views
 from handlers.base import Call, listener
 from handlers.blocks import md
-from handlers.fields import checked, submitted
 from handlers.setup_prompt import ensure_configured
 from handlers.subcommands import subcommand
 
@@ -44,15 +43,12 @@ def usage_command(call: Call, args: str) -> None:
 
 def import_submitted(call: Call) -> None:
     view = call.body["view"]
-    values = submitted(view)
-    files = values.get("file") or []
-    if not files:
+    form = views.parse_import_form(view)
+    if form.file_id is None or form.file_name is None:
         call.ack(response_action="errors", errors={"file": "Choose a CSV file to import."})
         return
-    file_id = str(files[0].get("id", ""))
-    name = str(files[0].get("name") or file_id)
-    mapping = load_mapping(None if values.get("mapping") in (None, views.STANDARD) else values["mapping"])
-    dry_run = checked(values, "dry_run")
+    file_id, name, dry_run = form.file_id, form.file_name, form.dry_run
+    mapping = load_mapping(form.mapping)
     call.ack(response_action="update", view=views.working_view(name))
     # After the ack, on the slow pool (core.workpool): fetch the file and import it.
     call.later(lambda later: _import(later, file_id, name, mapping, dry_run))
@@ -144,7 +140,9 @@ def margins_command(call: Call, args: str) -> None:
         later.respond(
             replace_original=True,
             text=f"Margins for {period}",
-            blocks=views.margins_blocks(str(period), found, low),
+            blocks=views.margins_blocks(
+                str(period), found, low, currency=billing_settings.currency(later.db)
+            ),
         )
 
     call.later(answer, writes=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -11,7 +12,7 @@ from core.margins import MarginRow, Totals, by_customer, by_service, totals
 from core.money import format_money
 from handlers import blocks
 from handlers.blocks import Block, esc
-from handlers.fields import INPUT_ACTION, checkbox_input, modal, select_input
+from handlers.fields import INPUT_ACTION, checkbox_input, checked, modal, select_input, submitted
 
 STANDARD = "standard"
 SHOW = 5  # rows per ranking in the margins summary
@@ -84,11 +85,13 @@ def _pct(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value}%"
 
 
-def _line(name: str, t: Totals) -> str:
-    return f"{esc(name)}: {format_money(t.margin)} on {format_money(t.revenue)} ({_pct(t.margin_percent)})"
+def _line(name: str, t: Totals, currency: str) -> str:
+    return f"{esc(name)}: {format_money(t.margin, currency)} on {format_money(t.revenue, currency)} ({_pct(t.margin_percent)})"
 
 
-def margins_blocks(period: str, rows: Sequence[MarginRow], low: Sequence[MarginRow]) -> list[Block]:
+def margins_blocks(
+    period: str, rows: Sequence[MarginRow], low: Sequence[MarginRow], *, currency: str
+) -> list[Block]:
     """Top customers and services by margin, the lowest margin %, the floor exceptions, totals."""
     if not rows:
         return [blocks.section(f"No invoices for *{period}* yet: nothing to report.")]
@@ -96,16 +99,20 @@ def margins_blocks(period: str, rows: Sequence[MarginRow], low: Sequence[MarginR
     out: list[Block] = [
         blocks.header(f"Margins for {period}"),
         blocks.section(
-            f"*Total:* margin {format_money(total.margin)} on revenue {format_money(total.revenue)} "
-            f"(cost {format_money(total.cost)}, {_pct(total.margin_percent)} on cost)"
+            f"*Total:* margin {format_money(total.margin, currency)} on revenue {format_money(total.revenue, currency)} "
+            f"(cost {format_money(total.cost, currency)}, {_pct(total.margin_percent)} on cost)"
             + (
-                f"\n_{format_money(total.uncosted)} of revenue has no cost recorded._"
+                f"\n_{format_money(total.uncosted, currency)} of revenue has no cost recorded._"
                 if total.uncosted
                 else ""
             )
         ),
-        blocks.section("*Top customers*\n" + "\n".join(_line(n, t) for n, t in by_customer(rows)[:SHOW])),
-        blocks.section("*Top services*\n" + "\n".join(_line(n, t) for n, t in by_service(rows)[:SHOW])),
+        blocks.section(
+            "*Top customers*\n" + "\n".join(_line(n, t, currency) for n, t in by_customer(rows)[:SHOW])
+        ),
+        blocks.section(
+            "*Top services*\n" + "\n".join(_line(n, t, currency) for n, t in by_service(rows)[:SHOW])
+        ),
     ]
     costed = sorted((r for r in rows if r.margin_percent is not None), key=lambda r: r.margin_percent or 0)
     if costed:
@@ -132,3 +139,23 @@ def margins_blocks(period: str, rows: Sequence[MarginRow], low: Sequence[MarginR
         blocks.context("Internal figures: margin % is on cost. `rebill-bot report margins` has every row.")
     )
     return out
+
+
+@dataclass(frozen=True)
+class ImportForm:
+    """The usage-import form: the uploaded file (None: none chosen), the column map, dry run or not."""
+
+    file_id: str | None
+    file_name: str | None
+    mapping: str | None  # None: the standard columns
+    dry_run: bool
+
+
+def parse_import_form(view: dict[str, Any]) -> ImportForm:
+    values = submitted(view)
+    files = values.get("file") or []
+    mapping = None if values.get("mapping") in (None, STANDARD) else values["mapping"]
+    if not files:
+        return ImportForm(None, None, mapping, checked(values, "dry_run"))
+    file_id = str(files[0].get("id", ""))
+    return ImportForm(file_id, str(files[0].get("name") or file_id), mapping, checked(values, "dry_run"))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from core.invoice_states import OWING, PAID
 from core.xero_settings import PUSH_BY_HAND, PUSH_ON_APPROVE, STATUSES, Choices
-from core.xero_sync import PUSHED, VOIDED, status_line
+from core.xero_sync import PUSHABLE, PUSHED, VOIDED, status_line
 from handlers import blocks
 from handlers.blocks import Block, Mrkdwn, esc, link, md
-from handlers.fields import encode_metadata, modal, select_input
+from handlers.fields import encode_metadata, modal, notice_modal, select_input
 from models.invoices import Invoice
 from models.xero import XeroConnection, XeroDocument, XeroSettings
 
@@ -45,11 +44,11 @@ def settings_section(row: XeroConnection | None, *, configured: bool) -> list[Bl
 
 
 def loading_modal() -> dict[str, Any]:
-    return modal(
+    return notice_modal(
+        "Xero settings",
+        ":hourglass_flowing_sand: Reading the accounts and tax rates from Xero…",
         callback_id="xero_loading",
-        title="Xero settings",
         close="Close",
-        blocks=[blocks.section(":hourglass_flowing_sand: Reading the accounts and tax rates from Xero…")],
     )
 
 
@@ -104,7 +103,7 @@ def invoice_blocks(invoice: Invoice, doc: XeroDocument | None, short_code: str |
     if doc is not None and doc.state in (PUSHED, VOIDED) and doc.xero_id and short_code:
         text = Mrkdwn(text + "  " + link(DEEP_LINK.format(code=short_code, id=doc.xero_id), "Open in Xero"))
     out: list[Block] = [blocks.context(text)]
-    pushable = invoice.status in (*OWING, PAID) and (doc is None or doc.state not in (PUSHED, VOIDED))
+    pushable = invoice.status in PUSHABLE and (doc is None or doc.state not in (PUSHED, VOIDED))
     if pushable:
         out.append(
             blocks.actions(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
 
-from models.types import UTCDateTime, utcnow
+from models.audited import Audited, Created
 
 
-class Service(SQLModel, table=True):
+class Service(Audited, table=True):
     __tablename__ = "service"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -29,13 +29,9 @@ class Service(SQLModel, table=True):
     create_key: str | None = Field(
         default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    updated_by: str = Field(max_length=64)
 
 
-class RecurringCharge(SQLModel, table=True):
+class RecurringCharge(Audited, table=True):
     __tablename__ = "recurring_charge"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,13 +55,9 @@ class RecurringCharge(SQLModel, table=True):
     create_key: str | None = Field(
         default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    updated_by: str = Field(max_length=64)
 
 
-class ChargeVersion(SQLModel, table=True):
+class ChargeVersion(Created, table=True):
     """The price and quantity of a recurring charge from a date on (see core.coverage).
 
     Version 1 starts at the charge's `effective_from`. A change to a charge that has been billed
@@ -83,11 +75,9 @@ class ChargeVersion(SQLModel, table=True):
     effective_from: date
     unit_price: Decimal = Field(max_digits=14, decimal_places=4, description="ex-GST")
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
 
 
-class OnceOffItem(SQLModel, table=True):
+class OnceOffItem(Audited, table=True):
     __tablename__ = "once_off_item"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -104,7 +94,3 @@ class OnceOffItem(SQLModel, table=True):
     create_key: str | None = Field(
         default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    updated_by: str = Field(max_length=64)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Index, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.types import UTCDateTime, name_search_index, utcnow
+from models.audited import Audited
+from models.types import UTCDateTime, name_search_index
 
 
-class EndCustomer(SQLModel, table=True):
+class EndCustomer(Audited, table=True):
     __tablename__ = "end_customer"
     __table_args__ = (
         name_search_index("end_customer"),
@@ -53,7 +54,3 @@ class EndCustomer(SQLModel, table=True):
     create_key: str | None = Field(
         default=None, max_length=64, unique=True, description="idempotency key of the submission that made it"
     )
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    updated_by: str = Field(max_length=64)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from models.audited import Created
 from models.types import UTCDateTime, utcnow
 
 
@@ -21,7 +22,7 @@ class InvoiceSeries(SQLModel, table=True):
     next_number: int = 1
 
 
-class Invoice(SQLModel, table=True):
+class Invoice(Created, table=True):
     __tablename__ = "invoice"
     __table_args__ = (
         # One live invoice per customer and period; a void one keeps its number and frees the slot.
@@ -90,8 +91,6 @@ class Invoice(SQLModel, table=True):
     )
     paid_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -127,7 +126,7 @@ class InvoiceLine(SQLModel, table=True):
     period_end: date | None = None
 
 
-class InvoiceExclusion(SQLModel, table=True):
+class InvoiceExclusion(Created, table=True):
     """A service left off one period's invoice because it was flagged `exclude_next_invoice`.
 
     The flag on the service is a one-shot request; once the bill run has applied it to a period it
@@ -142,5 +141,3 @@ class InvoiceExclusion(SQLModel, table=True):
     customer_id: int = Field(foreign_key="end_customer.id", index=True)
     service_id: int = Field(foreign_key="service.id")
     period: str = Field(max_length=7, description="YYYY-MM the service was left off")
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)

@@ -62,3 +62,12 @@ def name_search_index(table: str, column: str = "name_key") -> Index:
         postgresql_using="gin",
         postgresql_ops={column: "gin_trgm_ops"},
     )
+
+
+def max_length(model: type[SQLModel], field: str) -> int:
+    """The longest text `model.field` stores: its `Field(max_length=...)` is the one place a limit
+    is written, and validation and Slack's inputs read it here rather than repeating the number."""
+    length = model.__table__.c[field].type.length  # type: ignore[attr-defined]
+    if not isinstance(length, int):
+        raise TypeError(f"{model.__name__}.{field} has no max_length")
+    return length

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field
 
-from models.types import UTCDateTime, utcnow
+from models.audited import Created
 
 
-class UsageRecord(SQLModel, table=True):
+class UsageRecord(Created, table=True):
     """One row of a supplier's usage file, as imported (see core.usage_import).
 
     `(source, usage_id)` is the supplier's own charge id, unique: importing the same file twice adds
@@ -41,11 +41,9 @@ class UsageRecord(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
     import_ref: str = Field(max_length=64, description="which import wrote it (file name and time)")
     source_row: int = Field(description="row number in that file, for reports")
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)
 
 
-class LicenceCount(SQLModel, table=True):
+class LicenceCount(Created, table=True):
     """A licence (or seat) count reported by a feed on a day; a charge's quantity may follow it."""
 
     __tablename__ = "licence_count"
@@ -55,5 +53,3 @@ class LicenceCount(SQLModel, table=True):
     feed: str = Field(max_length=100)
     count_date: date
     quantity: Decimal = Field(max_digits=12, decimal_places=4)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    created_by: str = Field(max_length=64)

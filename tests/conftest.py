@@ -17,7 +17,9 @@ from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
 from tests.harness.databases import POSTGRES_SKIP, fresh_postgres_database, postgres_url, truncate_all
 from tests.harness.fake_slack import FakeSlack
+from tests.harness.rendering import billed  # noqa: F401  (a shared fixture)
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import customer_view  # noqa: F401  (a shared fixture)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"

@@ -22,11 +22,11 @@ from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from tests import factories
 from tests.conftest import SIGNING_SECRET, make_settings
-from tests.handlers.test_customers import texts
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, text_value
+from tests.harness.slack_views import texts
 from tests.harness.smtp import SmtpServer
 
 DEC_1_0200 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 1 Dec 02:00 in Sydney
@@ -286,7 +286,7 @@ def test_delivery_uncertain_card_it_was_sent_and_send_again_through_the_endpoint
     from sqlalchemy import update
 
     from models.invoices import Invoice
-    from tests.core.test_delivery import dead_worker
+    from tests.harness.delivery import dead_worker
 
     slack: SlackSender = world["slack"]
     with session_scope(engine) as db:

@@ -5,7 +5,7 @@ first by rendering, delivery and reminders while Slack, the jobs and the CLI rea
 environment; nothing ever wrote it, so no value is lost.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019_name_key
 Create Date: 2026-11-27 23:55:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019_name_key"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,27 +11,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, BOT_TOKEN, SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET
+from tests.harness.cli import CLI, app_env, clean_env
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, sign
-
-CLI = [sys.executable, "-m", "bot"]
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV"}}
-    return {**keep, **values}
-
-
-def app_env(fake_slack: FakeSlack, db_url: str, **extra: str) -> dict[str, str]:
-    return clean_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=fake_slack.api_url,
-        DATABASE_URL=db_url,
-        REBILL_ADMINS=ADMIN,
-        **extra,
-    )
 
 
 def test_serve_without_settings_exits_2_naming_each_variable(tmp_path: Path) -> None:

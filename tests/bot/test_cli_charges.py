@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.test_cli import clean_env
-from tests.bot.test_cli_customers import run
+from tests.harness.cli import clean_env, run
 
 
 def test_add_list_preview(tmp_path: Path) -> None:

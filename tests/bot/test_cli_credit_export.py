@@ -20,8 +20,8 @@ from core.calculation import PER_INVOICE, Period
 from core.charge_validation import validate_once_off
 from core.db import session_scope
 from models.invoices import Invoice, InvoiceLine
-from tests.core.test_ledger import charge, customer, run
 from tests.factories import configure
+from tests.harness.ledger_book import charge, customer, run
 
 D = Decimal
 CENT = D("0.01")

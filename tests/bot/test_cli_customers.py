@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.bot.test_cli import CLI, clean_env
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+from tests.harness.cli import (
+    clean_env,
+    run,
+)
 
 
 def test_import_list_export(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from tests.bot.test_cli import CLI, clean_env
 from tests.conftest import REPO
+from tests.harness.cli import CLI, clean_env
 
 
 def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:

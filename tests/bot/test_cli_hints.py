@@ -7,8 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.bot.test_cli import CLI, app_env, clean_env
-from tests.bot.test_cli_customers import run
+from tests.harness.cli import CLI, app_env, clean_env, run
 from tests.harness.fake_slack import FakeSlack
 
 

@@ -7,29 +7,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
 from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 
-from bot.cli import main
-from tests.bot.test_cli import CLI, clean_env
-from tests.core.test_billrun import build_book
-
-
-@pytest.fixture
-def cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Invoke the CLI against the test database (both SQLite and PostgreSQL)."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    url = engine.url.render_as_string(hide_password=False)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(
-            main, list(args), env={"DATABASE_URL": url, "REBILL_TIMEZONE": "Australia/Sydney"}
-        )
-
-    return invoke
+from tests.harness.billbook import build_book
+from tests.harness.cli import CLI, clean_env
 
 
 def test_billrun_list_show_pdf_export(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

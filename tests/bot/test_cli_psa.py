@@ -21,13 +21,12 @@ from core.psa_sync import CustomerChange
 from models.customers import EndCustomer
 from models.psa import PsaCompany
 from tests import factories
-from tests.bot.test_cli import CLI, app_env, clean_env
-from tests.bot.test_jobs import NO_PSA, SYDNEY_0930
-from tests.handlers.test_customers import texts
-from tests.handlers.test_psa_import import psa_settings
+from tests.harness.cli import CLI, app_env, clean_env
 from tests.harness.clock import FixedClock
 from tests.harness.fake_psa import FakeAutotask, make_companies
 from tests.harness.fake_slack import FakeSlack
+from tests.harness.jobs import NO_PSA, SYDNEY_0930
+from tests.harness.slack_views import psa_settings, texts
 
 
 @pytest.fixture

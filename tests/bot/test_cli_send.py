@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
-from tests.bot.test_cli import CLI, clean_env
-from tests.core.test_delivery import bill, light_templates
+from tests.harness.cli import CLI, clean_env
+from tests.harness.delivery import bill, light_templates
 from tests.harness.smtp import SmtpServer, free_port
 
 Invoke = Callable[..., Result]

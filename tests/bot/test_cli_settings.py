@@ -12,8 +12,7 @@ from sqlmodel import Session, select
 from core import settings_keys
 from handlers.setup import settings_modal
 from models.system import AuditLog, BillingSettings
-from tests.bot.test_cli import clean_env
-from tests.bot.test_cli_customers import run
+from tests.harness.cli import clean_env, run
 
 BASICS = ["business_name=Acme IT", "default_payment_terms_days=14", "invoice_prefix=INV-"]
 

@@ -9,12 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from tests.bot.test_cli_invoices import cli  # noqa: F401  (the fixture)
-from tests.core.test_usage_import import HEADER
-from tests.core.usage_book import build
+from tests.harness.usage_book import HEADER, build
 
 
-def test_usage_import_dry_run_then_real_then_again(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_usage_import_dry_run_then_real_then_again(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build(engine)
     path = tmp_path / "usage.csv"
     path.write_text(HEADER + "K1,Alpha Dental,,,,2026-11-03,Calls,10,0.10,,\n")
@@ -26,7 +24,7 @@ def test_usage_import_dry_run_then_real_then_again(cli, engine: Engine, tmp_path
     assert again.exit_code == 0 and "0 added, 1 already imported" in again.output
 
 
-def test_usage_import_bad_rows_exit_1_naming_every_row(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_usage_import_bad_rows_exit_1_naming_every_row(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build(engine)
     path = tmp_path / "bad.csv"
     path.write_text(HEADER + "K1,Nobody,,,,2026-11-03,Calls,10,0.10,,\nK2,Alpha Dental,,,,,Calls,1,0.10,,\n")
@@ -37,7 +35,7 @@ def test_usage_import_bad_rows_exit_1_naming_every_row(cli, engine: Engine, tmp_
     assert "Nothing imported: 2 bad row(s)" in result.output
 
 
-def test_usage_import_with_a_shipped_map_and_a_bad_map(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_usage_import_with_a_shipped_map_and_a_bad_map(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build(engine)
     path = tmp_path / "cdr.csv"
     path.write_text(
@@ -53,7 +51,7 @@ def test_usage_import_with_a_shipped_map_and_a_bad_map(cli, engine: Engine, tmp_
     assert missing.exit_code == 1 and "Can't read the mapping" in missing.output
 
 
-def test_licence_counts_import(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_licence_counts_import(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build(engine)
     path = tmp_path / "counts.csv"
     path.write_text("feed,date,quantity\nm365,2026-11-20,12\n")
@@ -63,7 +61,7 @@ def test_licence_counts_import(cli, engine: Engine, tmp_path: Path) -> None:  # 
     assert bad.exit_code == 1 and "row 2" in bad.output
 
 
-def test_charges_add_with_cost_and_preview_shows_it(cli, engine: Engine) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_charges_add_with_cost_and_preview_shows_it(cli, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     build(engine)
     added = cli("charges", "add", "Bravo Legal", "--description", "Backup", "--unit-cost", "10", "--json")
     assert added.exit_code == 0, added.output
@@ -77,7 +75,7 @@ def test_charges_add_with_cost_and_preview_shows_it(cli, engine: Engine) -> None
     assert refused.exit_code == 1 and "--unit-price: Enter an amount" in refused.output
 
 
-def test_report_margins_text_json_csv_and_export_without_cost(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_report_margins_text_json_csv_and_export_without_cost(cli, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     build(engine, floor="30")
     assert cli("billrun", "--period", "2026-12").exit_code == 0
     data = json.loads(cli("report", "margins", "--period", "2026-12", "--json").output)

@@ -14,31 +14,18 @@ from sqlmodel import Session, select
 from bot.jobs import catch_up, find, previous_fire_time
 from bot.scheduler import job_context
 from bot.settings import Settings
-from core import billing_settings, charges
+from core import charges
 from core.charge_validation import validate_recurring_charge
 from core.db import session_scope
 from handlers.poster import Poster
-from integrations.config import PsaSettings
 from models.customers import EndCustomer
 from models.invoices import Invoice
 from tests import factories
-from tests.bot.test_cli import CLI, app_env
-from tests.handlers.test_customers import texts
+from tests.harness.cli import CLI, app_env
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
-
-NO_PSA = PsaSettings(_env_file=None, rebill_psa=None)  # type: ignore[call-arg]
-SYDNEY_0930 = datetime(2026, 12, 2, 9, 30, tzinfo=UTC) - timedelta(hours=11)  # 2 Dec 09:30 AEDT
-
-
-def book(engine: Engine) -> None:
-    factories.configure(engine)
-    with session_scope(engine) as db:
-        billing_settings.load(db).alert_channel_id = "C0ALERTS"
-    billed = factories.customer(engine, "<!here> No Mail & Co", email=None)
-    factories.customer(engine, "Idle No Mail", email=None)  # nothing to bill: not worth an alert
-    factories.customer(engine, "Has Mail")
-    factories.monthly_charge(engine, billed.id, "Seats", unit_price="10", effective_from="2026-11-01")
+from tests.harness.jobs import NO_PSA, SYDNEY_0930, book
+from tests.harness.slack_views import texts
 
 
 def test_previous_fire_time() -> None:

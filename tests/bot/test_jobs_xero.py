@@ -14,9 +14,9 @@ from bot.settings import Settings
 from core import invoices
 from core.db import session_scope
 from core.xero_settings import load_settings
-from tests.bot.test_jobs import NO_PSA, SYDNEY_0930
 from tests.harness.clock import FixedClock
 from tests.harness.fake_xero import FakeXero
+from tests.harness.jobs import NO_PSA, SYDNEY_0930
 from tests.harness.xero_setup import billed_month, map_codes
 
 

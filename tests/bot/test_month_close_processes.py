@@ -24,12 +24,12 @@ from core.mailer import SmtpConfig
 from integrations.config import PsaSettings
 from models.invoices import Invoice
 from tests import factories
-from tests.bot.test_cli import CLI, app_env
 from tests.conftest import make_settings
-from tests.core.test_delivery import light_templates
-from tests.handlers.test_customers import texts
+from tests.harness.cli import CLI, app_env
 from tests.harness.clock import FixedClock
+from tests.harness.delivery import light_templates
 from tests.harness.fake_slack import FakeSlack
+from tests.harness.slack_views import texts
 from tests.harness.smtp import SmtpServer
 
 DEC_1_0200 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 1 Dec 02:00 in Sydney: bill-run time

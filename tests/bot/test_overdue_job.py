@@ -14,12 +14,11 @@ from core import invoices
 from core.billrun import run_bill
 from core.calculation import Period
 from core.db import session_scope
-from tests.bot.test_jobs import NO_PSA, book
-from tests.handlers.test_customers import texts
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
+from tests.harness.jobs import NO_PSA, book
+from tests.harness.slack_views import texts
 
-# 31 Dec 2026 is the due date (issued 1 Dec, 30 days' terms); the alert runs on 2 Jan 09:00 AEDT.
 JAN_2_0900 = datetime(2027, 1, 2, 9, 0, tzinfo=UTC) - timedelta(hours=11)
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from tests.bot.test_cli import CLI, app_env, clean_env
-from tests.core.test_rendering import billed  # noqa: F401  (the fixture)
+from tests.harness.cli import CLI, app_env, clean_env
 from tests.harness.fake_slack import FakeSlack
 
 DLOPEN_ERROR = (
@@ -27,7 +26,7 @@ def without_pango(tmp_path: Path) -> str:
     return str(package.parent)
 
 
-def test_invoice_pdf_names_pango_and_the_packages(billed: Engine, tmp_path: Path) -> None:  # noqa: F811
+def test_invoice_pdf_names_pango_and_the_packages(billed: Engine, tmp_path: Path) -> None:
     env = clean_env(
         DATABASE_URL=billed.url.render_as_string(hide_password=False), PYTHONPATH=without_pango(tmp_path)
     )

@@ -7,7 +7,7 @@ import queue
 import subprocess
 from pathlib import Path
 
-from tests.bot.test_cli import CLI, app_env
+from tests.harness.cli import CLI, app_env
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.fake_socket_mode import FakeSocketMode
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot.settings import PLACEHOLDERS
-from tests.bot.test_cli import CLI, app_env, clean_env
 from tests.conftest import REPO
+from tests.harness.cli import CLI, app_env, clean_env
 from tests.harness.fake_slack import FakeSlack
 
 

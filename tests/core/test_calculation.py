@@ -26,6 +26,7 @@ from core.calculation import (
     sane_year,
     totals,
 )
+from tests.harness.calculation_book import charge
 
 CENT = Decimal("0.01")
 D = Decimal
@@ -36,31 +37,6 @@ small_prices = st.decimals(min_value=0, max_value=Decimal("5000"), places=4)
 periods = st.builds(Period, st.integers(1990, 2200), st.integers(1, 12))
 days = st.dates(min_value=date(1990, 1, 1), max_value=date(2200, 12, 31))
 tax_rates = st.decimals(min_value=0, max_value=Decimal("0.9999"), places=4)
-
-
-def charge(
-    *,
-    id: int = 1,
-    price: str | Decimal = "100",
-    quantity: str | Decimal = "1",
-    frequency: str = "monthly",
-    start: date = date(2020, 1, 1),
-    end: date | None = None,
-    taxable: bool = True,
-    service_id: int | None = None,
-    description: str = "Managed services",
-) -> ChargeInput:
-    return ChargeInput(
-        id=id,
-        description=description,
-        unit_price=Decimal(price),
-        quantity=Decimal(quantity),
-        frequency=frequency,
-        effective_from=start,
-        end_date=end,
-        taxable=taxable,
-        service_id=service_id,
-    )
 
 
 def exact_half_up(value: Fraction) -> Decimal:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.calculation import ChargeInput, OnceOffInput, Period, ServiceInput, bill_lines, totals
-from tests.core.test_calculation import charge
+from tests.harness.calculation_book import charge
 
 GST = Decimal("0.10")
 

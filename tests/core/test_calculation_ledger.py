@@ -7,33 +7,12 @@ them for every mutant.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 
 from core.calculation import CATCH_UP, CREDIT, RECURRING, ChargeInput, Line, Period, ServiceInput, bill
-from core.coverage import Covered, Version
-
-D = Decimal
-
-
-def nbn(**fields: object) -> ChargeInput:
-    values: dict[str, object] = {
-        "id": 7,
-        "description": "NBN 100",
-        "unit_price": D("100"),
-        "quantity": D("1"),
-        "frequency": "monthly",
-        "effective_from": date(2026, 1, 1),
-        "end_date": None,
-        "taxable": True,
-        "service_id": None,
-    }
-    return ChargeInput(**(values | fields))  # type: ignore[arg-type]
-
-
-def billed(start: date, end: date, *, price: str = "100", version: int = 1, credit: bool = False) -> Covered:
-    return Covered(7, start, end, D(price), D(1), version, credit)
+from core.coverage import Version
+from tests.harness.calculation_book import D, billed, nbn
 
 
 def shown(lines: tuple[Line, ...]) -> list[tuple[str, str, D, str | None, int | None]]:

@@ -14,8 +14,8 @@ from core import charges, credit_notes, dashboard, invoices, reminders, renderin
 from core.db import session_scope
 from core.errors import NotAllowed
 from models.invoices import Invoice
-from tests.core.test_ledger import ACTOR, DEC, JAN, charge, documents, lines, make_book, only, run
 from tests.harness.clock import FixedClock
+from tests.harness.ledger_book import ACTOR, DEC, JAN, charge, documents, lines, make_book, only, run
 
 D = Decimal
 

@@ -18,9 +18,9 @@ from core.db import session_scope
 from core.errors import NotAllowed, NotFound
 from models.charges import OnceOffItem
 from models.invoices import Invoice
-from models.system import AuditLog
-from tests.core.test_billrun import ACTOR, DEC, Book, _charge, build_book, invoice_of
+from tests.harness.billbook import ACTOR, DEC, Book, _charge, build_book, invoice_of
 from tests.harness.clock import FixedClock
+from tests.harness.delivery import actions
 
 D = Decimal
 
@@ -29,11 +29,6 @@ def billed(engine: Engine) -> Book:
     book = build_book(engine)
     run_bill(engine=engine, period=DEC, actor=ACTOR, clock=FixedClock())
     return book
-
-
-def actions(db: Session, invoice_id: int | None) -> list[str]:
-    query = select(AuditLog.action).where(AuditLog.entity == "invoice", AuditLog.entity_id == str(invoice_id))
-    return list(db.execute(query.order_by(AuditLog.id)).scalars())
 
 
 def test_load_inputs_matches_billing_inputs(engine: Engine) -> None:
@@ -189,3 +184,12 @@ def test_a_once_off_item_claimed_meanwhile_aborts_the_write(engine: Engine) -> N
     with Session(engine) as db:
         assert invoice_of(db, book.delta, Period(2027, 1)).number == "INV-00003"
         assert db.execute(select(Invoice).where(Invoice.period == "2026-12")).first() is None
+
+
+def test_the_status_groups_are_members_of_the_one_enum() -> None:
+    from core.invoice_states import InvoiceStatus
+
+    assert [s for s in InvoiceStatus if s.owing] == [InvoiceStatus.APPROVED, InvoiceStatus.SENT]
+    assert [s for s in InvoiceStatus if s.unsent] == [InvoiceStatus.DRAFT, InvoiceStatus.APPROVED]
+    assert [s for s in InvoiceStatus if s.creditable] == [InvoiceStatus.SENT, InvoiceStatus.PAID]
+    assert InvoiceStatus("sent") == "sent" and f"{InvoiceStatus.VOID}" == "void"

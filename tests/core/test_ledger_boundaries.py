@@ -42,7 +42,7 @@ from core.money import (
     round_exact,
     sum_money,
 )
-from tests.core.test_calculation_ledger import billed, nbn
+from tests.harness.calculation_book import billed, nbn
 
 D = Decimal
 DEC, JAN = Period(2026, 12), Period(2027, 1)
@@ -315,7 +315,7 @@ def test_period_accepts_years_1_to_9999_only() -> None:
 
 
 def test_money_edges() -> None:
-    assert (format_money(D("0")), format_money(D("0.50")), format_money(D("-0.50"))) == (
+    assert (format_money(D("0"), "AUD"), format_money(D("0.50"), "AUD"), format_money(D("-0.50"), "AUD")) == (
         "$0.00",
         "$0.50",
         "-$0.50",

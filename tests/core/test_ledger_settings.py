@@ -20,9 +20,9 @@ from core.calculation import Period
 from core.db import session_scope
 from core.errors import FieldErrors
 from models.invoices import Invoice
-from tests.core.test_ledger import ACTOR, DEC, JAN, charge, customer, lines, make_book, only, run
 from tests.factories import configure
 from tests.harness.clock import FixedClock
+from tests.harness.ledger_book import ACTOR, DEC, JAN, charge, customer, lines, make_book, only, run
 
 D = Decimal
 

@@ -13,10 +13,9 @@ from core.billrun import run_bill
 from core.charge_validation import validate_recurring_charge
 from core.db import session_scope
 from core.usage_import import import_usage
-from tests.core.test_billrun import ACTOR, DEC
-from tests.core.test_usage_import import HEADER
-from tests.core.usage_book import build
+from tests.harness.billbook import ACTOR, DEC
 from tests.harness.clock import FixedClock
+from tests.harness.usage_book import HEADER, build
 
 D = Decimal
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from core.errors import FieldErrors
 from core.money import (
     format_money,
+    format_total,
     line_amount,
     parse_money,
     parse_quantity,
@@ -149,8 +150,12 @@ def test_tax_amount_and_sum() -> None:
 
 
 def test_format_money() -> None:
-    assert format_money(Decimal("1234.5")) == "$1,234.50"
-    assert format_money(Decimal("-3")) == "-$3.00"
+    assert format_money(Decimal("1234.5"), "AUD") == "$1,234.50"
+    assert format_money(Decimal("-3"), "AUD") == "-$3.00"
+    assert format_money(Decimal("5"), "NZD") == "NZD5.00"  # another currency carries its code
+    assert format_money(Decimal("0.005"), "AUD") == "$0.01"  # our half-up, not Babel's half-even
+    assert format_total([(Decimal("1.10"), "NZD"), (Decimal("2.20"), "NZD")]) == "NZD3.30"
+    assert format_total([]) == "$0.00"
 
 
 # The integer fast path against the Fraction slow path it replaced.

@@ -21,8 +21,8 @@ from core.month_close import State, approve, build_report, close_month, hold, se
 from models.customers import EndCustomer
 from models.invoices import Invoice
 from tests import factories
-from tests.core.test_delivery import light_templates, smtp_config
 from tests.harness.clock import FixedClock
+from tests.harness.delivery import light_templates, smtp_config
 from tests.harness.smtp import SmtpServer
 
 DEC = Period.parse("2026-12")
@@ -183,7 +183,7 @@ def test_catch_up_beyond_the_horizon_is_an_exception_until_someone_bills_it(
     """The ledger's held catch-up (July 15-31 and August of a charge entered in December, horizon
     3 months: 54.84 + 100.00 = 154.84) is kept on the invoice and shown as an exception; closing
     with the older catch-up included bills it (on the regenerated draft) and the exception goes."""
-    from tests.core.test_ledger import charge, customer
+    from tests.harness.ledger_book import charge, customer
 
     factories.configure(engine)
     first = customer(engine, "First Customer")

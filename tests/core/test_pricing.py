@@ -17,9 +17,9 @@ from core.db import session_scope
 from core.errors import FieldErrors
 from core.money import margin_percent_of, price_from_cost
 from models.charges import RecurringCharge
-from tests.core.test_billrun import ACTOR, DEC
-from tests.core.usage_book import build
+from tests.harness.billbook import ACTOR, DEC
 from tests.harness.clock import FixedClock
+from tests.harness.usage_book import build
 
 D = Decimal
 

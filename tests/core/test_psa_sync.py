@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from core.psa_cache import cached_lookup, refresh_cache
+from core import customers
+from core.psa_cache import cached_lookup, refresh_cache, search_cache
 from core.psa_sync import sync_customers
 from integrations.base import Company
 from models.customers import EndCustomer
@@ -248,3 +249,26 @@ def test_the_psa_billing_email_fills_only_an_empty_email(db: Session, clock: Fix
     assert [(c.customer_id, c.fields) for c in result.changes] == [
         (empty.id, {"email": [None, "accounts@empty.example"]})
     ]
+
+
+def test_a_psa_name_with_a_double_space_is_found_by_the_name_people_type(
+    engine: Engine, db: Session, clock: FixedClock
+) -> None:
+    """One `name_key` for the PSA cache, the sync and the customer lookups (the double-space bug)."""
+    with FakeAutotask(make_companies(20)) as fake, autotask_client(fake) as client:
+        fake.companies[5].name = "Acme  Dental   Group"
+        refresh_cache(engine=engine, client=client, psa_kind="autotask", clock=clock)
+        linked = add_customer(db, clock, "Company 000005 Pty Ltd", "5", email="a@b.example")
+    found = search_cache(db=db, psa_kind="autotask", text="acme dental group")
+    assert [c.psa_id for c in found] == ["5"]
+    assert [c.psa_id for c in search_cache(db=db, psa_kind="autotask", text="Acme  Dental")] == ["5"]
+    sync_customers(
+        db=db,
+        psa_kind="autotask",
+        companies_by_ref=cached_lookup(db=db, psa_kind="autotask"),
+        actor=ACTOR,
+        clock=clock,
+    )
+    db.commit()
+    for typed in ("Acme  Dental   Group", "acme dental group", " ACME DENTAL GROUP "):
+        assert customers.find(db, typed).id == linked.id

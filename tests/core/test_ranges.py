@@ -16,10 +16,10 @@ from core.calculation import Period
 from core.charge_validation import validate_once_off
 from core.errors import FieldErrors
 from models.invoices import Invoice
-from tests.core.test_billrun import build_book
-from tests.handlers.test_charges import button_value, customer_view, pushed, values  # noqa: F401
+from tests.harness.billbook import build_book
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import button_value, pushed, values
 
 
 @pytest.mark.parametrize("text", ["9999-12", "0001-01", "1999-12", "2101-01"])
@@ -38,7 +38,7 @@ def test_the_window_edges_and_dates() -> None:
 def test_slack_billrun_and_date_fields(
     slack: SlackSender,
     fake_slack: FakeSlack,
-    customer_view: dict[str, Any],  # noqa: F811
+    customer_view: dict[str, Any],
 ) -> None:
     for period in ("9999-12", "0001-01"):
         assert "is not a month you can bill" in slack.command(f"billrun {period}").json()["text"]

@@ -20,9 +20,9 @@ from core.db import session_scope
 from core.delivery import Outcome, SendResult
 from models.customers import EndCustomer
 from models.system import Notification
-from tests.core.test_billrun import ACTOR
-from tests.core.test_delivery import bill, light_templates, send, smtp_config
+from tests.harness.billbook import ACTOR
 from tests.harness.clock import BUSINESS_ZONE, FixedClock
+from tests.harness.delivery import bill, light_templates, send, smtp_config
 from tests.harness.smtp import SmtpServer
 
 DUE = date(2026, 12, 15)  # December invoices: issued 1 Dec, 14 days' terms

@@ -15,9 +15,9 @@ from core.customer_validation import validate_customer
 from core.text import ascii_digits, clean_text
 from models.customers import EndCustomer
 from tests import factories
-from tests.handlers.test_customers import VALID, form_values, open_new_form
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import VALID, form_values, open_new_form
 
 NASTY = "Acme\x00 \x1b[2J\tPlumbing\u202e\u2066 \x85Co\x7f\u200f"
 

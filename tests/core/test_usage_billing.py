@@ -20,12 +20,11 @@ from core.delivery import send_invoice
 from core.usage_import import import_usage
 from models.system import BillingSettings
 from models.usage import UsageRecord
-from tests.core.test_billrun import ACTOR, DEC
-from tests.core.test_delivery import SEND_DAY, light_templates, smtp_config
-from tests.core.test_usage_import import HEADER
-from tests.core.usage_book import build
+from tests.harness.billbook import ACTOR, DEC
 from tests.harness.clock import FixedClock
+from tests.harness.delivery import SEND_DAY, light_templates, smtp_config
 from tests.harness.smtp import SmtpServer
+from tests.harness.usage_book import HEADER, build
 
 D = Decimal
 USAGE = (

@@ -21,12 +21,11 @@ from core.usage_import import (
     summary_lines,
 )
 from models.usage import UsageRecord
-from tests.core.test_billrun import ACTOR
-from tests.core.usage_book import build
+from tests.harness.billbook import ACTOR
 from tests.harness.clock import FixedClock
+from tests.harness.usage_book import HEADER, build
 
 D = Decimal
-HEADER = "usage_id,customer,customer_id,psa_reference,service_reference,date,description,quantity,unit_cost,unit_price,taxable\n"
 
 
 def run(engine: Engine, text: str, **kw: object):  # type: ignore[no-untyped-def]

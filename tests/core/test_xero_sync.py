@@ -19,7 +19,7 @@ from core.xero_documents import CREDIT_NOTE, DocLine, Document, Mapping, to_xero
 from models.customers import EndCustomer
 from models.invoices import Invoice
 from models.xero import XeroDocument
-from tests.core.test_billrun import ACTOR
+from tests.harness.billbook import ACTOR
 from tests.harness.clock import BUSINESS_ZONE, FixedClock
 from tests.harness.fake_xero import FakeXero
 from tests.harness.xero_setup import billed_month, client, map_codes, mark_sent
@@ -414,7 +414,7 @@ def test_the_month_close_report_counts_pushed_and_not_pushed(
 ) -> None:
     from core.month_close import build_report
     from handlers.close_views import report_message
-    from tests.handlers.test_customers import texts
+    from tests.harness.slack_views import texts
 
     numbers = billed_month(engine, NAMES[:3])
     assert build_report(engine, "2026-12", clock=clock).xero is None  # Xero never connected: no line

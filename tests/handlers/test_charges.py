@@ -14,44 +14,9 @@ from core.db import session_scope
 from models.charges import OnceOffItem, RecurringCharge, Service
 from models.invoices import Invoice
 from models.system import AuditLog
-from tests import factories
-from tests.handlers.test_customers import texts
 from tests.harness.fake_slack import FakeSlack
-from tests.harness.slack_sender import SlackSender, text_value
-
-
-def values(**fields: Any) -> dict[str, dict[str, Any]]:
-    """Submitted state for text, date, select and checkbox inputs, keyed like our forms."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, value in fields.items():
-        if name in ("start_date", "end_date", "effective_from", "item_date"):
-            state = {"type": "datepicker", "selected_date": value}
-        elif name in ("frequency", "service_id"):
-            state = {"type": "static_select", "selected_option": {"value": value} if value else None}
-        elif name == "taxable":
-            state = {"type": "checkboxes", "selected_options": [{"value": "yes"}] if value else []}
-        else:
-            state = text_value(value)
-        out[name] = {"value": state}
-    return out
-
-
-@pytest.fixture
-def customer_view(slack: SlackSender, fake_slack: FakeSlack, engine: Engine) -> dict[str, Any]:
-    factories.configure(engine)
-    customer = factories.customer(engine, "Acme Plumbing")
-    slack.block_action("customer_open", value=str(customer.id))
-    view = fake_slack.wait_for("views.open")[-1].params["view"]
-    view["id"] = "V0CUSTOMER"
-    return view
-
-
-def button_value(view: dict[str, Any], action_id: str) -> str:
-    for block in view["blocks"]:
-        for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
-            if element.get("action_id") == action_id:
-                return element.get("value", "")
-    raise AssertionError(f"no {action_id} in view")
+from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import button_value, pick, pushed, rows, texts, values
 
 
 def menu_values(view: dict[str, Any]) -> list[str]:
@@ -63,24 +28,10 @@ def menu_values(view: dict[str, Any]) -> list[str]:
     ]
 
 
-def pick(slack: SlackSender, view: dict[str, Any], value: str) -> None:
-    slack.block_action("charge_menu", view=view, selected_option={"value": value})
-
-
 def latest_customer_view(fake: FakeSlack) -> dict[str, Any]:
     view = fake.calls_to("views.update")[-1].params
     assert view["view_id"] == "V0CUSTOMER"
     return view["view"] | {"id": "V0CUSTOMER"}
-
-
-def pushed(fake: FakeSlack, n: int) -> dict[str, Any]:
-    """The n-th view pushed, with the id Slack would have given it (the same on every submission)."""
-    return fake.wait_for("views.push", n)[-1].params["view"] | {"id": f"V0PUSHED{n}"}
-
-
-def rows(engine: Engine, model: type) -> list[Any]:
-    with Session(engine) as db:
-        return list(db.exec(select(model).order_by(model.id)).all())
 
 
 CHARGE = {
@@ -318,3 +269,39 @@ def test_service_form_sets_a_margin_override_and_refuses_a_bad_one(
     )
     [service] = rows(engine, Service)
     assert service.margin_percent == Decimal("35")
+
+
+def test_menu_choices_round_trip_and_unknown_ones_are_ignored() -> None:
+    from handlers.charge_views import MenuVerb, parse_menu_choice
+
+    assert all(parse_menu_choice(verb.on(42)) == (verb, 42) for verb in MenuVerb)
+    assert parse_menu_choice("svc_archive:42") is None  # a verb from another version's message
+    assert parse_menu_choice("rc_edit:²") is None
+
+
+def test_the_charge_form_reads_back_as_a_typed_value() -> None:
+    from handlers.charge_views import ChargeForm, parse_charge_form
+
+    state = values(
+        description="NBN 100",
+        unit_price="89.5",
+        quantity="1",
+        taxable=True,
+        frequency="monthly",
+        effective_from="2026-12-01",
+        service_id="none",
+    )
+    form = parse_charge_form({"state": {"values": state}})
+    assert form == ChargeForm(
+        description="NBN 100",
+        unit_price="89.5",
+        unit_cost=None,
+        quantity="1",
+        taxable=True,
+        frequency="monthly",
+        effective_from="2026-12-01",
+        end_date=None,
+        service_id=None,  # "none" in the menu: not tied to a service
+        quantity_feed=None,
+        change_from=None,
+    )

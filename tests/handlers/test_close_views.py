@@ -9,7 +9,7 @@ from core.close_exceptions import CloseException
 from core.invoice_changes import InvoiceChanges, LineChange
 from core.month_close import CloseReport, Entry, State
 from handlers.close_views import report_message, thread_message
-from tests.handlers.test_customers import texts
+from tests.harness.slack_views import texts
 
 
 def entry(n: int, state: State, changes: InvoiceChanges, **kw: object) -> Entry:
@@ -33,12 +33,13 @@ def entry(n: int, state: State, changes: InvoiceChanges, **kw: object) -> Entry:
     return Entry(**(values | kw))  # type: ignore[arg-type]
 
 
-SAME = InvoiceChanges("INV-00001", "2026-11", Decimal(0), ())
+SAME = InvoiceChanges("INV-00001", "2026-11", Decimal(0), (), "AUD")
 GREW = InvoiceChanges(
     "INV-00001",
     "2026-11",
     Decimal("209.00"),
     (LineChange("changed", "M365 seats", Decimal("190"), Decimal("20"), "quantity 17 → 19"),),
+    "AUD",
 )
 
 

@@ -11,62 +11,13 @@ from models.customers import EndCustomer
 from models.system import AuditLog
 from tests import factories
 from tests.harness.fake_slack import FakeSlack
-from tests.harness.slack_sender import SlackSender, text_value
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    """Every piece of text in some blocks, to assert on what a user would read."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text"):
-                out.append(node.get("text", ""))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(blocks)
-    return "\n".join(out)
-
-
-def form_values(**values: str | None) -> dict[str, dict[str, Any]]:
-    return {field: {"value": text_value(value)} for field, value in values.items()}
+from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import VALID, form_values, open_new_form, texts
 
 
 def all_customers(engine: Engine) -> list[EndCustomer]:
     with Session(engine) as db:
         return list(db.exec(select(EndCustomer).order_by(EndCustomer.id)).all())
-
-
-def last_view(fake: FakeSlack, method: str) -> dict[str, Any]:
-    return fake.calls_to(method)[-1].params["view"]
-
-
-def open_new_form(slack: SlackSender, fake: FakeSlack) -> dict[str, Any]:
-    slack.command("new")
-    chooser = fake.wait_for("views.open")[-1].params["view"]
-    chooser["id"] = "V0CHOOSE"
-    assert "Import from integration" in texts(chooser["blocks"])  # shown, disabled with a reason
-    slack.block_action("customer_new_manual", view=chooser)
-    form = last_view(fake, "views.update")
-    form["id"] = "V0CHOOSE"
-    return form
-
-
-VALID = {
-    "company_name": "  Acme   Plumbing ",
-    "email": "Accounts@Acme.COM.au",
-    "contact_number": "+61 2 9999 0000",
-    "address_line1": "1 George St",
-    "city": "Sydney",
-    "state": "NSW",
-    "postcode": "2000",
-    "country": "Australia",
-    "payment_terms_days": "",
-}
 
 
 # -- first-time configuration ------------------------------------------------------------------
@@ -369,3 +320,11 @@ def test_mrkdwn_injection_is_shown_literally(
     assert header["text"] == {"type": "plain_text", "text": "<!channel> Acme & Co", "emoji": True}
     rest = texts([b for b in view["blocks"] if b["type"] != "header"])
     assert "&lt;@U0ADMIN&gt; St" in rest and "<@U0ADMIN> St" not in rest
+
+
+def test_the_customer_form_reads_back_as_a_typed_value() -> None:
+    from handlers.customer_views import parse_customer_form
+
+    form = parse_customer_form({"state": {"values": form_values(company_name="Acme", psa_ref="101")}})
+    assert (form.company_name, form.psa_ref, form.email) == ("Acme", "101", None)
+    assert "psa_ref" not in form.customer_fields() and form.customer_fields()["company_name"] == "Acme"

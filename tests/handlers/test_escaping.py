@@ -14,10 +14,10 @@ from core.db import session_scope
 from handlers import blocks
 from models.invoices import Invoice
 from tests import factories
-from tests.handlers.test_charges import pick, pushed, rows
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import pick, pushed, rows
 
 PING = "<!channel>"
 SHOWN = "&lt;!channel&gt;"

@@ -12,18 +12,22 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from integrations.config import PsaSettings, load_psa_settings
 from models.customers import EndCustomer
 from models.psa import PsaCompany
 from models.system import AuditLog
 from tests import factories
 from tests.conftest import SIGNING_SECRET
-from tests.handlers.test_customers import VALID, form_values, texts
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
 from tests.harness.fake_psa import FakeAutotask, FakeCompany, FakeConnectWise, FakeHaloPSA, FakePsaServer
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, text_value
+from tests.harness.slack_views import (
+    VALID,
+    form_values,
+    psa_settings,
+    texts,
+)
 
 BOOK = [
     FakeCompany(
@@ -47,31 +51,6 @@ BOOK = [
     ),
     FakeCompany(id=103, name="Harbour Legal (closed)", active=False, city="Sydney"),
 ]
-
-
-def psa_settings(kind: str, fake: Any) -> PsaSettings:
-    if kind == "autotask":
-        values: dict[str, Any] = {
-            "autotask_username": fake.username,
-            "autotask_secret": fake.secret,
-            "autotask_integration_code": fake.integration_code,
-            "autotask_zone_url": fake.zone_url,
-        }
-    elif kind == "connectwise":
-        values = {
-            "connectwise_site": fake.base_url,
-            "connectwise_company_id": fake.company_id,
-            "connectwise_public_key": fake.public_key,
-            "connectwise_private_key": fake.private_key,
-            "connectwise_client_id": fake.client_id,
-        }
-    else:
-        values = {
-            "halopsa_url": fake.url,
-            "halopsa_client_id": fake.client_id,
-            "halopsa_client_secret": fake.client_secret,
-        }
-    return load_psa_settings(_env_file=None, rebill_psa=kind, psa_timeout=5, **values)
 
 
 FAKES = {"autotask": FakeAutotask, "connectwise": FakeConnectWise, "halopsa": FakeHaloPSA}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from tests.handlers.test_invoices import book, invoices, run_billrun  # noqa: F401  (book: a fixture)
 from tests.harness.fake_slack import FakeSlack
+from tests.harness.invoice_book import invoices, run_billrun
 from tests.harness.slack_sender import SlackSender
 
 
@@ -13,7 +13,7 @@ def test_reissue_clicked_twice(
     slack: SlackSender,
     fake_slack: FakeSlack,
     engine: Engine,
-    book: dict[str, int],  # noqa: F811
+    book: dict[str, int],
 ) -> None:
     run_billrun(slack, fake_slack)
     second = invoices(engine)[1]

@@ -12,9 +12,9 @@ from core import billing_settings, numbering
 from core.db import session_scope
 from models.system import BillingSettings
 from tests import factories
-from tests.handlers.test_customers import texts
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender, text_value
+from tests.harness.slack_views import texts
 
 
 def state(view: dict[str, Any], **overrides: Any) -> dict[str, Any]:

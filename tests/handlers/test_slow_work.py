@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 
 from tests import factories
 from tests.conftest import SIGNING_SECRET, make_settings
-from tests.handlers.test_customers import VALID, form_values, open_new_form, texts
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import VALID, form_values, open_new_form, texts
 from tests.harness.smtp import SilentServer
 
 HELD = 10

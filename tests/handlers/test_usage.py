@@ -10,13 +10,12 @@ from sqlmodel import Session
 
 from core.billrun import run_bill
 from models.usage import UsageRecord
-from tests.core.test_billrun import ACTOR, DEC
-from tests.core.test_usage_import import HEADER
-from tests.core.usage_book import build
-from tests.handlers.test_customers import texts
+from tests.harness.billbook import ACTOR, DEC
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import texts
+from tests.harness.usage_book import HEADER, build
 
 GOOD = (
     HEADER

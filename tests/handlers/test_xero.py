@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine
 from core import invoices
 from core.db import session_scope
 from core.xero_settings import load_settings
-from tests.handlers.test_customers import texts
 from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.fake_xero import FakeXero
 from tests.harness.slack_sender import SlackSender
+from tests.harness.slack_views import texts
 from tests.harness.xero_setup import billed_month, map_codes
 
 

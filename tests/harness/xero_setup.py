@@ -17,8 +17,8 @@ from core.xero_tokens import finish_authorization
 from integrations.xero import XeroClient
 from integrations.xero_auth import XeroConfig, begin_authorization
 from models.invoices import Invoice
-from tests.core.test_billrun import ACTOR, DEC, _charge
 from tests.factories import configure, customer
+from tests.harness.billbook import ACTOR, DEC, _charge
 from tests.harness.clock import FixedClock
 from tests.harness.fake_xero import FakeXero
 

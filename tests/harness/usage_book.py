@@ -12,9 +12,10 @@ from core.charge_validation import validate_recurring_charge, validate_service
 from core.db import session_scope
 from models.customers import EndCustomer
 from models.system import BillingSettings
-from tests.core.test_billrun import ACTOR, _customer
 from tests.factories import configure
+from tests.harness.billbook import ACTOR, _customer
 
+HEADER = "usage_id,customer,customer_id,psa_reference,service_reference,date,description,quantity,unit_cost,unit_price,taxable\n"
 COST = "13.5791"  # priced at 25%: 16.973875 → 16.97; "13.58" must never reach the customer
 
 
