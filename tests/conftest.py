@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 import models
 from bot.settings import Settings
+from core.clock import DEFAULT_TIMEZONE
 from core.db import make_engine
 from tests.harness.app_server import AppServer
 from tests.harness.clock import FixedClock
@@ -109,7 +110,7 @@ def make_settings(fake_slack: FakeSlack, db_url: str, **overrides: object) -> Se
         "slack_api_url": fake_slack.api_url,
         "database_url": db_url,
         "rebill_admins": ADMIN,
-        "rebill_timezone": "Australia/Sydney",
+        "rebill_timezone": DEFAULT_TIMEZONE,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -16,6 +16,7 @@ from bot.scheduler import job_context
 from bot.settings import Settings
 from core import charges
 from core.charge_validation import validate_recurring_charge
+from core.clock import DEFAULT_TIMEZONE
 from core.db import session_scope
 from handlers.poster import Poster
 from models.customers import EndCustomer
@@ -29,7 +30,7 @@ from tests.harness.slack_views import texts
 
 
 def test_previous_fire_time() -> None:
-    trigger = CronTrigger(hour=9, minute=0, timezone="Australia/Sydney")
+    trigger = CronTrigger(hour=9, minute=0, timezone=DEFAULT_TIMEZONE)
     last = previous_fire_time(trigger, SYDNEY_0930, timedelta(hours=12))
     assert last is not None and last.isoformat() == "2026-12-02T09:00:00+11:00"
     assert previous_fire_time(trigger, SYDNEY_0930 - timedelta(hours=1), timedelta(hours=12)) is None

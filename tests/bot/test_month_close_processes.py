@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bot.jobs import find
 from bot.scheduler import job_context
 from core import billing_settings
+from core.clock import DEFAULT_TIMEZONE
 from core.db import session_scope
 from core.delivery import Outcome, send_invoice
 from core.mailer import SmtpConfig
@@ -65,7 +66,7 @@ def mail_env(port: int) -> dict[str, str]:
         "SMTP_TIMEOUT": "60",
         "REBILL_FROM_EMAIL": "billing@msp.example",
         "REBILL_TEMPLATES_DIR": str(light_templates()),
-        "REBILL_TIMEZONE": "Australia/Sydney",
+        "REBILL_TIMEZONE": DEFAULT_TIMEZONE,
     }
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from bot.cli import main
 from core.billrun import run_bill
 from core.calculation import Period
+from core.clock import DEFAULT_TIMEZONE
 from core.csv_cells import neutralise, restore
 from core.customer_csv import export, import_csv, summary_lines
 from core.db import session_scope
@@ -66,7 +67,7 @@ def test_accounting_export_is_neutralised(engine: Engine, tmp_path: Path, monkey
     result = CliRunner().invoke(
         main,
         ["invoice", "export", "--csv", str(target), "--include-drafts", "--account-code", "200"],
-        env={"DATABASE_URL": url, "REBILL_TIMEZONE": "Australia/Sydney"},
+        env={"DATABASE_URL": url, "REBILL_TIMEZONE": DEFAULT_TIMEZONE},
     )
     assert result.exit_code == 0, result.output
     cells = [cell for row in csv.reader(target.open(encoding="utf-8")) for cell in row]

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from bot.cli import main
 from core.calculation import Period
 from core.charge_validation import validate_once_off
+from core.clock import DEFAULT_TIMEZONE
 from core.errors import FieldErrors
 from models.invoices import Invoice
 from tests.harness.billbook import build_book
@@ -52,7 +53,7 @@ def test_cli_billrun_refuses_and_bills_nothing(engine: Engine, tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     env = {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "REBILL_TIMEZONE": "Australia/Sydney",
+        "REBILL_TIMEZONE": DEFAULT_TIMEZONE,
     }
     for period in ("9999-12", "0001-01"):
         result = CliRunner().invoke(main, ["billrun", "--period", period], env=env)

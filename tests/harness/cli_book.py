@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
+from core.clock import DEFAULT_TIMEZONE
 
 
 @pytest.fixture
@@ -19,8 +20,6 @@ def cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # typ
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
-        return runner.invoke(
-            main, list(args), env={"DATABASE_URL": url, "REBILL_TIMEZONE": "Australia/Sydney"}
-        )
+        return runner.invoke(main, list(args), env={"DATABASE_URL": url, "REBILL_TIMEZONE": DEFAULT_TIMEZONE})
 
     return invoke
