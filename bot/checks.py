@@ -16,7 +16,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
 
+from bot import migrate
 from bot.settings import Settings
+from core.clock import clock_from_env
+from core.db import make_engine
+from core.mailer import MailError, check
+from core.rendering import PdfUnavailable, render_pdf
+from integrations.base import PsaError
+from integrations.config import load_psa_settings, make_client
+from integrations.http import RetryPolicy
+from integrations.xero import XeroClient
+from integrations.xero_auth import XeroError, load_xero_config, token_state
+from integrations.xero_budget import day_remaining
 
 CHECK_TIMEOUT = 5.0
 _SILENT = logging.getLogger("bot.checks.auth_test")
@@ -43,9 +54,6 @@ class CheckResult:
 
 
 def check_database(settings: Settings) -> CheckResult:
-    from bot import migrate
-    from core.db import make_engine
-
     bounded = {"connect_args": {"connect_timeout": int(CHECK_TIMEOUT)}}
     engine = make_engine(
         settings.database_url, **({} if settings.database_url.startswith("sqlite") else bounded)
@@ -107,10 +115,6 @@ def check_slack(settings: Settings) -> CheckResult:
 
 
 def check_psa() -> CheckResult:
-    from integrations.base import PsaError
-    from integrations.config import load_psa_settings, make_client
-    from integrations.http import RetryPolicy
-
     try:
         client = make_client(load_psa_settings(), timeout=CHECK_TIMEOUT, retry=RetryPolicy(max_attempts=1))
     except PsaError as exc:
@@ -129,8 +133,6 @@ def check_psa() -> CheckResult:
 
 def check_smtp(settings: Settings) -> CheckResult:
     """Connect, secure and log in to the mail server without sending anything."""
-    from core.mailer import MailError, check
-
     config = settings.smtp
     if config is not None:
         config = dataclasses.replace(config, timeout=min(config.timeout, CHECK_TIMEOUT))
@@ -142,22 +144,15 @@ def check_smtp(settings: Settings) -> CheckResult:
         return CheckResult("smtp", False, exc.user_message)
 
 
-def check_xero(database_url: str | None = None) -> CheckResult:
+def check_xero(database_url: str) -> CheckResult:
     """Reach the organisation: its name, the token's state, the calls left today."""
-    from bot.cli import _database_url
-    from core.clock import clock_from_env
-    from core.db import make_engine
-    from integrations.xero import XeroClient
-    from integrations.xero_auth import XeroError, load_xero_config, token_state
-    from integrations.xero_budget import day_remaining
-
     try:
         config = load_xero_config()
     except XeroError as exc:
         return CheckResult("xero", False, exc.user_message)
     if config is None:
         return CheckResult("xero", True, "not configured (XERO_CLIENT_ID unset): use the CSV export")
-    engine = make_engine(database_url or _database_url())
+    engine = make_engine(database_url)
     clock = clock_from_env()
     try:
         with XeroClient(engine=engine, config=config, clock=clock) as client:
@@ -173,8 +168,6 @@ def check_xero(database_url: str | None = None) -> CheckResult:
 
 def check_pdf() -> CheckResult:
     """WeasyPrint needs Pango (a system library) to lay out text: say so here, not at the first PDF."""
-    from core.rendering import PdfUnavailable, render_pdf
-
     try:
         render_pdf("<p>rebill-bot</p>")
     except PdfUnavailable as exc:
