@@ -15,6 +15,7 @@ from typing import Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import migrate
 from bot.settings import Settings
@@ -161,7 +162,18 @@ def check_xero(database_url: str) -> CheckResult:
         left = day_remaining(engine, clock=clock)
         return CheckResult("xero", True, f"organisation {name!r}; {state}; {left} of 5000 calls left today")
     except XeroError as exc:
-        return CheckResult("xero", False, f"{exc.user_message} ({token_state(engine, config, clock=clock)})")
+        try:
+            state = token_state(engine, config, clock=clock)
+        except SQLAlchemyError:  # its tokens live in the database, which the database check reports on
+            return CheckResult("xero", False, exc.user_message)
+        return CheckResult("xero", False, f"{exc.user_message} ({state})")
+    except SQLAlchemyError as exc:
+        return CheckResult(
+            "xero",
+            False,
+            f"its tokens can't be read from the database ({type(exc).__name__}): "
+            "if it was never migrated, run `rebill-bot db upgrade`",
+        )
     finally:
         engine.dispose()
 

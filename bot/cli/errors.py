@@ -85,6 +85,8 @@ def explain(exc: BaseException, cli: CliContext | None) -> Failure:
     if isinstance(exc, OSError):  # a file that can't be read or written
         where = f": {exc.filename}" if exc.filename else ""
         return Failure(f"{exc.strerror or exc}{where}", code=1)
+    if isinstance(exc, UnicodeDecodeError):  # a file of another encoding (it names no file)
+        return Failure(f"The file is not UTF-8 text ({exc.reason} at byte {exc.start}).", code=1)
     if isinstance(exc, ValueError):  # text that does not parse (ValidationError is answered above)
         log.debug("parsing failed", exc_info=exc)
         return Failure(str(exc) or type(exc).__name__, code=1)

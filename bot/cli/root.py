@@ -8,7 +8,7 @@ from bot.cli.context import CliContext
 from bot.cli.errors import RebillGroup
 
 
-@click.group(cls=RebillGroup)
+@click.group("rebill-bot", cls=RebillGroup)
 @click.version_option(package_name="rebill-bot", prog_name="rebill-bot")
 @click.pass_context
 def main(ctx: click.Context) -> None:

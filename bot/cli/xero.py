@@ -104,7 +104,7 @@ def xero_connect(cli: CliContext, timeout: int) -> None:
 def xero_check(cli: CliContext) -> None:
     """The organisation's name, the token's state and the calls left today."""
     result = check_xero(cli.database_url)
-    click.echo(f"{'✓' if result.ok else '✗'} xero: {result.detail}")
+    click.echo(f"{'✓' if result.ok else '✗'} xero: {result.detail}", err=not result.ok)
     sys.exit(0 if result.ok else 1)
 
 
