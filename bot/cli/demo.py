@@ -14,7 +14,6 @@ from typing import Any
 import click
 from sqlmodel import select
 
-from bot import migrate
 from bot.cli.context import CliContext, pass_cli
 from bot.cli.failure import Failure
 from core import billing_settings, charges, customers
@@ -26,7 +25,6 @@ from core.customer_validation import validate_customer
 from core.db import make_engine, session_scope
 from core.invoices import list_invoices
 from core.rendering import PdfUnavailable, environment, load_context, render_invoice_html, render_pdf
-from handlers.alert_views import invoice_ready_digest, invoice_thread_messages, missing_email_digest
 from models.customers import EndCustomer
 
 FIRST = [
@@ -108,6 +106,12 @@ def _print_message(title: str, blocks: list[dict[str, Any]]) -> None:
 @pass_cli
 def demo(cli: CliContext, folder: str, count: int) -> None:
     """Build a demo MSP book, run a bill run, write invoices (HTML and PDF), print the alerts."""
+    # Imported here, not at the top: the alert views load Slack's whole handler package
+    # (slack_bolt), and migrating loads Alembic; only the demo needs both, and every other
+    # command would wait for them at start-up (bench/cli_startup.py).
+    from bot import migrate
+    from handlers.alert_views import invoice_ready_digest, invoice_thread_messages, missing_email_digest
+
     out = Path(folder)
     database = out / "demo.db"
     if database.exists():

@@ -22,7 +22,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from bot.cli.context import CliContext
 from bot.cli.failure import Failure, one_line
-from bot.migrate import current_revision, head_revision
 from bot.settings import ConfigError, describe_errors
 from core.errors import RebillError
 
@@ -116,6 +115,9 @@ def _revision_behind(engine: Any) -> str | None:
     """A database migrated by an older rebill-bot lacks only the newer tables: name both revisions."""
     if engine is None:
         return None
+    # Imported here: Alembic is slow to import and only this failure needs it (see cli/database.py).
+    from bot.migrate import current_revision, head_revision
+
     try:
         current, head = current_revision(engine), head_revision(engine)
     except SQLAlchemyError:

@@ -6,16 +6,9 @@ import sys
 import threading
 
 import click
-from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import migrate, startup
-from bot.app import create_app
-from bot.checks import run_checks
 from bot.cli.context import CliContext, pass_cli
 from bot.cli.failure import Failure
-from bot.jobs import catch_up
-from bot.scheduler import configure, job_context
-from bot.server import build_asgi, listen, uvicorn_server
 from bot.settings import ConfigError
 
 
@@ -26,6 +19,17 @@ from bot.settings import ConfigError
 @pass_cli
 def serve(cli: CliContext, port: int | None, host: str, no_scheduler: bool) -> None:
     """Run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)."""
+    # Imported here, not at the top: the Slack app, its HTTP server and the scheduler (slack_bolt,
+    # uvicorn, starlette, apscheduler, every handler) add most of a second to start-up, and only
+    # `serve` runs them; every other command would wait for them (bench/cli_startup.py).
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot import migrate, startup
+    from bot.app import create_app
+    from bot.jobs import catch_up
+    from bot.scheduler import configure, job_context
+    from bot.server import build_asgi, listen, uvicorn_server
+
     settings = cli.settings
     startup.configure_logging(settings)
     psa = cli.psa
@@ -61,15 +65,17 @@ def serve(cli: CliContext, port: int | None, host: str, no_scheduler: bool) -> N
 
 
 def _socket_mode(app: object, app_token: str) -> None:
-    # Imported here: the Socket Mode adapter pulls in slack_sdk's WebSocket client, which only
-    # `serve` in Socket Mode uses; every other command would pay for it at start-up.
+    # Imported here: the Socket Mode adapter (slack_sdk's WebSocket client) is used by `serve`
+    # in Socket Mode alone.
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, app_token)
     try:
         handler.connect()
     except Exception as exc:  # refused token, Slack down: one line, then exit for a restart
-        problem, code = startup.socket_mode_problem(exc)
+        from bot.startup import socket_mode_problem
+
+        problem, code = socket_mode_problem(exc)
         raise Failure(problem, code=code) from None
     click.echo("rebill-bot connected to Slack via Socket Mode")
     threading.Event().wait()
@@ -79,6 +85,10 @@ def _socket_mode(app: object, app_token: str) -> None:
 @pass_cli
 def check(cli: CliContext) -> None:
     """Check the configuration, line by line. Exit code 0 only if everything works."""
+    # Imported here: the checks reach Slack, the PSA, Xero, SMTP and WeasyPrint, whose clients
+    # (slack_sdk, authlib) only `check` needs at once; other commands would start slower.
+    from bot.checks import run_checks
+
     try:
         settings = cli.settings
     except ConfigError as exc:  # a report, line by line, on stdout like the other checks
