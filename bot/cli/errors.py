@@ -23,13 +23,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from bot.cli.context import CliContext
 from bot.cli.failure import Failure, one_line
 from bot.settings import ConfigError, describe_errors
-from core.errors import RebillError
+from core.errors import BUSY_MESSAGE, RebillError
 
 log = logging.getLogger("rebill.cli")
 ERROR_LOG = Path(tempfile.gettempdir()) / "rebill-bot-errors.log"
 NO_TABLES = "the database has no rebill-bot tables yet: run `rebill-bot db upgrade`"
-# SQLSTATE 42P01 is PostgreSQL's undefined_table; SQLite says "no such table".
-_MISSING_TABLE_STATES = frozenset({"42P01"})
+# PostgreSQL's SQLSTATEs for a table or column that isn't there (SQLite says "no such table/column").
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
 
 
 def error_id() -> str:
@@ -93,22 +94,23 @@ def explain(exc: BaseException, cli: CliContext | None) -> Failure:
 
 
 def database_failure(exc: SQLAlchemyError, cli: CliContext | None) -> Failure:
-    """Unreachable, unmigrated, or behind this version: say which, and what to run."""
+    """Busy, unmigrated, behind this version or unreachable: say which, and what to do."""
     orig = getattr(exc, "orig", None)
-    if _missing_table(exc):
-        engine = cli.engine_if_made() if cli is not None else None
-        behind = _revision_behind(engine)
-        return Failure(behind or NO_TABLES, code=1)
+    if "database is locked" in str(orig):  # SQLite's busy_timeout ran out: as Slack says it
+        return Failure(BUSY_MESSAGE, code=1)
+    state = getattr(orig, "sqlstate", None)
+    missing_table = state == UNDEFINED_TABLE or "no such table" in str(orig)
+    if missing_table or state == UNDEFINED_COLUMN or "no such column" in str(orig):
+        behind = _revision_behind(cli.engine_if_made() if cli is not None else None)
+        if behind is not None:
+            return Failure(behind, code=1)
+        if missing_table:
+            return Failure(NO_TABLES, code=1)
     detail = orig if isinstance(exc, DBAPIError) and orig is not None else exc
     return Failure(
         f"Database error: {one_line(str(detail))}. Is DATABASE_URL right, and has `rebill-bot db upgrade` been run?",
         code=1,
     )
-
-
-def _missing_table(exc: SQLAlchemyError) -> bool:
-    orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) in _MISSING_TABLE_STATES or "no such table" in str(orig)
 
 
 def _revision_behind(engine: Any) -> str | None:

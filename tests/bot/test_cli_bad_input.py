@@ -18,10 +18,12 @@ from pathlib import Path
 
 import click
 import pytest
+from alembic import command as alembic
 from click.testing import CliRunner
 
 from bot.cli import main
 from bot.cli.errors import ERROR_LOG, NO_TABLES, RebillGroup
+from bot.migrate import alembic_config, head_revision
 from core.db import make_engine
 from tests.conftest import ADMIN, BOT_TOKEN, SIGNING_SECRET, create_schema
 from tests.harness.databases import POSTGRES_SKIP, fresh_postgres_database, postgres_url
@@ -298,3 +300,21 @@ def test_in_process_a_bug_goes_to_the_configured_log(caplog: pytest.LogCaptureFi
     assert found, result.stderr
     [record] = [r for r in caplog.records if r.name == "rebill.cli"]
     assert record.getMessage() == f"unexpected error {found[1]}" and record.exc_info is not None
+
+
+def test_a_database_an_older_version_migrated_names_both_revisions(folder: Path) -> None:
+    """0018 added invoice.held_catch_up: a database left at 0016 lacks the column, not the tables."""
+    url = f"sqlite:///{folder / 'old.db'}"
+    engine = make_engine(url)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        alembic.upgrade(config, "0016")
+    head = head_revision(engine)
+    engine.dispose()
+    code, out, err = run("invoice list", [], environment(url), folder)
+    assert_one_line("invoice list", code, out, err)
+    assert (
+        err.strip()
+        == f"the database is at revision 0016, this rebill-bot needs {head}: run `rebill-bot db upgrade`"
+    )
