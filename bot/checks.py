@@ -15,8 +15,21 @@ from typing import Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot import migrate
 from bot.settings import Settings
+from core.clock import clock_from_env
+from core.db import make_engine
+from core.mailer import MailError, check
+from core.rendering import PdfUnavailable, render_pdf
+from core.xero_api import xero_client
+from core.xero_budget import day_remaining
+from core.xero_tokens import token_state
+from integrations.base import PsaError
+from integrations.config import load_psa_settings, make_client
+from integrations.http import RetryPolicy
+from integrations.xero_auth import XeroError, load_xero_config
 
 CHECK_TIMEOUT = 5.0
 _SILENT = logging.getLogger("bot.checks.auth_test")
@@ -43,9 +56,6 @@ class CheckResult:
 
 
 def check_database(settings: Settings) -> CheckResult:
-    from bot import migrate
-    from core.db import make_engine
-
     bounded = {"connect_args": {"connect_timeout": int(CHECK_TIMEOUT)}}
     engine = make_engine(
         settings.database_url, **({} if settings.database_url.startswith("sqlite") else bounded)
@@ -107,10 +117,6 @@ def check_slack(settings: Settings) -> CheckResult:
 
 
 def check_psa() -> CheckResult:
-    from integrations.base import PsaError
-    from integrations.config import load_psa_settings, make_client
-    from integrations.http import RetryPolicy
-
     try:
         client = make_client(load_psa_settings(), timeout=CHECK_TIMEOUT, retry=RetryPolicy(max_attempts=1))
     except PsaError as exc:
@@ -129,8 +135,6 @@ def check_psa() -> CheckResult:
 
 def check_smtp(settings: Settings) -> CheckResult:
     """Connect, secure and log in to the mail server without sending anything."""
-    from core.mailer import MailError, check
-
     config = settings.smtp
     if config is not None:
         config = dataclasses.replace(config, timeout=min(config.timeout, CHECK_TIMEOUT))
@@ -142,23 +146,15 @@ def check_smtp(settings: Settings) -> CheckResult:
         return CheckResult("smtp", False, exc.user_message)
 
 
-def check_xero(database_url: str | None = None) -> CheckResult:
+def check_xero(database_url: str) -> CheckResult:
     """Reach the organisation: its name, the token's state, the calls left today."""
-    from bot.cli import _database_url
-    from core.clock import clock_from_env
-    from core.db import make_engine
-    from core.xero_api import xero_client
-    from core.xero_budget import day_remaining
-    from core.xero_tokens import token_state
-    from integrations.xero_auth import XeroError, load_xero_config
-
     try:
         config = load_xero_config()
     except XeroError as exc:
         return CheckResult("xero", False, exc.user_message)
     if config is None:
         return CheckResult("xero", True, "not configured (XERO_CLIENT_ID unset): use the CSV export")
-    engine = make_engine(database_url or _database_url())
+    engine = make_engine(database_url)
     clock = clock_from_env()
     try:
         with xero_client(engine=engine, config=config, clock=clock) as client:
@@ -167,15 +163,24 @@ def check_xero(database_url: str | None = None) -> CheckResult:
         left = day_remaining(engine, clock=clock)
         return CheckResult("xero", True, f"organisation {name!r}; {state}; {left} of 5000 calls left today")
     except XeroError as exc:
-        return CheckResult("xero", False, f"{exc.user_message} ({token_state(engine, config, clock=clock)})")
+        try:
+            state = token_state(engine, config, clock=clock)
+        except SQLAlchemyError:  # its tokens live in the database, which the database check reports on
+            return CheckResult("xero", False, exc.user_message)
+        return CheckResult("xero", False, f"{exc.user_message} ({state})")
+    except SQLAlchemyError as exc:
+        return CheckResult(
+            "xero",
+            False,
+            f"its tokens can't be read from the database ({type(exc).__name__}): "
+            "if it was never migrated, run `rebill-bot db upgrade`",
+        )
     finally:
         engine.dispose()
 
 
 def check_pdf() -> CheckResult:
     """WeasyPrint needs Pango (a system library) to lay out text: say so here, not at the first PDF."""
-    from core.rendering import PdfUnavailable, render_pdf
-
     try:
         render_pdf("<p>rebill-bot</p>")
     except PdfUnavailable as exc:

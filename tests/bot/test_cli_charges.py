@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.clock import DEFAULT_TIMEZONE
 from tests.harness.cli import clean_env, run
 
 
 def test_add_list_preview(tmp_path: Path) -> None:
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", REBILL_TIMEZONE="Australia/Sydney")
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}", REBILL_TIMEZONE=DEFAULT_TIMEZONE)
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     (tmp_path / "c.csv").write_text("company_name,email\nAcme,ap@acme.example\n")
     assert run(["customers", "import", "--csv", str(tmp_path / "c.csv")], env, tmp_path).returncode == 0

@@ -18,6 +18,7 @@ from bot.cli import main
 from core import charges
 from core.calculation import PER_INVOICE, Period
 from core.charge_validation import validate_once_off
+from core.clock import DEFAULT_TIMEZONE
 from core.db import session_scope
 from models.invoices import Invoice, InvoiceLine
 from tests.factories import configure
@@ -30,7 +31,7 @@ DEC = Period(2026, 12)
 
 def cli(engine: Engine, *args: str) -> Result:
     url = engine.url.render_as_string(hide_password=False)
-    env = {"DATABASE_URL": url, "REBILL_TIMEZONE": "Australia/Sydney"}
+    env = {"DATABASE_URL": url, "REBILL_TIMEZONE": DEFAULT_TIMEZONE}
     return CliRunner().invoke(main, list(args), env=env)
 
 

@@ -46,7 +46,7 @@ def test_demo_builds_a_book_and_writes_invoices(tmp_path: Path) -> None:
 
 
 def test_the_demo_folder_is_git_ignored() -> None:
-    from bot.cli_demo import demo
+    from bot.cli.demo import demo
 
     folder = next(p.default for p in demo.params if p.name == "folder")
     ignored = (REPO / ".gitignore").read_text().splitlines()

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
+from core.clock import DEFAULT_TIMEZONE
 from tests.harness.cli import CLI, clean_env
 from tests.harness.delivery import bill, light_templates
 from tests.harness.smtp import SmtpServer, free_port
@@ -34,7 +35,7 @@ def mail_env(port: int) -> dict[str, str]:
         "SMTP_TIMEOUT": "5",
         "REBILL_FROM_EMAIL": "billing@msp.example",
         "REBILL_TEMPLATES_DIR": str(light_templates()),
-        "REBILL_TIMEZONE": "Australia/Sydney",
+        "REBILL_TIMEZONE": DEFAULT_TIMEZONE,
     }
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
+from core.clock import DEFAULT_TIMEZONE
 from tests.harness.fake_xero import FakeXero
 from tests.harness.smtp import free_port
 from tests.harness.xero_setup import billed_month
@@ -34,7 +35,7 @@ def cli(engine: Engine, fake: FakeXero, tmp_path: Path, monkeypatch: pytest.Monk
     url = engine.url.render_as_string(hide_password=False)
     base = {
         "DATABASE_URL": url,
-        "REBILL_TIMEZONE": "Australia/Sydney",
+        "REBILL_TIMEZONE": DEFAULT_TIMEZONE,
         "XERO_CLIENT_ID": fake.client_id,
         "XERO_CLIENT_SECRET": fake.client_secret,
         "XERO_IDENTITY_URL": fake.base_url,

@@ -7,14 +7,25 @@ and PDF, and prints the Slack alerts that would be posted. Nothing is sent anywh
 from __future__ import annotations
 
 import random
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlmodel import select
 
-from bot.cli import _today, main
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.failure import Failure
+from core import billing_settings, charges, customers
+from core.alerts import missing_email_with_work
+from core.billrun import run_bill
+from core.calculation import Period
+from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
+from core.customer_validation import validate_customer
+from core.db import make_engine, session_scope
+from core.invoices import list_invoices
+from core.rendering import PdfUnavailable, environment, load_context, render_invoice_html, render_pdf
+from models.customers import EndCustomer
 
 FIRST = [
     "Harbour",
@@ -82,7 +93,7 @@ def _print_message(title: str, blocks: list[dict[str, Any]]) -> None:
             click.echo(f"  {line}")
 
 
-@main.command("demo")
+@click.command("demo")
 @click.option(
     "--dir",
     "folder",
@@ -92,34 +103,24 @@ def _print_message(title: str, blocks: list[dict[str, Any]]) -> None:
     help="Where the demo database and invoices go.",
 )
 @click.option("--customers", "count", default=25, show_default=True, type=click.IntRange(1, 200))
-def demo(folder: str, count: int) -> None:
+@pass_cli
+def demo(cli: CliContext, folder: str, count: int) -> None:
     """Build a demo MSP book, run a bill run, write invoices (HTML and PDF), print the alerts."""
-    from sqlmodel import select
-
+    # Imported here, not at the top: the alert views load Slack's whole handler package
+    # (slack_bolt), and migrating loads Alembic; only the demo needs both, and every other
+    # command would wait for them at start-up (bench/cli_startup.py).
     from bot import migrate
-    from core import billing_settings, charges, customers
-    from core.alerts import missing_email_with_work
-    from core.billrun import run_bill
-    from core.calculation import Period
-    from core.charge_validation import validate_once_off, validate_recurring_charge, validate_service
-    from core.clock import business_clock
-    from core.customer_validation import validate_customer
-    from core.db import make_engine, session_scope
-    from core.invoices import list_invoices
-    from core.rendering import PdfUnavailable, environment, load_context, render_invoice_html, render_pdf
     from handlers.alert_views import invoice_ready_digest, invoice_thread_messages, missing_email_digest
-    from models.customers import EndCustomer
 
     out = Path(folder)
     database = out / "demo.db"
     if database.exists():
-        click.echo(f"{database} exists; remove {out} (or pass --dir) to build a fresh demo.", err=True)
-        sys.exit(2)
+        raise Failure(f"{database} exists; remove {out} (or pass --dir) to build a fresh demo.", code=2)
     (out / "invoices").mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{database}")
     migrate.upgrade(engine)
-    clock, actor, rng = business_clock(), "cli:demo", random.Random(2026)
-    today = _today()
+    clock, actor, rng = cli.clock, "cli:demo", random.Random(2026)
+    today = clock.today()
     period = Period.of(today).next()
     started = date(today.year - 1 if today.month == 1 else today.year, today.month - 1 or 12, 1)
 
@@ -252,3 +253,7 @@ def demo(folder: str, count: int) -> None:
         _print_message(text, blocks)
     suffix = ".html" if pdf_problem else ".pdf"
     click.echo(f"\nOpen {out / 'invoices' / (made[0].number + suffix)} to see an invoice." if made else "")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(demo)

@@ -8,21 +8,20 @@ from typing import Any
 
 import click
 
-from bot.cli import _actor, _engine, main
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.failure import Failure
+from core import psa_service
+from core.db import session_scope
+from core.errors import RebillError
+from core.psa_cache import search_cache
+from integrations.config import PsaSettings, make_client
 
 
-def _psa():  # type: ignore[no-untyped-def]
-    from integrations.base import PsaConfigError
-    from integrations.config import load_psa_settings
-
-    try:
-        psa = load_psa_settings()
-    except PsaConfigError as exc:
-        click.echo(exc.user_message, err=True)
-        sys.exit(2)
+def _psa(cli: CliContext) -> PsaSettings:
+    """The PSA settings, or a refusal when none is configured (every command here needs one)."""
+    psa = cli.psa
     if psa.rebill_psa is None:
-        click.echo("No PSA is configured: set REBILL_PSA to autotask, connectwise or halopsa.", err=True)
-        sys.exit(2)
+        raise Failure("No PSA is configured: set REBILL_PSA to autotask, connectwise or halopsa.", code=2)
     return psa
 
 
@@ -43,18 +42,20 @@ class _Counting:
             yield company
 
 
-@main.group("psa")
+def _progress_shown(show: bool, counters: list[_Counting]) -> bool:
+    return show and bool(counters) and counters[0].count >= 250
+
+
+@click.group("psa")
 def psa_group() -> None:
     """The PSA integration (Autotask, ConnectWise PSA or HaloPSA)."""
 
 
 @psa_group.command("check")
-def psa_check() -> None:
+@pass_cli
+def psa_check(cli: CliContext) -> None:
     """Test the PSA credentials."""
-    from core.errors import RebillError
-    from integrations.config import make_client
-
-    client = make_client(_psa())
+    client = make_client(_psa(cli))
     assert client is not None
     try:
         click.echo(f"✓ {client.check()}")
@@ -66,12 +67,10 @@ def psa_check() -> None:
 
 
 @psa_group.command("sync")
-def psa_sync() -> None:
+@pass_cli
+def psa_sync(cli: CliContext) -> None:
     """Refresh the company cache from the PSA, then resync every linked customer."""
-    from core import psa_service
-    from core.clock import SystemClock
-    from core.errors import RebillError
-
+    psa = _psa(cli)
     show = sys.stdout.isatty()
     counters: list[_Counting] = []
 
@@ -81,12 +80,13 @@ def psa_sync() -> None:
 
     try:
         report = psa_service.refresh_and_sync(
-            _engine(), _psa(), actor=_actor(), clock=SystemClock(), wrap=counting
+            cli.engine, psa, actor=cli.actor, clock=cli.clock, wrap=counting
         )
     except RebillError as exc:
-        click.echo(f"\nrefresh failed, the previous company list is kept: {exc.user_message}", err=True)
-        sys.exit(1)
-    if show and counters and counters[0].count >= 250:
+        if _progress_shown(show, counters):
+            click.echo("", err=True)  # end the progress line
+        raise Failure(f"refresh failed, the previous company list is kept: {exc.user_message}") from None
+    if _progress_shown(show, counters):
         click.echo("")
     result = report.synced
     click.echo(f"cached {report.refreshed.company_count:,} active companies")
@@ -104,24 +104,18 @@ def psa_sync() -> None:
 
 @psa_group.command("search")
 @click.argument("text")
-def psa_search(text: str) -> None:
+@pass_cli
+def psa_search(cli: CliContext, text: str) -> None:
     """Search the cached PSA companies (filled from the PSA first if empty)."""
-    from core import psa_service
-    from core.clock import SystemClock
-    from core.db import session_scope
-    from core.errors import RebillError
-    from core.psa_cache import search_cache
-
-    psa = _psa()
-    engine = _engine()
-    try:
-        psa_service.ensure_cache(engine, psa, clock=SystemClock())
-    except RebillError as exc:
-        click.echo(exc.user_message, err=True)
-        sys.exit(1)
-    with session_scope(engine) as db:
+    psa = _psa(cli)
+    psa_service.ensure_cache(cli.engine, psa, clock=cli.clock)
+    with session_scope(cli.engine) as db:
         rows = search_cache(db=db, psa_kind=psa.rebill_psa, text=text, limit=100)
         for row in rows:
             where = ", ".join(p for p in (row.city, row.state, row.country) if p)
             click.echo(f"{row.psa_id:>10}  {row.name}" + (f"  ({where})" if where else ""))
     click.echo(f"{len(rows)} match(es)")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(psa_group)

@@ -13,58 +13,58 @@ import threading
 import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import _actor, _engine, main
-from bot.cli_invoices import _friendly_errors, _period
-
-if TYPE_CHECKING:
-    from integrations.xero import XeroClient
-    from integrations.xero_auth import XeroConfig
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.failure import Failure
+from bot.cli.params import PERIOD
+from core import xero_payments, xero_sync
+from core import xero_settings as service
+from core.calculation import Period
+from core.db import session_scope
+from core.xero_api import xero_client
+from core.xero_tokens import finish_authorization
+from integrations.xero import XeroClient
+from integrations.xero_auth import (
+    XeroAuthError,
+    XeroConfig,
+    XeroError,
+    begin_authorization,
+    load_xero_config,
+    wait_for_callback,
+)
 
 
 def _config() -> XeroConfig:
-    from integrations.xero_auth import XeroError, load_xero_config
-
     try:
         config = load_xero_config()
     except XeroError as exc:
-        click.echo(exc.user_message, err=True)
-        sys.exit(2)
+        raise Failure(exc.user_message, code=2) from None
     if config is None:
-        click.echo(
-            "Xero is not configured: set XERO_CLIENT_ID (and XERO_CLIENT_SECRET); see README, Xero.", err=True
+        raise Failure(
+            "Xero is not configured: set XERO_CLIENT_ID (and XERO_CLIENT_SECRET); see README, Xero.", code=2
         )
-        sys.exit(2)
     return config
 
 
 @contextmanager
-def _client() -> Iterator[tuple[XeroClient, object]]:
-    from core.clock import clock_from_env
-    from core.xero_api import xero_client
-
+def _client(cli: CliContext) -> Iterator[XeroClient]:
     config = _config()
-    clock = clock_from_env()
-    with _friendly_errors(), xero_client(engine=_engine(), config=config, clock=clock) as client:
-        yield client, clock
+    with xero_client(engine=cli.engine, config=config, clock=cli.clock) as client:
+        yield client
 
 
-@main.group("xero")
+@click.group("xero")
 def xero_group() -> None:
     """Xero: connect, check, map codes, push invoices, read payments back."""
 
 
 @xero_group.command("connect")
 @click.option("--timeout", default=300, show_default=True, help="Seconds to wait for the sign-in.")
-def xero_connect(timeout: int) -> None:
+@pass_cli
+def xero_connect(cli: CliContext, timeout: int) -> None:
     """Connect a standard Xero app: sign in in the browser; the refresh token is kept in the database."""
-    from core.clock import clock_from_env
-    from core.xero_tokens import finish_authorization
-    from integrations.xero_auth import begin_authorization, wait_for_callback
-
     config = _config()
     if config.kind == "custom":
         click.echo(
@@ -89,26 +89,26 @@ def xero_connect(timeout: int) -> None:
     click.echo(f"Sign in to Xero and choose the organisation:\n  {auth.url}")
     webbrowser.open(auth.url)
     listener.join(timeout + 5)
-    with _friendly_errors():
-        if failed:
-            raise failed[0]
-        if not got:
-            from integrations.xero_auth import XeroAuthError
-
-            raise XeroAuthError("No answer from Xero: run `rebill-bot xero connect` again.")
-        row = finish_authorization(_engine(), config, auth, got[0], clock=clock_from_env())
+    if failed:
+        raise failed[0]
+    if not got:
+        raise XeroAuthError("No answer from Xero: run `rebill-bot xero connect` again.")
+    row = finish_authorization(cli.engine, config, auth, got[0], clock=cli.clock)
     click.echo(
         f"Connected to Xero organisation {row.tenant_name!r}; the refresh token is stored (it rotates on use)."
     )
 
 
 @xero_group.command("check")
-def xero_check() -> None:
+@pass_cli
+def xero_check(cli: CliContext) -> None:
     """The organisation's name, the token's state and the calls left today."""
+    # Imported here: the checks module loads every service's client (slack_sdk, Alembic) for
+    # `rebill-bot check`; this command needs its Xero line alone.
     from bot.checks import check_xero
 
-    result = check_xero()
-    click.echo(f"{'✓' if result.ok else '✗'} xero: {result.detail}")
+    result = check_xero(cli.database_url)
+    click.echo(f"{'✓' if result.ok else '✗'} xero: {result.detail}", err=not result.ok)
     sys.exit(0 if result.ok else 1)
 
 
@@ -122,7 +122,9 @@ def xero_check() -> None:
     help="Status pushed to Xero.",
 )
 @click.option("--push-mode", type=click.Choice(["approve", "manual"]), help="Push when approved, or by hand.")
+@pass_cli
 def xero_settings(
+    cli: CliContext,
     account_code: str | None,
     tax_taxable: str | None,
     tax_free: str | None,
@@ -130,10 +132,7 @@ def xero_settings(
     push_mode: str | None,
 ) -> None:
     """Show or set the Xero mapping; codes are checked against the organisation's own lists."""
-    from core import xero_settings as service
-    from core.db import session_scope
-
-    with _client() as (client, clock):
+    with _client(cli) as client:
         choices = service.choices_from(client.accounts(), client.tax_rates())
         values = {
             "account_code": account_code,
@@ -142,8 +141,8 @@ def xero_settings(
             "invoice_status": status,
             "push_mode": push_mode,
         }
-        with session_scope(_engine()) as db:
-            row = service.update(db, values, choices=choices, actor=_actor(), clock=clock)  # type: ignore[arg-type]
+        with session_scope(cli.engine) as db:
+            row = service.update(db, values, choices=choices, actor=cli.actor, clock=cli.clock)  # type: ignore[arg-type]
             shown = (
                 row.account_code,
                 row.tax_type_taxable,
@@ -161,19 +160,17 @@ def xero_settings(
 
 @xero_group.command("push")
 @click.argument("numbers", nargs=-1)
-@click.option("--period", help="Only this month, e.g. 2026-12.")
-def xero_push(numbers: tuple[str, ...], period: str | None) -> None:
+@click.option("--period", type=PERIOD, help="Only this month, e.g. 2026-12.")
+@pass_cli
+def xero_push(cli: CliContext, numbers: tuple[str, ...], period: Period | None) -> None:
     """Push approved invoices not yet in Xero (or these NUMBERS), and mirror voids."""
-    from core import xero_sync
-
-    billing_period = _period(period)
-    with _client() as (client, clock):
+    with _client(cli) as client:
         report = xero_sync.push(
-            _engine(),
+            cli.engine,
             client,
-            clock=clock,
+            clock=cli.clock,
             refs=list(numbers) or None,
-            period=billing_period,  # type: ignore[arg-type]
+            period=period,
         )
     for number in report.pushed:
         click.echo(f"{number}: pushed")
@@ -190,12 +187,11 @@ def xero_push(numbers: tuple[str, ...], period: str | None) -> None:
 
 @xero_group.command("pull-payments")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def xero_pull_payments(as_json: bool) -> None:
+@pass_cli
+def xero_pull_payments(cli: CliContext, as_json: bool) -> None:
     """Read invoices Xero changed since the last read; mark ours paid or part-paid."""
-    from core import xero_payments
-
-    with _client() as (client, clock):
-        report = xero_payments.pull_payments(_engine(), client, clock=clock, actor=_actor())  # type: ignore[arg-type]
+    with _client(cli) as client:
+        report = xero_payments.pull_payments(cli.engine, client, clock=cli.clock, actor=cli.actor)
     if as_json:
         click.echo(
             json.dumps(
@@ -213,3 +209,7 @@ def xero_pull_payments(as_json: bool) -> None:
     )
     for number in report.voided_in_xero:
         click.echo(f"{number}: voided in Xero but not here: check it", err=True)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(xero_group)

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import click
 
-from bot.cli import _actor, _engine, main
-from bot.cli_invoices import _friendly_errors
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.failure import Failure
+from core import billing_settings, settings_keys
+from core.db import session_scope
+from core.errors import FieldErrors
 
 
-@main.group("settings")
+@click.group("settings")
 def settings_group() -> None:
     """Show or change the global billing settings (the same ones as /rebill settings in Slack)."""
 
 
 def _print(values: dict[str, object], as_json: bool) -> None:
-    from core.settings_keys import BY_NAME
-
     if as_json:
         click.echo(json.dumps(values, indent=2, ensure_ascii=False))
         return
@@ -32,17 +33,15 @@ def _print(values: dict[str, object], as_json: bool) -> None:
     for name, value in values.items():
         shown = "(unset)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         shown = shown.replace("\n", "\\n")
-        click.echo(f"{name:<{width}}  {shown:<24}  {BY_NAME[name].label}")
+        click.echo(f"{name:<{width}}  {shown:<24}  {settings_keys.BY_NAME[name].label}")
 
 
 @settings_group.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (what `set --from` takes).")
-def settings_show(as_json: bool) -> None:
+@pass_cli
+def settings_show(cli: CliContext, as_json: bool) -> None:
     """Every setting, its value and what it is."""
-    from core import billing_settings, settings_keys
-    from core.db import session_scope
-
-    with _friendly_errors(), session_scope(_engine()) as db:
+    with session_scope(cli.engine) as db:
         values = settings_keys.current(db)
         missing = billing_settings.missing(billing_settings.load(db))
     _print(values, as_json)
@@ -64,47 +63,38 @@ def settings_show(as_json: bool) -> None:
     help="A JSON object of settings, as `settings show --json` prints; KEY=VALUE pairs win over it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every setting as JSON afterwards.")
-def settings_set(assignments: tuple[str, ...], source: Path | None, as_json: bool) -> None:
+@pass_cli
+def settings_set(cli: CliContext, assignments: tuple[str, ...], source: Path | None, as_json: bool) -> None:
     """Change settings, with the same checks as in Slack; nothing is saved unless all are valid.
 
     Example: rebill-bot settings set business_name="Acme IT" default_payment_terms_days=14
     invoice_prefix=INV- next_invoice_number=1
     """
-    from core.clock import SystemClock
-    from core.db import session_scope
-    from core.errors import FieldErrors
-    from core.settings_keys import UnknownKeys, current, update
-
     changes: dict[str, object] = {}
     if source is not None:
         try:
             loaded = json.loads(source.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            click.echo(f"{source} is not a JSON object of settings ({exc}).", err=True)
-            sys.exit(2)
+            raise Failure(f"{source} is not a JSON object of settings ({exc}).", code=2) from None
         if not isinstance(loaded, dict):
-            click.echo(f"{source} is not a JSON object of settings.", err=True)
-            sys.exit(2)
+            raise Failure(f"{source} is not a JSON object of settings.", code=2)
         changes |= loaded
     for item in assignments:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            click.echo(f"{item!r} is not KEY=VALUE (see `rebill-bot settings show` for the keys).", err=True)
-            sys.exit(2)
+            raise Failure(f"{item!r} is not KEY=VALUE (see `rebill-bot settings show` for the keys).", code=2)
         changes[name.strip()] = value
     if not changes:
-        click.echo("Nothing to set: give KEY=VALUE pairs or --from FILE.", err=True)
-        sys.exit(2)
-    with _friendly_errors():
-        try:
-            with session_scope(_engine()) as db:
-                changed = update(db, changes, actor=_actor(), clock=SystemClock())  # type: ignore[arg-type]
-                values = current(db)
-        except FieldErrors as exc:  # one line per key, before _friendly_errors joins them into one
-            for name, message in exc.errors.items():
-                click.echo(f"{name}: {message}", err=True)
-            click.echo("Nothing was saved.", err=True)
-            sys.exit(2 if isinstance(exc, UnknownKeys) else 1)
+        raise Failure("Nothing to set: give KEY=VALUE pairs or --from FILE.", code=2)
+    try:
+        with session_scope(cli.engine) as db:
+            changed = settings_keys.update(db, changes, actor=cli.actor, clock=cli.clock)  # type: ignore[arg-type]
+            values = settings_keys.current(db)
+    except FieldErrors as exc:  # one line per key (the error wrapper would join them into one)
+        for name, message in exc.errors.items():
+            click.echo(f"{name}: {message}", err=True)
+        click.echo("Nothing was saved.", err=True)
+        sys.exit(2 if isinstance(exc, settings_keys.UnknownKeys) else 1)
     if as_json:
         click.echo(json.dumps(values, indent=2, ensure_ascii=False))
     elif changed:
@@ -119,3 +109,7 @@ def _shown(value: object) -> str:
     if value is None:
         return "(unset)"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(settings_group)

@@ -12,12 +12,25 @@ from typing import Any
 
 import click
 
-from bot.cli import _actor, _engine, _today, main
+from bot.cli.context import CliContext, pass_cli
+from bot.cli.failure import Failure
+from core import charges, customers, licence_feed
+from core.billrun import period_to_bill
+from core.calculation import Period
+from core.charge_validation import validate_once_off, validate_recurring_charge
+from core.db import session_scope
+from core.errors import FieldErrors
 
-
-def _fail(message: str) -> None:
-    click.echo(message, err=True)
-    sys.exit(1)
+# Validation errors are keyed by field; a terminal user typed these options.
+FLAGS = {
+    "unit_price": "--unit-price",
+    "unit_cost": "--unit-cost",
+    "quantity_feed": "--quantity-feed",
+    "effective_from": "--from",
+    "item_date": "--from",
+    "end_date": "--until",
+    "service_id": "--service",
+}
 
 
 def _money(value: Any) -> str:
@@ -28,7 +41,7 @@ def _optional_money(value: Any) -> str | None:
     return None if value is None else f"{value:f}"
 
 
-@main.group("charges")
+@click.group("charges")
 def charges_group() -> None:
     """Services, recurring charges and once-off items of an end customer."""
 
@@ -36,64 +49,58 @@ def charges_group() -> None:
 @charges_group.command("list")
 @click.argument("customer")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def charges_list(customer: str, as_json: bool) -> None:
+@pass_cli
+def charges_list(cli: CliContext, customer: str, as_json: bool) -> None:
     """List CUSTOMER's services, recurring charges and once-off items (CUSTOMER: id or name)."""
-    from core import charges, customers
-    from core.db import session_scope
-    from core.errors import RebillError
-
-    try:
-        with session_scope(_engine()) as db:
-            found = customers.find(db, customer)
-            cid = found.id or 0
-            data = {
-                "customer": {"id": cid, "company_name": found.company_name},
-                "services": [
-                    {
-                        "id": s.id,
-                        "name": s.name,
-                        "reference": s.reference,
-                        "psa_reference": s.psa_reference,
-                        "start_date": str(s.start_date),
-                        "end_date": s.end_date and str(s.end_date),
-                        "status": s.status,
-                        "exclude_next_invoice": s.exclude_next_invoice,
-                    }
-                    for s in charges.list_services(db=db, customer_id=cid)
-                ],
-                "recurring_charges": [
-                    {
-                        "id": c.id,
-                        "description": c.description,
-                        "unit_price": _money(c.unit_price),
-                        "unit_cost": _optional_money(c.unit_cost),
-                        "quantity": _money(c.quantity),
-                        "quantity_feed": c.quantity_feed,
-                        "frequency": c.frequency,
-                        "effective_from": str(c.effective_from),
-                        "end_date": c.end_date and str(c.end_date),
-                        "taxable": c.taxable,
-                        "service_id": c.service_id,
-                    }
-                    for c in charges.list_recurring_charges(db=db, customer_id=cid)
-                ],
-                "once_off_items": [
-                    {
-                        "id": i.id,
-                        "description": i.description,
-                        "unit_price": _money(i.unit_price),
-                        "unit_cost": _optional_money(i.unit_cost),
-                        "quantity": _money(i.quantity),
-                        "date": str(i.item_date),
-                        "taxable": i.taxable,
-                        "status": "invoiced" if i.invoice_id else "not yet invoiced",
-                        "invoice_id": i.invoice_id,
-                    }
-                    for i in charges.list_once_offs(db=db, customer_id=cid)
-                ],
-            }
-    except RebillError as exc:
-        return _fail(exc.user_message)
+    with session_scope(cli.engine) as db:
+        found = customers.find(db, customer)
+        cid = found.id or 0
+        data = {
+            "customer": {"id": cid, "company_name": found.company_name},
+            "services": [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "reference": s.reference,
+                    "psa_reference": s.psa_reference,
+                    "start_date": str(s.start_date),
+                    "end_date": s.end_date and str(s.end_date),
+                    "status": s.status,
+                    "exclude_next_invoice": s.exclude_next_invoice,
+                }
+                for s in charges.list_services(db=db, customer_id=cid)
+            ],
+            "recurring_charges": [
+                {
+                    "id": c.id,
+                    "description": c.description,
+                    "unit_price": _money(c.unit_price),
+                    "unit_cost": _optional_money(c.unit_cost),
+                    "quantity": _money(c.quantity),
+                    "quantity_feed": c.quantity_feed,
+                    "frequency": c.frequency,
+                    "effective_from": str(c.effective_from),
+                    "end_date": c.end_date and str(c.end_date),
+                    "taxable": c.taxable,
+                    "service_id": c.service_id,
+                }
+                for c in charges.list_recurring_charges(db=db, customer_id=cid)
+            ],
+            "once_off_items": [
+                {
+                    "id": i.id,
+                    "description": i.description,
+                    "unit_price": _money(i.unit_price),
+                    "unit_cost": _optional_money(i.unit_cost),
+                    "quantity": _money(i.quantity),
+                    "date": str(i.item_date),
+                    "taxable": i.taxable,
+                    "status": "invoiced" if i.invoice_id else "not yet invoiced",
+                    "invoice_id": i.invoice_id,
+                }
+                for i in charges.list_once_offs(db=db, customer_id=cid)
+            ],
+        }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -136,7 +143,9 @@ def charges_list(customer: str, as_json: bool) -> None:
 @click.option("--gst-free", is_flag=True, help="No GST on this charge.")
 @click.option("--service", "service_id", type=int, help="Service id the recurring charge belongs to.")
 @click.option("--json", "as_json", is_flag=True)
+@pass_cli
 def charges_add(
+    cli: CliContext,
     customer: str,
     once_off: bool,
     description: str,
@@ -152,14 +161,9 @@ def charges_add(
     as_json: bool,
 ) -> None:
     """Add a recurring charge (or --once-off item) to CUSTOMER, with the same rules as Slack."""
-    from core import charges, customers
-    from core.charge_validation import validate_once_off, validate_recurring_charge
-    from core.db import session_scope
-    from core.errors import FieldErrors, RebillError
-
-    start = effective_from or _today().isoformat()
+    start = effective_from or cli.clock.today().isoformat()
     try:
-        with session_scope(_engine()) as db:
+        with session_scope(cli.engine) as db:
             cid = customers.find(db, customer).id or 0
             if once_off:
                 data = validate_once_off(
@@ -170,7 +174,7 @@ def charges_add(
                     taxable=not gst_free,
                     unit_cost=unit_cost,
                 )
-                row: Any = charges.add_once_off(db=db, actor=_actor(), customer_id=cid, data=data)
+                row: Any = charges.add_once_off(db=db, actor=cli.actor, customer_id=cid, data=data)
                 kind = "once-off item"
             else:
                 data2 = validate_recurring_charge(
@@ -185,22 +189,13 @@ def charges_add(
                     unit_cost=unit_cost,
                     quantity_feed=quantity_feed,
                 )
-                row = charges.add_recurring_charge(db=db, actor=_actor(), customer_id=cid, data=data2)
+                row = charges.add_recurring_charge(db=db, actor=cli.actor, customer_id=cid, data=data2)
                 kind = "recurring charge"
             row_id = row.id
-    except FieldErrors as exc:
-        flags = {
-            "unit_price": "--unit-price",
-            "unit_cost": "--unit-cost",
-            "quantity_feed": "--quantity-feed",
-            "effective_from": "--from",
-            "item_date": "--from",
-            "end_date": "--until",
-            "service_id": "--service",
-        }
-        return _fail("\n".join(f"{flags.get(k, '--' + k)}: {v}" for k, v in exc.errors.items()))
-    except RebillError as exc:
-        return _fail(exc.user_message)
+    except FieldErrors as exc:  # one line per option, as `settings set` lists one per key
+        for name, message in exc.errors.items():
+            click.echo(f"{FLAGS.get(name, '--' + name)}: {message}", err=True)
+        sys.exit(1)
     click.echo(json.dumps({"id": row_id, "kind": kind}) if as_json else f"added {kind} #{row_id}")
 
 
@@ -208,27 +203,19 @@ def charges_add(
 @click.argument("customer")
 @click.option("--period", help="YYYY-MM of the invoice; default next month.")
 @click.option("--json", "as_json", is_flag=True)
-def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
+@pass_cli
+def charges_preview(cli: CliContext, customer: str, period: str | None, as_json: bool) -> None:
     """The lines and totals CUSTOMER's invoice for PERIOD would have (computed, nothing written)."""
-    from core import charges, customers, licence_feed
-    from core.billrun import period_to_bill
-    from core.calculation import Period
-    from core.db import session_scope
-    from core.errors import RebillError
-
     try:
         chosen = Period.parse(period) if period else None
     except ValueError as exc:
-        return _fail(f"--period must be YYYY-MM from 2000 to 2100 ({exc})")
-    try:
-        with session_scope(_engine()) as db:
-            chosen = chosen or period_to_bill(db=db, today=_today())
-            found = customers.find(db, customer)
-            lines, result, bill = charges.preview_bill(db=db, customer_id=found.id or 0, period=chosen)
-            notes = [str(n) for n in licence_feed.changes(db=db, customer_id=found.id or 0, period=chosen)]
-            name = found.company_name
-    except RebillError as exc:
-        return _fail(exc.user_message)
+        raise Failure(f"--period must be YYYY-MM from 2000 to 2100 ({exc})") from None
+    with session_scope(cli.engine) as db:
+        chosen = chosen or period_to_bill(db=db, today=cli.clock.today())
+        found = customers.find(db, customer)
+        lines, result, bill = charges.preview_bill(db=db, customer_id=found.id or 0, period=chosen)
+        notes = [str(n) for n in licence_feed.changes(db=db, customer_id=found.id or 0, period=chosen)]
+        name = found.company_name
     data = {
         "customer": name,
         "period": str(chosen),
@@ -281,3 +268,7 @@ def charges_preview(customer: str, period: str | None, as_json: bool) -> None:
         click.echo(f"  held for a decision (older than the horizon): {line['description']} {line['amount']}")
     for note in notes:
         click.echo(f"  {note}")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(charges_group)
