@@ -83,12 +83,13 @@ def csv_only(path: Path) -> tuple[float, int]:
 def parse_only(engine, path: Path) -> float:  # type: ignore[no-untyped-def]
     """The importer's reading, parsing and checking of every row (lookups included), no writing:
     the part of the import comparable to the csv module alone."""
-    from core.usage_import import STANDARD, _RowParser
+    from core.usage_import import STANDARD
+    from core.usage_rows import RowParser
 
     started = time.perf_counter()
     with session_scope(engine) as db, path.open(newline="", encoding="utf-8-sig") as source:
         reader = csv.reader(source)
-        parse = _RowParser(db, STANDARD, next(reader))
+        parse = RowParser(db, STANDARD, next(reader)).parse
         for number, cells in enumerate(reader, start=2):
             parse(number, cells)
         db.rollback()
