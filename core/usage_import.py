@@ -155,12 +155,8 @@ def import_usage(
     except (csv.Error, UnicodeDecodeError) as exc:
         raise MappingError(f"The file can't be read as CSV text: {exc}") from None
     parse = RowParser(db, mapping, header).parse
-    batches = _Batches(
-        db,
-        UsageWriter(db, source=mapping.source, import_ref=import_ref, created_at=now, actor=actor),
-        report,
-        on_error,
-    )
+    writer = UsageWriter(db, source=mapping.source, import_ref=import_ref, created_at=now, actor=actor)
+    batches = _Batches(db, writer, report, on_error)
     size = BATCH
     batch: list[Row] = []
     append = batch.append
@@ -185,6 +181,8 @@ def import_usage(
     except (csv.Error, UnicodeDecodeError) as exc:
         report.rows += len(batch)
         batches.bad(row_number + 1, f"the file can't be read past here ({exc})")
+    finally:
+        writer.finish()
     if not report.ok:
         report.added = 0
     if not report.ok or dry_run:
@@ -293,6 +291,7 @@ class _Batches:
             self.writer.insert(rows)
         except self.writer.IntegrityError:
             # Two imports of one file at once: the unique (source, usage_id) index lets one win.
+            self.writer.finish()
             self.db.rollback()
             raise ImportConflict(
                 "Another import stored some of these usage ids meanwhile; nothing was imported from this "
