@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Final
 
 from sqlmodel import Session
@@ -41,10 +43,18 @@ ROW_COLUMNS: Final = (
 SHARED_COLUMNS: Final = ("source", "import_ref", "created_at", "created_by")
 _USAGE = UsageRecord.__table__  # type: ignore[attr-defined]
 _COLUMNS: Final = ", ".join(ROW_COLUMNS + SHARED_COLUMNS)
-# Only the constant column names above are spliced into the SQL; every value is a parameter.
-_SQLITE_INSERT: Final = (
-    f"INSERT INTO usage_record ({_COLUMNS}) VALUES ({', '.join('?' * len(ROW_COLUMNS + SHARED_COLUMNS))})"  # noqa: S608
-)
+# SQLite: rows go PER_STATEMENT to one INSERT (900 parameters, under SQLite's oldest limit of
+# 999): a quarter less work per row than one statement a row. Only the constant column names
+# above are spliced into the SQL; every value is a parameter.
+PER_STATEMENT: Final = 60
+_ONE_ROW: Final = "(" + ", ".join("?" * len(ROW_COLUMNS + SHARED_COLUMNS)) + ")"
+_SQLITE_INSERT: Final = f"INSERT INTO usage_record ({_COLUMNS}) VALUES "  # noqa: S608
+_SQLITE_INSERT_ONE: Final = _SQLITE_INSERT + _ONE_ROW
+_SQLITE_INSERT_MANY: Final = _SQLITE_INSERT + ", ".join([_ONE_ROW] * PER_STATEMENT)
+# SQLite: a batch is inserted in (customer, date) order, so the rows that land on one page of the
+# (customer, date) index arrive together (ids still follow the file within a customer and day,
+# which is the order a bill lists them in).
+_INDEX_ORDER: Final = itemgetter(1, 3)
 _POSTGRES_COPY: Final = f"COPY usage_record ({_COLUMNS}) FROM STDIN"
 _POSTGRES_TAKEN: Final = "SELECT 1 FROM usage_record WHERE source = %s AND usage_id = ANY(%b) LIMIT 1"
 # SQLite's page cache while an import writes (KiB, negative as PRAGMA cache_size wants it). The
@@ -97,7 +107,16 @@ class UsageWriter:
         try:
             if self.is_sqlite:
                 shared = self.shared
-                cursor.executemany(_SQLITE_INSERT, [row + shared for row in rows])
+                ordered = sorted(rows, key=_INDEX_ORDER)
+                whole = len(ordered) - len(ordered) % PER_STATEMENT
+                cursor.executemany(
+                    _SQLITE_INSERT_MANY,
+                    [
+                        tuple(chain.from_iterable(row + shared for row in ordered[at : at + PER_STATEMENT]))
+                        for at in range(0, whole, PER_STATEMENT)
+                    ],
+                )
+                cursor.executemany(_SQLITE_INSERT_ONE, [row + shared for row in ordered[whole:]])
             else:
                 with cursor.copy(_POSTGRES_COPY) as copy:
                     copy.write(_copy_text(rows, self.shared))
