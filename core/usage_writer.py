@@ -43,14 +43,25 @@ ROW_COLUMNS: Final = (
 SHARED_COLUMNS: Final = ("source", "import_ref", "created_at", "created_by")
 _USAGE = UsageRecord.__table__  # type: ignore[attr-defined]
 _COLUMNS: Final = ", ".join(ROW_COLUMNS + SHARED_COLUMNS)
-# SQLite: rows go PER_STATEMENT to one INSERT (900 parameters, under SQLite's oldest limit of
-# 999): a quarter less work per row than one statement a row. Only the constant column names
-# above are spliced into the SQL; every value is a parameter.
-PER_STATEMENT: Final = 60
-_ONE_ROW: Final = "(" + ", ".join("?" * len(ROW_COLUMNS + SHARED_COLUMNS)) + ")"
-_SQLITE_INSERT: Final = f"INSERT INTO usage_record ({_COLUMNS}) VALUES "  # noqa: S608
-_SQLITE_INSERT_ONE: Final = _SQLITE_INSERT + _ONE_ROW
-_SQLITE_INSERT_MANY: Final = _SQLITE_INSERT + ", ".join([_ONE_ROW] * PER_STATEMENT)
+# SQLite: rows go PER_STATEMENT to one INSERT, and what they share is bound once for all of them
+# (numbered parameters: row k's own values are ?(11k+1)..?(11k+11), the shared ones follow the
+# last row): a quarter less work per row than one statement a row, and 884 parameters, under
+# SQLite's oldest limit of 999. Only the constant column names above are spliced into the SQL;
+# every value is a parameter.
+PER_STATEMENT: Final = 80
+
+
+def _sqlite_insert(rows: int) -> str:
+    width = len(ROW_COLUMNS)
+    shared = ", ".join(f"?{rows * width + k + 1}" for k in range(len(SHARED_COLUMNS)))
+    values = ", ".join(
+        "(" + ", ".join(f"?{r * width + k + 1}" for k in range(width)) + f", {shared})" for r in range(rows)
+    )
+    return f"INSERT INTO usage_record ({_COLUMNS}) VALUES {values}"  # noqa: S608
+
+
+_SQLITE_INSERT_ONE: Final = _sqlite_insert(1)
+_SQLITE_INSERT_MANY: Final = _sqlite_insert(PER_STATEMENT)
 # SQLite: a batch is inserted in (customer, date) order, so the rows that land on one page of the
 # (customer, date) index arrive together (ids still follow the file within a customer and day,
 # which is the order a bill lists them in).
@@ -112,7 +123,7 @@ class UsageWriter:
                 cursor.executemany(
                     _SQLITE_INSERT_MANY,
                     [
-                        tuple(chain.from_iterable(row + shared for row in ordered[at : at + PER_STATEMENT]))
+                        (*chain.from_iterable(ordered[at : at + PER_STATEMENT]), *shared)
                         for at in range(0, whole, PER_STATEMENT)
                     ],
                 )
