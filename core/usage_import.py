@@ -10,8 +10,9 @@ The file
     plus margin, `core.pricing`) and optional `taxable`.
 
 All or nothing in one streaming pass (constant memory)
-    Rows are read one at a time (`csv.reader` over the open file) and validated; valid ones are
-    written in batches of `BATCH` inside ONE transaction. Writing goes on after a bad row (so
+    Rows are read one at a time (`csv.reader` over the open file) and checked (`core.usage_rows`);
+    valid ones are written in batches of `BATCH` inside ONE transaction (`core.usage_writer`: the
+    driver's own bulk path, a million rows being the size this is built for). Writing goes on after a bad row (so
     every later row is still checked against the earlier ones), and at the end the transaction
     is rolled back if any row was bad (or for a dry run) and committed by the caller otherwise.
     Memory holds one batch, the lookup caches (bounded by the number of customers and services,
@@ -26,6 +27,8 @@ Idempotent
     is counted as already imported and skipped; with different values it is reported as changed
     and NOT applied (the stored record may already be billed; fix it by hand if the supplier
     really re-issued the charge). Inside one file a repeated id with different values is an error.
+    Set-based: a batch none of whose ids is taken (every batch of a new file) is written whole;
+    only a batch with a taken id is compared row by row with what is stored (`_Batches`).
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ def import_usage(
         raise MappingError(f"The file can't be read as CSV text: {exc}") from None
     parse = RowParser(db, mapping, header).parse
     writer = UsageWriter(db, source=mapping.source, import_ref=import_ref, created_at=now, actor=actor)
-    batches = _Batches(db, writer, report, on_error)
+    batches = _Batches(db, writer, report, on_error, source=mapping.source, import_ref=import_ref)
     size = BATCH
     batch: list[Row] = []
     append = batch.append
@@ -199,9 +202,12 @@ class _Batches:
         writer: UsageWriter,
         report: ImportReport,
         on_error: Callable[[str], None] | None,
+        *,
+        source: str,
+        import_ref: str,
     ) -> None:
         self.db, self.writer, self.report, self.on_error = db, writer, report, on_error
-        self.source, self.import_ref = writer.shared[0], writer.shared[1]
+        self.source, self.import_ref = source, import_ref
 
     def bad(self, row: int, reason: str) -> None:
         message = self.report.error(row, reason)
@@ -209,8 +215,8 @@ class _Batches:
             self.on_error(message)
 
     def write(self, batch: list[Row]) -> None:
-        """The whole batch in one statement when none of its ids is taken (every batch of a new
-        file), else row by row against what is stored (`_sort_out`)."""
+        """The whole batch at once when none of its ids is taken (every batch of a new file), else
+        row by row against what is stored (`_sort_out`)."""
         if not batch:
             return
         writer = self.writer
