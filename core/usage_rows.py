@@ -153,7 +153,14 @@ class RowParser:
             try:
                 usage_id = usage_id_of(cells).strip()
                 description = description_of(cells).strip() or no_description
-                if not usage_id or len(usage_id) > 100 or not description or len(description) > 200:
+                if (
+                    not usage_id
+                    or len(usage_id) > 100
+                    or not description
+                    or len(description) > 200
+                    or "\x00" in usage_id
+                    or "\x00" in description
+                ):
                     return check(row, cells)
                 customer_id, service_id = who[who_of(cells)]
                 day = days[day_of(cells)]
@@ -198,11 +205,15 @@ class RowParser:
             problems.append("no usage id")
         elif len(usage_id) > 100:
             problems.append("usage id is longer than 100 characters")
+        elif "\x00" in usage_id:  # PostgreSQL text can't hold one
+            problems.append("usage id has a NUL character in it")
         description = v["description"]
         if not description:
             problems.append("no description")
         elif len(description) > 200:
             problems.append("description is longer than 200 characters")
+        elif "\x00" in description:
+            problems.append("description has a NUL character in it")
         day = self._day(v, problems)
         quantity = self._number(v, "quantity", problems, limit=QUANTITY_MAX, places=4)
         cost = self._number(v, "unit_cost", problems, limit=UNIT_PRICE_LIMIT, places=4)

@@ -237,13 +237,17 @@ def test_a_value_accepted_once_is_still_checked_in_every_other_row(engine: Engin
         + "J4,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,yes\n"  # row 6: no price, no margin
         + "J5,Alpha Dental,,,,2026-11-03,,1,0.10,0.20,yes\n"  # row 7: no description
         + "J6,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20\n"  # row 8: short row, taxable blank: fine
-        + "J7,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes,extra\n",  # row 9: a cell too many: fine
+        + "J7,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes,extra\n"  # row 9: a cell too many: fine
+        + "J8,Alpha Dental,,,,2026-11-03,Ca\x00lls,1,0.10,0.20,yes\n"  # row 10: NUL (PostgreSQL refuses it)
+        + "J\x009,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes\n",  # row 11
     )
-    assert [e.split(":")[0] for e in report.errors] == ["row 5", "row 6", "row 7"]
+    assert [e.split(":")[0] for e in report.errors] == ["row 5", "row 6", "row 7", "row 10", "row 11"]
     assert "quantity is 0" in report.errors[0]
     assert "no margin" in report.errors[1]
     assert "no description" in report.errors[2]
-    assert report.rows == 8 and count(engine) == 0
+    assert "description has a NUL character" in report.errors[3]
+    assert "usage id has a NUL character" in report.errors[4]
+    assert report.rows == 10 and count(engine) == 0
 
 
 def test_shipped_telco_mapping_reads_the_suppliers_own_export(engine: Engine) -> None:
