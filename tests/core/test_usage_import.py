@@ -156,6 +156,99 @@ def test_batches_and_errors_past_the_kept_messages_still_count(
     assert count(engine) == 50
 
 
+def test_a_batch_with_one_taken_id_still_adds_the_rest_of_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is written whole first; when an id in it is taken, only that row is set aside."""
+    book = build(engine)
+    monkeypatch.setattr("core.usage_import.BATCH", 4)
+    first = "".join(f"H{n},Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n" for n in range(6))
+    assert run(engine, HEADER + first).added == 6
+    mixed = (
+        "H9,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"
+        + "H2,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"  # row 3: stored, same
+        + f"H7,,{book.bravo},,,2026-11-04,Data,2,1.00,,no\n"
+        + "H4,Alpha Dental,,,,2026-11-03,Calls,5,0.10,,\n"  # row 5: stored, different
+        + "H8,Alpha Dental,,,,2026-11-05,Calls,1,0.10,,\n"
+        + "H9,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"  # row 7: repeats row 2 (earlier batch)
+        + "H10,Alpha Dental,,,,2026-11-06,Calls,1,0.10,,\n"
+    )
+    report = run(engine, HEADER + mixed)
+    assert (report.ok, report.rows, report.added, report.already, report.changed) == (True, 7, 4, 2, 1)
+    assert report.changes == ["row 5: usage id H4 differs from row 6 of an earlier import"]
+    rows = {r.usage_id: r for r in stored(engine)}
+    assert sorted(rows) == sorted([f"H{n}" for n in range(6)] + ["H7", "H8", "H9", "H10"])
+    assert (rows["H7"].customer_id, rows["H7"].taxable, rows["H7"].unit_price) == (
+        book.bravo,
+        False,
+        D("1.25"),
+    )
+    assert rows["H4"].quantity == D("1")
+    assert [rows[k].source_row for k in ("H7", "H8", "H9", "H10")] == [4, 6, 2, 8]
+
+
+def test_text_and_numbers_are_stored_exactly_as_read(engine: Engine) -> None:
+    """Rows go to the database as text (SQLite executemany, PostgreSQL COPY): tabs, newlines and
+    backslashes in a cell, and every way of writing a number, come back as they were meant."""
+    build(engine)
+    odd = "tab\there, back\\slash \\N and\nnew line"
+    text = (
+        HEADER
+        + f'"I\\1",Alpha Dental,,,,2026-11-03,"{odd}",10,"$1,234.50",,yes\n'
+        + "I2,Alpha Dental,,,,2026-11-03,  padded  ,.5,0.00000000,0.0001,no\n"
+        + "I3,Alpha Dental,,,,2026-11-03,Calls,99999.9999,999999.9999,12.3400,\n"
+    )
+    report = run(engine, text)
+    assert report.ok and report.added == 3, report.errors
+    rows = {r.usage_id: r for r in stored(engine)}
+    assert sorted(rows) == ["I2", "I3", "I\\1"]
+    first = rows["I\\1"]
+    assert first.description == odd
+    assert (first.quantity, first.unit_cost, first.unit_price, first.price_given) == (
+        D("10"),
+        D("1234.50"),
+        D("1543.13"),  # 1234.50 at 25%: 1543.125, half-up
+        False,
+    )
+    assert (rows["I2"].description, rows["I2"].quantity, rows["I2"].unit_cost, rows["I2"].unit_price) == (
+        "padded",
+        D("0.5"),
+        D("0"),
+        D("0.0001"),
+    )
+    assert (rows["I3"].quantity, rows["I3"].unit_cost, rows["I3"].unit_price) == (
+        D("99999.9999"),
+        D("999999.9999"),
+        D("12.34"),
+    )
+    assert run(engine, text).already == 3  # read back equal to what the file says
+
+
+def test_a_value_accepted_once_is_still_checked_in_every_other_row(engine: Engine) -> None:
+    """Accepted cell values are remembered; a row reusing them with one bad cell is still refused."""
+    build(engine, margin=None)
+    good = "".join(f"J{n},Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes\n" for n in range(3))
+    report = run(
+        engine,
+        HEADER
+        + good
+        + "J3,Alpha Dental,,,,2026-11-03,Calls,0,0.10,0.20,yes\n"  # row 5: quantity 0
+        + "J4,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,yes\n"  # row 6: no price, no margin
+        + "J5,Alpha Dental,,,,2026-11-03,,1,0.10,0.20,yes\n"  # row 7: no description
+        + "J6,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20\n"  # row 8: short row, taxable blank: fine
+        + "J7,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes,extra\n"  # row 9: a cell too many: fine
+        + "J8,Alpha Dental,,,,2026-11-03,Ca\x00lls,1,0.10,0.20,yes\n"  # row 10: NUL (PostgreSQL refuses it)
+        + "J\x009,Alpha Dental,,,,2026-11-03,Calls,1,0.10,0.20,yes\n",  # row 11
+    )
+    assert [e.split(":")[0] for e in report.errors] == ["row 5", "row 6", "row 7", "row 10", "row 11"]
+    assert "quantity is 0" in report.errors[0]
+    assert "no margin" in report.errors[1]
+    assert "no description" in report.errors[2]
+    assert "description has a NUL character" in report.errors[3]
+    assert "usage id has a NUL character" in report.errors[4]
+    assert report.rows == 10 and count(engine) == 0
+
+
 def test_shipped_telco_mapping_reads_the_suppliers_own_export(engine: Engine) -> None:
     book = build(engine)
     assert set(shipped_maps()) >= {"standard", "telco_cdr"}
