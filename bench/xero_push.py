@@ -74,7 +74,7 @@ def book(engine, count: int) -> None:  # type: ignore[no-untyped-def]
                     frequency="monthly",
                     effective_from="2026-01-01",
                 )
-                add_recurring_charge(db=db, actor=ACTOR, customer_id=row.id, data=data)
+                add_recurring_charge(db=db, actor=ACTOR, customer_id=row.id, data=data, clock=SystemClock())
         settings = load_settings(db)
         settings.account_code, settings.tax_type_taxable, settings.tax_type_free = (
             "200",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from dataclasses import field as dataclass_field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
@@ -47,7 +47,7 @@ from core.charge_validation import (
     validate_change_from,
     validate_end_date,
 )
-from core.clock import Clock, SystemClock
+from core.clock import Clock
 from core.coverage import Covered, Version
 from core.errors import FieldErrors, NotAllowed, NotFound
 from core.pricing import priced
@@ -93,7 +93,7 @@ def add_service(
     actor: str,
     customer_id: int,
     data: ServiceFields,
-    clock: Clock | None = None,
+    clock: Clock,
     create_key: str | None = None,
 ) -> Service:
     _active_customer(db, customer_id)
@@ -101,15 +101,13 @@ def add_service(
     return _created(db, row, actor=actor, entity=SERVICE, names=SERVICE_FIELDS)
 
 
-def edit_service(
-    *, db: Session, actor: str, service_id: int, data: ServiceFields, clock: Clock | None = None
-) -> Service:
+def edit_service(*, db: Session, actor: str, service_id: int, data: ServiceFields, clock: Clock) -> Service:
     service = get_service(db=db, service_id=service_id)
     return _apply(db, service, asdict(data), actor=actor, entity=SERVICE, action="update", clock=clock)
 
 
 def cancel_service(
-    *, db: Session, actor: str, service_id: int, end_date: date | str, clock: Clock | None = None
+    *, db: Session, actor: str, service_id: int, end_date: date | str, clock: Clock
 ) -> Service:
     """Cancel a service (recording `end_date`); its charges stop billing with it at once.
 
@@ -127,7 +125,7 @@ def cancel_service(
 
 
 def set_exclude_next_invoice(
-    *, db: Session, actor: str, service_id: int, exclude: bool, clock: Clock | None = None
+    *, db: Session, actor: str, service_id: int, exclude: bool, clock: Clock
 ) -> Service:
     """Leave a service (and its charges) off the next invoice, or put it back.
 
@@ -160,7 +158,7 @@ def add_recurring_charge(
     actor: str,
     customer_id: int,
     data: RecurringChargeFields,
-    clock: Clock | None = None,
+    clock: Clock,
     create_key: str | None = None,
 ) -> RecurringCharge:
     _active_customer(db, customer_id)
@@ -178,7 +176,7 @@ def edit_recurring_charge(
     actor: str,
     charge_id: int,
     data: RecurringChargeFields,
-    clock: Clock | None = None,
+    clock: Clock,
     change_from: date | str | None = None,
 ) -> RecurringCharge:
     """Replace a charge's fields; a new price or quantity of a billed charge takes an effective date.
@@ -222,11 +220,11 @@ def _add_version(
     quantity: Decimal,
     *,
     actor: str,
-    clock: Clock | None,
+    clock: Clock,
 ) -> None:
     assert charge.id is not None
     versions = _versions(db, charge.id)
-    now = _now(clock)
+    now = clock.now()
     if not versions:  # the price so far becomes version 1, from the charge's start
         versions = [
             ChargeVersion(
@@ -274,7 +272,7 @@ def _add_version(
 
 
 def end_recurring_charge(
-    *, db: Session, actor: str, charge_id: int, end_date: date | str, clock: Clock | None = None
+    *, db: Session, actor: str, charge_id: int, end_date: date | str, clock: Clock
 ) -> RecurringCharge:
     """ "Remove" a recurring charge: it is billed up to and including `end_date`, then stops."""
     charge = get_recurring_charge(db=db, charge_id=charge_id)
@@ -309,7 +307,7 @@ def add_once_off(
     actor: str,
     customer_id: int,
     data: OnceOffFields,
-    clock: Clock | None = None,
+    clock: Clock,
     create_key: str | None = None,
 ) -> OnceOffItem:
     _active_customer(db, customer_id)
@@ -318,9 +316,7 @@ def add_once_off(
     return _created(db, row, actor=actor, entity=ONCE_OFF_ITEM, names=ONCE_OFF_FIELDS)
 
 
-def edit_once_off(
-    *, db: Session, actor: str, item_id: int, data: OnceOffFields, clock: Clock | None = None
-) -> OnceOffItem:
+def edit_once_off(*, db: Session, actor: str, item_id: int, data: OnceOffFields, clock: Clock) -> OnceOffItem:
     """Change an item that has not been invoiced yet (an invoiced one is part of a bill)."""
     item = _uninvoiced_item(db, item_id, verb="changed")
     return _apply(
@@ -494,12 +490,8 @@ def bill_from(
 # Helpers
 
 
-def _now(clock: Clock | None) -> datetime:
-    return (clock or SystemClock()).now()
-
-
-def _stamps(actor: str, clock: Clock | None) -> dict[str, Any]:
-    now = _now(clock)
+def _stamps(actor: str, clock: Clock) -> dict[str, Any]:
+    now = clock.now()
     return {"created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
 
 
@@ -585,7 +577,7 @@ def _apply(
     actor: str,
     entity: str,
     action: str,
-    clock: Clock | None,
+    clock: Clock,
 ) -> RowT:
     """Set `values` on `row`; if anything really changed, stamp it and write one audit row."""
     before = _values(row, values)
@@ -594,7 +586,7 @@ def _apply(
         return row
     for field, value in values.items():
         setattr(row, field, value)
-    row.updated_at = _now(clock)
+    row.updated_at = clock.now()
     row.updated_by = actor
     db.add(row)
     audit.record(db, actor=actor, entity=entity, entity_id=row.id, action=action, changes=changes)

@@ -61,6 +61,7 @@ def monthly_charge(
                 effective_from=effective_from,
                 end_date=end_date,
             ),
+            clock=FixedClock(),
         )
 
 

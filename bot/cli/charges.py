@@ -174,7 +174,9 @@ def charges_add(
                     taxable=not gst_free,
                     unit_cost=unit_cost,
                 )
-                row: Any = charges.add_once_off(db=db, actor=cli.actor, customer_id=cid, data=data)
+                row: Any = charges.add_once_off(
+                    db=db, actor=cli.actor, customer_id=cid, data=data, clock=cli.clock
+                )
                 kind = "once-off item"
             else:
                 data2 = validate_recurring_charge(
@@ -189,7 +191,9 @@ def charges_add(
                     unit_cost=unit_cost,
                     quantity_feed=quantity_feed,
                 )
-                row = charges.add_recurring_charge(db=db, actor=cli.actor, customer_id=cid, data=data2)
+                row = charges.add_recurring_charge(
+                    db=db, actor=cli.actor, customer_id=cid, data=data2, clock=cli.clock
+                )
                 kind = "recurring charge"
             row_id = row.id
     except FieldErrors as exc:  # one line per option, as `settings set` lists one per key

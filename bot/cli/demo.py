@@ -179,6 +179,7 @@ def demo(cli: CliContext, folder: str, count: int) -> None:
                     actor=actor,
                     customer_id=customer.id,
                     data=validate_service(name=service_name, start_date=start.isoformat()),
+                    clock=cli.clock,
                 )
                 charges.add_recurring_charge(
                     db=db,
@@ -192,6 +193,7 @@ def demo(cli: CliContext, folder: str, count: int) -> None:
                         effective_from=start.isoformat(),
                         service_id=service.id,
                     ),
+                    clock=cli.clock,
                 )
             if n % 4 == 0:
                 charges.add_once_off(
@@ -204,6 +206,7 @@ def demo(cli: CliContext, folder: str, count: int) -> None:
                         quantity="2",
                         item_date=today.isoformat(),
                     ),
+                    clock=cli.clock,
                 )
             if n % 9 == 0:
                 charges.add_recurring_charge(
@@ -218,6 +221,7 @@ def demo(cli: CliContext, folder: str, count: int) -> None:
                         effective_from=period.first_day.isoformat(),
                         taxable=True,
                     ),
+                    clock=cli.clock,
                 )
 
     result = run_bill(engine=engine, period=period, actor=actor, clock=clock)

@@ -22,6 +22,7 @@ from core.clock import DEFAULT_TIMEZONE
 from core.db import session_scope
 from models.invoices import Invoice, InvoiceLine
 from tests.factories import configure
+from tests.harness.clock import FixedClock
 from tests.harness.ledger_book import charge, customer, run
 
 D = Decimal
@@ -65,7 +66,7 @@ def build(engine: Engine, tmp_path: Path) -> None:
             item = validate_once_off(
                 description="Call-out", unit_price="0.15", quantity="1", item_date="2026-12-01"
             )
-            charges.add_once_off(db=db, actor="cli:test", customer_id=cid, data=item)
+            charges.add_once_off(db=db, actor="cli:test", customer_id=cid, data=item, clock=FixedClock())
     run(engine, DEC)
 
 
@@ -141,7 +142,9 @@ def test_preview_json_shows_kinds_periods_and_reasons(engine: Engine) -> None:
     run(engine, Period(2026, 11))
     charge(engine, alpha, "NBN 100", "100", "2026-11-12")
     with session_scope(engine) as db:
-        charges.end_recurring_charge(db=db, actor="cli:test", charge_id=old, end_date="2026-11-20")
+        charges.end_recurring_charge(
+            db=db, actor="cli:test", charge_id=old, end_date="2026-11-20", clock=FixedClock()
+        )
     shown = cli(engine, "charges", "preview", "Alpha Dental", "--period", "2026-12", "--json")
     assert shown.exit_code == 0, shown.output
     lines = [

@@ -184,6 +184,7 @@ def test_monthly_billrun_digest_and_thread(settings: Settings, engine: Engine, f
                     frequency="monthly",
                     effective_from="2026-11-01",
                 ),
+                clock=FixedClock(),
             )
     first_of_month = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 1 Dec 02:00 AEDT
     ctx = job_context(settings, engine, FixedClock(first_of_month), NO_PSA)

@@ -212,6 +212,7 @@ def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine:
             data=validate_once_off(
                 description="Monitor", unit_price="250", quantity="1", item_date="2026-11-02"
             ),
+            clock=FixedClock(),
         )
     with Session(engine) as db:
         settings = invoices.billing_settings.load(db)

@@ -93,18 +93,26 @@ def test_add_and_edit_a_recurring_charge_writes_audit(db: Session, clock: FixedC
 
 def test_an_edit_that_changes_nothing_writes_nothing(db: Session) -> None:
     customer_id = make_customer(db)
-    charge = charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields())
+    charge = charges.add_recurring_charge(
+        db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields(), clock=FixedClock()
+    )
     db.commit()
     db.expire_all()  # reload, so Decimal("22.5000") from the database meets Decimal("22.50") typed
-    charges.edit_recurring_charge(db=db, actor=ACTOR, charge_id=charge.id, data=charge_fields())
+    charges.edit_recurring_charge(
+        db=db, actor=ACTOR, charge_id=charge.id, data=charge_fields(), clock=FixedClock()
+    )
     db.commit()
     assert [row.action for row in audit_rows(db, "recurring_charge")] == ["create"]
 
 
 def test_ending_a_charge_keeps_it(db: Session) -> None:
     customer_id = make_customer(db)
-    charge = charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields())
-    charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=charge.id, end_date="2027-01-31")
+    charge = charges.add_recurring_charge(
+        db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields(), clock=FixedClock()
+    )
+    charges.end_recurring_charge(
+        db=db, actor=ACTOR, charge_id=charge.id, end_date="2027-01-31", clock=FixedClock()
+    )
     db.commit()
     assert charges.list_recurring_charges(db=db, customer_id=customer_id)[0].end_date == date(2027, 1, 31)
     assert charges.list_recurring_charges(db=db, customer_id=customer_id, as_of=date(2027, 1, 31)) != []
@@ -112,7 +120,9 @@ def test_ending_a_charge_keeps_it(db: Session) -> None:
     last = audit_rows(db, "recurring_charge")[-1]
     assert (last.action, last.changes) == ("end_date", {"end_date": [None, "2027-01-31"]})
     with pytest.raises(FieldErrors) as caught:
-        charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=charge.id, end_date="2026-12-14")
+        charges.end_recurring_charge(
+            db=db, actor=ACTOR, charge_id=charge.id, end_date="2026-12-14", clock=FixedClock()
+        )
     assert "end_date" in caught.value.errors
 
 
@@ -120,10 +130,18 @@ def test_charge_service_link_is_checked(db: Session) -> None:
     acme = make_customer(db)
     other = make_customer(db, "Globex")
     theirs = charges.add_service(
-        db=db, actor=ACTOR, customer_id=other, data=validate_service(name="Firewall", start_date="2026-01-01")
+        db=db,
+        actor=ACTOR,
+        customer_id=other,
+        data=validate_service(name="Firewall", start_date="2026-01-01"),
+        clock=FixedClock(),
     )
     ours = charges.add_service(
-        db=db, actor=ACTOR, customer_id=acme, data=validate_service(name="Backup", start_date="2026-01-01")
+        db=db,
+        actor=ACTOR,
+        customer_id=acme,
+        data=validate_service(name="Backup", start_date="2026-01-01"),
+        clock=FixedClock(),
     )
     with pytest.raises(FieldErrors) as caught:
         charges.add_recurring_charge(
@@ -131,21 +149,25 @@ def test_charge_service_link_is_checked(db: Session) -> None:
             actor=ACTOR,
             customer_id=acme,
             data=charge_fields(service_id=theirs.id),
+            clock=FixedClock(),
         )
     assert list(caught.value.errors) == ["service_id"]
-    charges.cancel_service(db=db, actor=ACTOR, service_id=ours.id, end_date="2026-06-30")
+    charges.cancel_service(db=db, actor=ACTOR, service_id=ours.id, end_date="2026-06-30", clock=FixedClock())
     with pytest.raises(FieldErrors, match="cancelled"):
         charges.add_recurring_charge(
             db=db,
             actor=ACTOR,
             customer_id=acme,
             data=charge_fields(service_id=ours.id),
+            clock=FixedClock(),
         )
 
 
 def test_unknown_and_archived_customers(db: Session) -> None:
     with pytest.raises(NotFound):
-        charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=999, data=charge_fields())
+        charges.add_recurring_charge(
+            db=db, actor=ACTOR, customer_id=999, data=charge_fields(), clock=FixedClock()
+        )
     with pytest.raises(NotFound):
         charges.list_services(db=db, customer_id=999)
     archived = make_customer(db, "Old Co", archived=True)
@@ -155,6 +177,7 @@ def test_unknown_and_archived_customers(db: Session) -> None:
             actor=ACTOR,
             customer_id=archived,
             data=validate_once_off(description="x", unit_price="1", quantity="1", item_date="2026-01-01"),
+            clock=FixedClock(),
         )
     with pytest.raises(NotFound):
         charges.get_recurring_charge(db=db, charge_id=12345)
@@ -167,17 +190,27 @@ def test_services_cancel_and_exclude(db: Session) -> None:
         actor=ACTOR,
         customer_id=customer_id,
         data=validate_service(name="Managed firewall", start_date="2026-01-01", psa_reference="AT-1"),
+        clock=FixedClock(),
     )
     charges.edit_service(
         db=db,
         actor=ACTOR,
         service_id=service.id,
         data=validate_service(name="Managed firewall+", start_date="2026-01-01", psa_reference="AT-1"),
+        clock=FixedClock(),
     )
-    charges.set_exclude_next_invoice(db=db, actor=ACTOR, service_id=service.id, exclude=True)
-    charges.set_exclude_next_invoice(db=db, actor=ACTOR, service_id=service.id, exclude=False)
-    charges.cancel_service(db=db, actor=ACTOR, service_id=service.id, end_date=date(2026, 6, 30))
-    charges.cancel_service(db=db, actor=ACTOR, service_id=service.id, end_date=date(2026, 7, 31))  # no-op
+    charges.set_exclude_next_invoice(
+        db=db, actor=ACTOR, service_id=service.id, exclude=True, clock=FixedClock()
+    )
+    charges.set_exclude_next_invoice(
+        db=db, actor=ACTOR, service_id=service.id, exclude=False, clock=FixedClock()
+    )
+    charges.cancel_service(
+        db=db, actor=ACTOR, service_id=service.id, end_date=date(2026, 6, 30), clock=FixedClock()
+    )
+    charges.cancel_service(
+        db=db, actor=ACTOR, service_id=service.id, end_date=date(2026, 7, 31), clock=FixedClock()
+    )  # no-op
     db.commit()
     stored = db.get(Service, service.id)
     assert stored is not None
@@ -229,12 +262,12 @@ def test_once_off_items_can_change_until_invoiced(db: Session) -> None:
     data = validate_once_off(
         description="Onsite labour", unit_price="150", quantity="2", item_date="2026-11-20"
     )
-    item = charges.add_once_off(db=db, actor=ACTOR, customer_id=customer_id, data=data)
-    spare = charges.add_once_off(db=db, actor=ACTOR, customer_id=customer_id, data=data)
+    item = charges.add_once_off(db=db, actor=ACTOR, customer_id=customer_id, data=data, clock=FixedClock())
+    spare = charges.add_once_off(db=db, actor=ACTOR, customer_id=customer_id, data=data, clock=FixedClock())
     changed = validate_once_off(
         description="Onsite labour", unit_price="150", quantity="3", item_date="2026-11-20"
     )
-    charges.edit_once_off(db=db, actor=ACTOR, item_id=item.id, data=changed)
+    charges.edit_once_off(db=db, actor=ACTOR, item_id=item.id, data=changed, clock=FixedClock())
     charges.delete_once_off(db=db, actor=ACTOR, item_id=spare.id)
     db.commit()
     assert db.get(OnceOffItem, spare.id) is None
@@ -255,7 +288,7 @@ def test_once_off_items_can_change_until_invoiced(db: Session) -> None:
     db.add(stored)
     db.commit()
     with pytest.raises(NotAllowed) as caught:
-        charges.edit_once_off(db=db, actor=ACTOR, item_id=item.id, data=data)
+        charges.edit_once_off(db=db, actor=ACTOR, item_id=item.id, data=data, clock=FixedClock())
     assert caught.value.user_message == "Already invoiced on INV-00012; it can't be changed."
     with pytest.raises(NotAllowed, match="INV-00012; it can't be deleted"):
         charges.delete_once_off(db=db, actor=ACTOR, item_id=item.id)
@@ -272,8 +305,11 @@ def test_preview_and_monthly_total(db: Session) -> None:
         actor=ACTOR,
         customer_id=customer_id,
         data=validate_service(name="Firewall", start_date="2026-01-01"),
+        clock=FixedClock(),
     )
-    charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields())
+    charges.add_recurring_charge(
+        db=db, actor=ACTOR, customer_id=customer_id, data=charge_fields(), clock=FixedClock()
+    )
     charges.add_recurring_charge(
         db=db,
         actor=ACTOR,
@@ -287,12 +323,14 @@ def test_preview_and_monthly_total(db: Session) -> None:
             service_id=str(firewall.id),
             taxable=False,
         ),
+        clock=FixedClock(),
     )
     charges.add_once_off(
         db=db,
         actor=ACTOR,
         customer_id=customer_id,
         data=validate_once_off(description="Cable", unit_price="9.95", quantity="2", item_date="2026-12-03"),
+        clock=FixedClock(),
     )
     db.commit()
     db.expire_all()
@@ -331,6 +369,8 @@ def test_preview_and_monthly_total(db: Session) -> None:
 
     # Run rate on 1 Jan 2027: 67.50 + 120/3 = 107.50.
     assert charges.monthly_total(db=db, customer_id=customer_id, as_of=date(2027, 1, 1)) == Decimal("107.50")
-    charges.set_exclude_next_invoice(db=db, actor=ACTOR, service_id=firewall.id, exclude=True)
+    charges.set_exclude_next_invoice(
+        db=db, actor=ACTOR, service_id=firewall.id, exclude=True, clock=FixedClock()
+    )
     lines, _ = charges.preview(db=db, customer_id=customer_id, period=Period(2027, 1), mode="advance")
     assert [line.kind for line in lines] == ["recurring", "once_off"]

@@ -44,7 +44,9 @@ def test_credit_some_lines_then_the_next_bill_run(engine: Engine, book: int) -> 
     with session_scope(engine) as db, pytest.raises(NotAllowed, match="credit note"):
         invoices.void(db=db, ref=dec.number, actor=ACTOR, clock=FixedClock())
     with session_scope(engine) as db:  # the NBN service stopped at the end of November
-        charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=nbn, end_date="2026-11-30")
+        charges.end_recurring_charge(
+            db=db, actor=ACTOR, charge_id=nbn, end_date="2026-11-30", clock=FixedClock()
+        )
     done = credit(engine, dec.number, positions=[2], reason="Service moved to another provider")
     note = done.credit_note
     # Line 2 negated: -100.00; GST by the invoice's own per-line rounding: -10.00; total -110.00.

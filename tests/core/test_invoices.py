@@ -122,7 +122,9 @@ def test_reissue_with_nothing_to_bill_changes_nothing(engine: Engine) -> None:
         charge_ids = [c.id for c in charges.list_recurring_charges(db=db, customer_id=book.alpha)]
         for charge_id in charge_ids:
             assert charge_id is not None
-            charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=charge_id, end_date="2026-11-30")
+            charges.end_recurring_charge(
+                db=db, actor=ACTOR, charge_id=charge_id, end_date="2026-11-30", clock=FixedClock()
+            )
     with session_scope(engine) as db:
         with pytest.raises(NotAllowed, match="INV-00001 can't be reissued: Alpha Dental has nothing to bill"):
             invoices.reissue(db=db, ref="INV-00001", actor=ACTOR, clock=clock)
@@ -144,6 +146,7 @@ def test_regenerate_keeps_the_number_and_reclaims_once_off_items(engine: Engine)
             data=validate_once_off(
                 description="Toner", unit_price="60", quantity="2", item_date="2026-12-02"
             ),
+            clock=FixedClock(),
         )
         again = invoices.regenerate(db=db, ref="INV-00004", actor=ACTOR, clock=clock)
         assert (again.number, again.status, again.subtotal) == ("INV-00004", "draft", D("356.45"))

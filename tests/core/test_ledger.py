@@ -138,7 +138,9 @@ def test_end_dated_back_into_a_billed_month_is_credited_what_was_billed(engine: 
     nbn = charge(engine, book, "NBN 100", "100", "2026-01-01")
     run(engine, DEC)  # December billed in advance: 100.00
     with session_scope(engine) as db:
-        charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=nbn, end_date="2026-12-10")
+        charges.end_recurring_charge(
+            db=db, actor=ACTOR, charge_id=nbn, end_date="2026-12-10", clock=FixedClock()
+        )
     run(engine, JAN)
     # Days 11..31 of 31 were billed as part of R(100) = 100.00; their share is
     # R(100·31/31) - R(100·10/31) = 100.00 - 32.26 = 67.74, credited. Bill + credit = 32.26, which is
@@ -167,11 +169,14 @@ def test_cancel_service_bills_through_the_last_day_and_credits_after_it(engine: 
             actor=ACTOR,
             customer_id=book,
             data=validate_service(name="Phones", start_date="2026-01-01"),
+            clock=FixedClock(),
         )
     charge(engine, book, "Hosted PBX", "310", "2026-01-01", service_id=service.id)
     run(engine, NOV)
     with session_scope(engine) as db:  # cancelled on 20 Nov, last day billed 10 Dec (notice period)
-        charges.cancel_service(db=db, actor=ACTOR, service_id=service.id or 0, end_date="2026-12-10")
+        charges.cancel_service(
+            db=db, actor=ACTOR, service_id=service.id or 0, end_date="2026-12-10", clock=FixedClock()
+        )
     run(engine, DEC)
     # Days 1..10 of December: R(310·10/31) = 100.00 (before the fix a cancelled service billed nothing).
     assert lines(engine, only(engine, book, DEC))[1] == (
@@ -300,7 +305,9 @@ def test_a_draft_whose_credits_now_exceed_its_charges_is_not_regenerated(engine:
     run(engine, NOV)
     run(engine, DEC)  # a draft: Backup 50 + NBN 100
     with session_scope(engine) as db:  # NBN ended back on 1 Nov: November's 96.67 and December go
-        charges.end_recurring_charge(db=db, actor=ACTOR, charge_id=nbn, end_date="2026-11-01")
+        charges.end_recurring_charge(
+            db=db, actor=ACTOR, charge_id=nbn, end_date="2026-11-01", clock=FixedClock()
+        )
     dec = only(engine, book, DEC)
     with session_scope(engine) as db, pytest.raises(NotAllowed, match="credits now exceed"):
         invoices.regenerate(db=db, ref=dec.number, actor=ACTOR, clock=FixedClock())

@@ -34,6 +34,7 @@ def billed(engine: Engine, **kw: str | None):  # type: ignore[no-untyped-def]
                 frequency="monthly",
                 effective_from="2026-01-01",
             ),
+            clock=FixedClock(),
         )
         usage = HEADER + "M1,,,,0298765432,2026-11-03,Calls,100,0.10,,\n"
         assert import_usage(db, io.StringIO(usage), actor=ACTOR, clock=FixedClock()).ok

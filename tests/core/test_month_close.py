@@ -225,6 +225,7 @@ def test_margin_below_the_floor_is_an_exception(engine: Engine, clock: FixedCloc
                 frequency="monthly",
                 effective_from="2026-12-01",
             ),
+            clock=FixedClock(),
         )
     report = close(engine, clock)
     [entry] = report.entries

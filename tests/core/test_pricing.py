@@ -72,6 +72,7 @@ def test_charge_priced_from_default_margin_service_override_or_refused(engine: E
                 effective_from="2026-01-01",
                 service_id=book.voice,
             ),
+            clock=FixedClock(),
         )
         assert on_voice.unit_price == D("30.00")  # the service's 50% beats the default 25%
         given = charges.add_once_off(
@@ -81,6 +82,7 @@ def test_charge_priced_from_default_margin_service_override_or_refused(engine: E
             data=validate_once_off(
                 description="Switch", unit_price="500", unit_cost="410", quantity="1", item_date="2026-11-02"
             ),
+            clock=FixedClock(),
         )
         assert (given.unit_price, given.unit_cost) == (D("500"), D("410"))  # a given price wins
 
@@ -95,6 +97,7 @@ def test_no_price_and_no_margin_is_a_field_error(engine: Engine) -> None:
             data=validate_once_off(
                 description="Switch", unit_price="", unit_cost="410", quantity="1", item_date="2026-11-02"
             ),
+            clock=FixedClock(),
         )
     assert "no margin" in caught.value.errors["unit_price"]
 
@@ -160,5 +163,6 @@ def test_editing_a_charge_to_blank_price_reprices_it_from_cost(engine: Engine) -
                 frequency="monthly",
                 effective_from="2026-01-01",
             ),
+            clock=FixedClock(),
         )
         assert db.get(RecurringCharge, firewall.id).unit_price == D("25.00")  # type: ignore[union-attr]

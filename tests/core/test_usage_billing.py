@@ -206,6 +206,7 @@ def test_licence_quantity_follows_the_feed_and_the_preview_says_so(engine: Engin
                 effective_from="2026-01-01",
                 quantity_feed="m365-bravo",
             ),
+            clock=FixedClock(),
         )
         report = licence_feed.import_counts(
             db,

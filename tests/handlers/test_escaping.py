@@ -82,6 +82,7 @@ def test_end_charge_cancel_service_and_reissue_messages_are_escaped(
             actor="U0ADMIN",
             customer_id=customer.id,
             data=validate_service(name=f"Line {PING}", start_date="2026-11-01"),
+            clock=FixedClock(),
         )
         charge = charges.add_recurring_charge(
             db=db,
@@ -95,6 +96,7 @@ def test_end_charge_cancel_service_and_reissue_messages_are_escaped(
                 effective_from="2026-11-01",
                 end_date="2026-11-30",
             ),
+            clock=FixedClock(),
         )
         service_id, charge_id = service.id, charge.id
     view = {"id": "V0CUSTOMER", "type": "modal", "callback_id": "customer_view", "blocks": []}

@@ -56,7 +56,7 @@ def _charge(
         effective_from=fields.pop("effective_from", "2026-01-01"),
         **fields,
     )
-    charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=data)
+    charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=data, clock=FixedClock())
 
 
 def build_book(engine: Engine) -> Book:
@@ -81,6 +81,7 @@ def build_book(engine: Engine) -> Book:
             data=validate_once_off(
                 description="Laptop setup", unit_price="99.95", quantity="1", item_date="2026-11-20"
             ),
+            clock=FixedClock(),
         )
         charges.add_once_off(  # dated after December: stays for a later invoice
             db=db,
@@ -89,6 +90,7 @@ def build_book(engine: Engine) -> Book:
             data=validate_once_off(
                 description="Onsite visit", unit_price="150", quantity="1", item_date="2027-01-05"
             ),
+            clock=FixedClock(),
         )
         echo = _customer(db, "Echo Archived")
         _charge(db, echo, "Managed workstation", "100")
@@ -99,11 +101,14 @@ def build_book(engine: Engine) -> Book:
             actor=ACTOR,
             customer_id=golf,
             data=validate_service(name="Phones", start_date="2026-01-01"),
+            clock=FixedClock(),
         )
         assert service.id is not None
         _charge(db, golf, "Hosted PBX", "80", service_id=service.id)
         _charge(db, golf, "Helpdesk", "120")
-        charges.set_exclude_next_invoice(db=db, actor=ACTOR, service_id=service.id, exclude=True)
+        charges.set_exclude_next_invoice(
+            db=db, actor=ACTOR, service_id=service.id, exclude=True, clock=FixedClock()
+        )
     with session_scope(engine) as db:
         customers.archive(db, echo, actor=ACTOR, clock=clock)
     assert item.id is not None

@@ -13,6 +13,7 @@ from core.charge_validation import validate_once_off, validate_recurring_charge
 from core.db import session_scope
 from models.invoices import Invoice
 from tests import factories
+from tests.harness.clock import FixedClock
 from tests.harness.fake_slack import FakeSlack
 from tests.harness.slack_sender import SlackSender
 
@@ -36,6 +37,7 @@ def book(engine: Engine) -> dict[str, int]:
                     frequency="monthly",
                     effective_from="2026-11-01",
                 ),
+                clock=FixedClock(),
             )
     with session_scope(engine) as db:
         charges.add_once_off(
@@ -45,6 +47,7 @@ def book(engine: Engine) -> dict[str, int]:
             data=validate_once_off(
                 description="Router", unit_price="199", quantity="1", item_date="2026-11-20"
             ),
+            clock=FixedClock(),
         )
     factories.customer(engine, "Idle Co")
     return ids

@@ -45,7 +45,9 @@ def charge(engine: Engine, customer_id: int, description: str, price: str, start
         **fields,
     )
     with session_scope(engine) as db:
-        row = charges.add_recurring_charge(db=db, actor=ACTOR, customer_id=customer_id, data=data)
+        row = charges.add_recurring_charge(
+            db=db, actor=ACTOR, customer_id=customer_id, data=data, clock=FixedClock()
+        )
         assert row.id is not None
         return row.id
 

@@ -14,6 +14,7 @@ from models.customers import EndCustomer
 from models.system import BillingSettings
 from tests.factories import configure
 from tests.harness.billbook import ACTOR, _customer
+from tests.harness.clock import FixedClock
 
 HEADER = "usage_id,customer,customer_id,psa_reference,service_reference,date,description,quantity,unit_cost,unit_price,taxable\n"
 COST = "13.5791"  # priced at 25%: 16.973875 → 16.97; "13.58" must never reach the customer
@@ -45,6 +46,7 @@ def build(engine: Engine, *, margin: str | None = "25", floor: str | None = None
             data=validate_service(
                 name="Voice", start_date="2026-01-01", reference="0298765432", margin_percent="50%"
             ),
+            clock=FixedClock(),
         )
         assert voice.id is not None and voice.margin_percent == Decimal("50")
         charges.add_recurring_charge(
@@ -59,5 +61,6 @@ def build(engine: Engine, *, margin: str | None = "25", floor: str | None = None
                 frequency="monthly",
                 effective_from="2026-01-01",
             ),
+            clock=FixedClock(),
         )
         return UsageBook(alpha=alpha, bravo=bravo, voice=voice.id)
