@@ -266,7 +266,9 @@ def edit_price(engine: Engine, charge_id: int, price: str, **options: Any) -> No
             frequency=row.frequency,
             effective_from=row.effective_from.isoformat(),
         )
-        charges.edit_recurring_charge(db=db, actor=ACTOR, charge_id=charge_id, data=data, **options)
+        charges.edit_recurring_charge(
+            db=db, actor=ACTOR, charge_id=charge_id, data=data, clock=FixedClock(), **options
+        )
 
 
 def test_price_change_effective_mid_month_after_billing(engine: Engine, book: int) -> None:
