@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
@@ -203,7 +203,7 @@ def load_inputs(
             select(*_CHARGE_INPUT).where(_CHARGE.c.customer_id.in_(ids)).order_by(_CHARGE.c.id)
         )
     ]
-    versions = ledger.versions_of(db, [row.id for row in charge_rows])
+    versions = ledger.versions_of_customers(db, ids)
     charges: dict[int, list[Any]] = defaultdict(list)
     for row in charge_rows:
         charges[row.customer_id].append(charge_input(row, versions.get(row.id, ())))  # type: ignore[arg-type]
@@ -365,6 +365,8 @@ def write_new(
         numbering.allocate(
             db, settings=settings, count=len(notes), series=numbering.credit_note_series(settings)
         )
+        if notes
+        else ()
     )
     numbers = [next(note_numbers if d.doc_type == CREDIT_NOTE else invoice_numbers) for d in drafts]
     now = clock.now()
@@ -401,9 +403,7 @@ def write_new(
         }
         for d, n in zip(drafts, numbers, strict=True)
     ]
-    ids = list(
-        db.execute(insert(_INVOICE).returning(_INVOICE.c.id, sort_by_parameter_order=True), rows).scalars()
-    )
+    ids = _insert_invoices(db, rows)
     _insert_lines(db, zip(ids, drafts, strict=True))
     _claim_items(db, {item: inv for inv, d in zip(ids, drafts, strict=True) for item in d.once_off_ids})
     _claim_usage(db, list(zip(ids, drafts, strict=True)))  # issue-16
@@ -573,6 +573,33 @@ def consume_exclusions(
             changes={"period": str(period), "exclude_next_invoice": [True, False]},
         )
     return len(pairs)
+
+
+def _insert_invoices(db: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert invoice rows; their ids, in the order of `rows`.
+
+    On PostgreSQL the ids are drawn from the table's own sequence first (one round trip) and the
+    rows written with a plain executemany, which psycopg pipelines like the lines. `INSERT ...
+    RETURNING` of many rows is rendered instead as one statement with a parameter for every cell (27
+    an invoice) that is built, parsed and bound afresh for each page: ~3 times as long (bench: 2.6 s
+    of a 10,000-customer run). On SQLite, where a statement is no round trip, RETURNING is the
+    cheaper way.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return list(
+            db.execute(
+                insert(_INVOICE).returning(_INVOICE.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        )
+    ids = list(
+        db.execute(
+            select(func.nextval(func.pg_get_serial_sequence(_INVOICE.name, _INVOICE.c.id.name))).select_from(
+                func.generate_series(1, len(rows))
+            )
+        ).scalars()
+    )
+    db.execute(insert(_INVOICE), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+    return ids
 
 
 def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:

@@ -20,18 +20,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session
 
 from core.calculation import CREDIT, Period
 from core.coverage import Covered, Version
 from core.invoice_states import VOID
-from models.charges import ChargeVersion
+from models.charges import ChargeVersion, RecurringCharge
 from models.invoices import Invoice, InvoiceExclusion, InvoiceLine
 
 _INVOICE = Invoice.__table__  # type: ignore[attr-defined]
 _LINE = InvoiceLine.__table__  # type: ignore[attr-defined]
 _VERSION = ChargeVersion.__table__  # type: ignore[attr-defined]
+_CHARGE = RecurringCharge.__table__  # type: ignore[attr-defined]
 _EXCLUSION = InvoiceExclusion.__table__  # type: ignore[attr-defined]
 
 Coverage = dict[int, tuple[Covered, ...]]  # by charge id
@@ -88,6 +89,23 @@ def versions_of(db: Session, charge_ids: Sequence[int]) -> dict[int, tuple[Versi
     """Each charge's versions, oldest first (charges never re-priced have none: their own fields)."""
     if not charge_ids:
         return {}
+    return _versions(db, _VERSION.c.charge_id.in_(list(charge_ids)))
+
+
+def versions_of_customers(db: Session, customer_ids: Sequence[int]) -> dict[int, tuple[Version, ...]]:
+    """`versions_of` every charge of these customers.
+
+    Selected by customer, not by charge: a bill-run page of 200 customers has ~10 times as many
+    charges, and binding (and, on PostgreSQL, parsing) an IN list of every charge id cost more than
+    reading the versions themselves (bench: 2.2 s of a 10,000-customer run, for no rows at all).
+    """
+    if not customer_ids:
+        return {}
+    of_customers = select(_CHARGE.c.id).where(_CHARGE.c.customer_id.in_(list(customer_ids)))
+    return _versions(db, _VERSION.c.charge_id.in_(of_customers.scalar_subquery()))
+
+
+def _versions(db: Session, which: ColumnElement[bool]) -> dict[int, tuple[Version, ...]]:
     found: dict[int, list[Version]] = defaultdict(list)
     rows = db.execute(
         select(
@@ -97,7 +115,7 @@ def versions_of(db: Session, charge_ids: Sequence[int]) -> dict[int, tuple[Versi
             _VERSION.c.unit_price,
             _VERSION.c.quantity,
         )
-        .where(_VERSION.c.charge_id.in_(list(charge_ids)))
+        .where(which)
         .order_by(_VERSION.c.charge_id, _VERSION.c.version)
     )
     for charge_id, number, start, unit_price, quantity in rows:
