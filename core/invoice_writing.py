@@ -39,7 +39,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from core import audit, billing_settings, ledger, licence_feed, numbering, usage_billing
+from core import audit, billing_settings, bulk_insert, ledger, licence_feed, numbering, usage_billing
 from core.calculation import Line, Period, Totals, totals
 from core.charges import BillingInputs, bill_from, charge_input, once_off_input, service_input
 from core.clock import Clock
@@ -414,8 +414,9 @@ def write_new(
         actor=actor,
         clock=clock,
     )
-    db.execute(
-        insert(_AUDIT),
+    bulk_insert.insert_rows(
+        db,
+        _AUDIT,
         [
             {
                 "at": now,
@@ -598,7 +599,7 @@ def _insert_invoices(db: Session, rows: list[dict[str, Any]]) -> list[int]:
             )
         ).scalars()
     )
-    db.execute(insert(_INVOICE), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+    bulk_insert.insert_rows(db, _INVOICE, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
     return ids
 
 
@@ -630,8 +631,7 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
             zip(draft.lines, draft.totals.line_taxes or [None] * len(draft.lines), strict=True), start=1
         )
     ]
-    if rows:
-        db.execute(insert(_LINE), rows)
+    bulk_insert.insert_rows(db, _LINE, rows)
 
 
 def _claim_items(db: Session, claims: Mapping[int, int]) -> None:
