@@ -35,11 +35,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Integer, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from core import audit, billing_settings, bulk_insert, ledger, licence_feed, numbering, usage_billing
+from core import (
+    audit,
+    billing_settings,
+    bulk_insert,
+    id_lists,
+    ledger,
+    licence_feed,
+    numbering,
+    usage_billing,
+)
 from core.calculation import Line, Period, Totals, totals
 from core.charges import BillingInputs, bill_from, charge_input, once_off_input, service_input
 from core.clock import Clock
@@ -174,7 +183,7 @@ def load_customers(db: Session, customer_ids: Sequence[int]) -> dict[int, Row[An
             _CUSTOMER.c.email,
             _CUSTOMER.c.payment_terms_days,
             _CUSTOMER.c.archived_at,
-        ).where(_CUSTOMER.c.id.in_(customer_ids))
+        ).where(id_lists.one_of(db, _CUSTOMER.c.id, customer_ids))
     ).all()
     return {row.id: row for row in rows}
 
@@ -200,7 +209,9 @@ def load_inputs(
     charge_rows = [
         _ChargeRow._make(values)
         for values in db.execute(
-            select(*_CHARGE_INPUT).where(_CHARGE.c.customer_id.in_(ids)).order_by(_CHARGE.c.id)
+            select(*_CHARGE_INPUT)
+            .where(id_lists.one_of(db, _CHARGE.c.customer_id, ids))
+            .order_by(_CHARGE.c.id)
         )
     ]
     versions = ledger.versions_of_customers(db, ids)
@@ -210,17 +221,13 @@ def load_inputs(
     coverage = ledger.coverage_of(db, ids, ignore_invoices=include_items_of)
     waived = ledger.waived_of(db, ids)
     start = ledger.first_period(db)
-    excluded = set(
-        db.execute(
-            select(_EXCLUSION.c.service_id).where(
-                _EXCLUSION.c.customer_id.in_(ids), _EXCLUSION.c.period == str(period)
-            )
-        ).scalars()
-    )
+    excluded = {sid for cid in ids for sid, periods in waived[cid].items() if period in periods}
     services: dict[int, list[Any]] = defaultdict(list)
     flagged: dict[int, list[int]] = defaultdict(list)
     for values in db.execute(
-        select(*_SERVICE_INPUT).where(_SERVICE.c.customer_id.in_(ids)).order_by(_SERVICE.c.id)
+        select(*_SERVICE_INPUT)
+        .where(id_lists.one_of(db, _SERVICE.c.customer_id, ids))
+        .order_by(_SERVICE.c.id)
     ):
         row = _ServiceRow._make(values)
         service = service_input(row)  # type: ignore[arg-type]
@@ -235,7 +242,7 @@ def load_inputs(
     items: dict[int, list[Any]] = defaultdict(list)
     for values in db.execute(
         select(*_ITEM_INPUT)
-        .where(_ITEM.c.customer_id.in_(ids), uninvoiced)
+        .where(id_lists.one_of(db, _ITEM.c.customer_id, ids), uninvoiced)
         .order_by(_ITEM.c.item_date, _ITEM.c.id)
     ):
         row = _ItemRow._make(values)
@@ -319,7 +326,7 @@ def live_invoices(db: Session, customer_ids: Sequence[int], *, period: Period) -
         return {}
     rows = db.execute(
         select(_INVOICE.c.id, _INVOICE.c.customer_id, _INVOICE.c.number, _INVOICE.c.status).where(
-            _INVOICE.c.customer_id.in_(list(customer_ids)),
+            id_lists.one_of(db, _INVOICE.c.customer_id, customer_ids),
             _INVOICE.c.period == str(period),
             _INVOICE.c.status != VOID,
             _INVOICE.c.doc_type == INVOICE,
@@ -635,18 +642,36 @@ def _insert_lines(db: Session, invoices: Iterable[tuple[int, Draft]]) -> None:
 
 
 def _claim_items(db: Session, claims: Mapping[int, int]) -> None:
-    """Point each once-off item at its invoice, only if no invoice has it yet (one executemany).
+    """Point each once-off item at its invoice, only if no invoice has it yet (one statement).
 
-    The row count is summed over the parameter sets on both SQLite and PostgreSQL (psycopg).
+    The row count is the number of items claimed: fewer than asked means another invoice got one.
+    On PostgreSQL the (item, invoice) pairs go as two arrays joined in one UPDATE (an executemany
+    there is one UPDATE per item); elsewhere as one executemany, whose row count is summed over the
+    parameter sets.
     """
     if not claims:
         return
-    claimed = db.execute(
-        update(_ITEM)
-        .where(_ITEM.c.id == bindparam("item_id"), _ITEM.c.invoice_id.is_(None))
-        .values(invoice_id=bindparam("claim_for")),
-        [{"item_id": item, "claim_for": invoice} for item, invoice in claims.items()],
-    ).rowcount
+    if db.get_bind().dialect.name == "postgresql":
+        pairs = (
+            func.unnest(
+                bindparam(None, list(claims), type_=ARRAY(Integer)),
+                bindparam(None, list(claims.values()), type_=ARRAY(Integer)),
+            )
+            .table_valued("item_id", "claim_for")
+            .render_derived(name="claim")
+        )
+        claimed = db.execute(
+            update(_ITEM)
+            .where(_ITEM.c.id == pairs.c.item_id, _ITEM.c.invoice_id.is_(None))
+            .values(invoice_id=pairs.c.claim_for)
+        ).rowcount
+    else:
+        claimed = db.execute(
+            update(_ITEM)
+            .where(_ITEM.c.id == bindparam("item_id"), _ITEM.c.invoice_id.is_(None))
+            .values(invoice_id=bindparam("claim_for")),
+            [{"item_id": item, "claim_for": invoice} for item, invoice in claims.items()],
+        ).rowcount
     if claimed != len(claims):
         raise ClaimConflict("A once-off item was invoiced or removed meanwhile; the invoice was not written.")
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session
 
+from core import id_lists
 from core.calculation import CREDIT, Period
 from core.coverage import Covered, Version
 from core.invoice_states import VOID
@@ -58,7 +59,7 @@ def coverage_of(
         )
         .join(_INVOICE, _INVOICE.c.id == _LINE.c.invoice_id)
         .where(
-            _INVOICE.c.customer_id.in_(list(customer_ids)),
+            id_lists.one_of(db, _INVOICE.c.customer_id, customer_ids),
             _INVOICE.c.status != VOID,
             _LINE.c.charge_id.is_not(None),
             _LINE.c.period_start.is_not(None),
@@ -101,7 +102,7 @@ def versions_of_customers(db: Session, customer_ids: Sequence[int]) -> dict[int,
     """
     if not customer_ids:
         return {}
-    of_customers = select(_CHARGE.c.id).where(_CHARGE.c.customer_id.in_(list(customer_ids)))
+    of_customers = select(_CHARGE.c.id).where(id_lists.one_of(db, _CHARGE.c.customer_id, customer_ids))
     return _versions(db, _VERSION.c.charge_id.in_(of_customers.scalar_subquery()))
 
 
@@ -130,7 +131,7 @@ def waived_of(db: Session, customer_ids: Sequence[int]) -> dict[int, dict[int, f
     found: dict[int, dict[int, set[Period]]] = defaultdict(lambda: defaultdict(set))
     rows = db.execute(
         select(_EXCLUSION.c.customer_id, _EXCLUSION.c.service_id, _EXCLUSION.c.period).where(
-            _EXCLUSION.c.customer_id.in_(list(customer_ids))
+            id_lists.one_of(db, _EXCLUSION.c.customer_id, customer_ids)
         )
     )
     for customer_id, service_id, period in rows:

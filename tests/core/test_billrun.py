@@ -298,7 +298,7 @@ def test_auto_approve_and_a_new_prefix_starts_a_new_series(engine: Engine) -> No
 
 
 def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine: Engine) -> None:
-    """Items are claimed with one executemany; the row count summed over it must catch one lost item."""
+    """Items are claimed in one statement (an executemany on SQLite); its row count must catch one lost item."""
     book = build_book(engine)
     clock = FixedClock()
     with session_scope(engine) as db:
