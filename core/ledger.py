@@ -68,7 +68,7 @@ def coverage_of(
     if ignore_invoices:
         query = query.where(_INVOICE.c.id.not_in(list(ignore_invoices)))
     found: dict[int, dict[int, list[Covered]]] = defaultdict(lambda: defaultdict(list))
-    for customer_id, charge_id, start, end, unit_price, quantity, version, kind in db.execute(query):
+    for customer_id, charge_id, start, end, unit_price, quantity, version, kind in db.execute(query).all():
         found[customer_id][charge_id].append(
             Covered(
                 charge_id=charge_id,
