@@ -12,8 +12,9 @@ Safe to run twice, or twice at once
 
 Constant memory
     Customer ids are read in keyset pages of `batch_size` (`WHERE id > last ORDER BY id LIMIT n`);
-    each page's inputs are loaded in three queries and written with a handful of executemany
-    statements, in a fresh session that is closed before the next page. The result keeps counts,
+    each page's inputs are loaded with a fixed number of queries (filtered by the page's ids) and
+    written with a handful of bulk statements (COPY on PostgreSQL, see `core.bulk_insert`), in a
+    fresh session that is closed before the next page. The result keeps counts,
     the total and the created numbers as contiguous ranges, not a row per invoice.
 
 Drafts

@@ -321,20 +321,25 @@ def bill(
         start = min(start, _service_month(ledger_from, mode).first_day)
     horizon = service_month.plus(-horizon_months)
     services_by_id = {service.id: service for service in services}
+    # Per service, the service months of the invoices it was left off (once, not once per charge).
+    waived_months = {
+        service_id: frozenset(_service_month(p, mode) for p in periods)
+        for service_id, periods in (waived or {}).items()
+    }
+    coverage = coverage or {}
     lines: list[Line] = []
     held: list[Line] = []
     for charge in sorted(charges, key=lambda c: c.id):
         service = _service_of(charge, services_by_id)
-        skipped = (waived or {}).get(charge.service_id, frozenset()) if charge.service_id else frozenset()
         billed, waiting = _charge_lines(
             charge,
             service,
-            (coverage or {}).get(charge.id, ()),
+            coverage.get(charge.id, ()),
             service_month=service_month,
             ledger_start=start,
             horizon=horizon,
             include_old=include_old,
-            waived=frozenset(_service_month(p, mode) for p in skipped),
+            waived=waived_months.get(charge.service_id, _NOTHING_WAIVED),  # type: ignore[arg-type]
         )
         lines.extend(billed)
         held.extend(waiting)
@@ -491,7 +496,7 @@ def _charge_lines(
         for first, last in subtract([wanted], still_owed) if still_owed else [wanted]:
             for piece in _pieces(first, last, anchor, months):
                 cycle = piece[2]
-                if any(cycle <= month < cycle.plus(months) for month in waived):
+                if waived and any(cycle <= month < cycle.plus(months) for month in waived):
                     continue  # the service was left off that cycle's invoice: those days are waived
                 if cycle == current:
                     lines.append(_charge_line(charge, piece, segment.version, RECURRING, None))
@@ -499,8 +504,12 @@ def _charge_lines(
                     held.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
                 else:
                     lines.append(_charge_line(charge, piece, segment.version, CATCH_UP, "catch-up"))
-    lines.sort(key=lambda line: (line.period_start, line.kind != CREDIT))
+    if len(lines) > 1:
+        lines.sort(key=lambda line: (line.period_start, line.kind != CREDIT))
     return lines, held
+
+
+_NOTHING_WAIVED: Final[frozenset[Period]] = frozenset()
 
 
 @lru_cache(maxsize=4096)

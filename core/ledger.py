@@ -20,18 +20,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session
 
+from core import id_lists
 from core.calculation import CREDIT, Period
 from core.coverage import Covered, Version
 from core.invoice_states import VOID
-from models.charges import ChargeVersion
+from models.charges import ChargeVersion, RecurringCharge
 from models.invoices import Invoice, InvoiceExclusion, InvoiceLine
 
 _INVOICE = Invoice.__table__  # type: ignore[attr-defined]
 _LINE = InvoiceLine.__table__  # type: ignore[attr-defined]
 _VERSION = ChargeVersion.__table__  # type: ignore[attr-defined]
+_CHARGE = RecurringCharge.__table__  # type: ignore[attr-defined]
 _EXCLUSION = InvoiceExclusion.__table__  # type: ignore[attr-defined]
 
 Coverage = dict[int, tuple[Covered, ...]]  # by charge id
@@ -57,7 +59,7 @@ def coverage_of(
         )
         .join(_INVOICE, _INVOICE.c.id == _LINE.c.invoice_id)
         .where(
-            _INVOICE.c.customer_id.in_(list(customer_ids)),
+            id_lists.one_of(db, _INVOICE.c.customer_id, customer_ids),
             _INVOICE.c.status != VOID,
             _LINE.c.charge_id.is_not(None),
             _LINE.c.period_start.is_not(None),
@@ -66,7 +68,7 @@ def coverage_of(
     if ignore_invoices:
         query = query.where(_INVOICE.c.id.not_in(list(ignore_invoices)))
     found: dict[int, dict[int, list[Covered]]] = defaultdict(lambda: defaultdict(list))
-    for customer_id, charge_id, start, end, unit_price, quantity, version, kind in db.execute(query):
+    for customer_id, charge_id, start, end, unit_price, quantity, version, kind in db.execute(query).all():
         found[customer_id][charge_id].append(
             Covered(
                 charge_id=charge_id,
@@ -88,6 +90,23 @@ def versions_of(db: Session, charge_ids: Sequence[int]) -> dict[int, tuple[Versi
     """Each charge's versions, oldest first (charges never re-priced have none: their own fields)."""
     if not charge_ids:
         return {}
+    return _versions(db, _VERSION.c.charge_id.in_(list(charge_ids)))
+
+
+def versions_of_customers(db: Session, customer_ids: Sequence[int]) -> dict[int, tuple[Version, ...]]:
+    """`versions_of` every charge of these customers.
+
+    Selected by customer, not by charge: a bill-run page of 200 customers has ~10 times as many
+    charges, and binding (and, on PostgreSQL, parsing) an IN list of every charge id cost more than
+    reading the versions themselves (bench: 2.2 s of a 10,000-customer run, for no rows at all).
+    """
+    if not customer_ids:
+        return {}
+    of_customers = select(_CHARGE.c.id).where(id_lists.one_of(db, _CHARGE.c.customer_id, customer_ids))
+    return _versions(db, _VERSION.c.charge_id.in_(of_customers.scalar_subquery()))
+
+
+def _versions(db: Session, which: ColumnElement[bool]) -> dict[int, tuple[Version, ...]]:
     found: dict[int, list[Version]] = defaultdict(list)
     rows = db.execute(
         select(
@@ -97,7 +116,7 @@ def versions_of(db: Session, charge_ids: Sequence[int]) -> dict[int, tuple[Versi
             _VERSION.c.unit_price,
             _VERSION.c.quantity,
         )
-        .where(_VERSION.c.charge_id.in_(list(charge_ids)))
+        .where(which)
         .order_by(_VERSION.c.charge_id, _VERSION.c.version)
     )
     for charge_id, number, start, unit_price, quantity in rows:
@@ -112,7 +131,7 @@ def waived_of(db: Session, customer_ids: Sequence[int]) -> dict[int, dict[int, f
     found: dict[int, dict[int, set[Period]]] = defaultdict(lambda: defaultdict(set))
     rows = db.execute(
         select(_EXCLUSION.c.customer_id, _EXCLUSION.c.service_id, _EXCLUSION.c.period).where(
-            _EXCLUSION.c.customer_id.in_(list(customer_ids))
+            id_lists.one_of(db, _EXCLUSION.c.customer_id, customer_ids)
         )
     )
     for customer_id, service_id, period in rows:

@@ -148,6 +148,8 @@ def round_exact(value: Fraction) -> Decimal:
 
 def _ratio(value: Decimal, *, what: str) -> tuple[int, int]:
     """`value` as (numerator, denominator > 0), exactly."""
+    if type(value) is Decimal and value.is_finite():  # `require_decimal`'s common case, inlined: the
+        return value.as_integer_ratio()  # bill run asks ~40 times an invoice line
     return require_decimal(value, what=what).as_integer_ratio()
 
 

@@ -69,9 +69,11 @@ def lock_series(db: Session, *, settings: BillingSettings, series: str | None = 
     """
     prefix = series or series_of(settings)
     start = 1 if series is not None else settings.invoice_start_number or 1
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.execute(insert(_SERIES).values(prefix=prefix, next_number=start).on_conflict_do_nothing())
-    db.execute(select(_SERIES.c.next_number).where(_SERIES.c.prefix == prefix).with_for_update())
+    lock = select(_SERIES.c.next_number).where(_SERIES.c.prefix == prefix).with_for_update()
+    if db.execute(lock).first() is None:  # first use of the prefix (one round trip, not two, after it)
+        insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.execute(insert(_SERIES).values(prefix=prefix, next_number=start).on_conflict_do_nothing())
+        db.execute(lock)
     return prefix
 
 

@@ -36,6 +36,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import Session
 
+from core import id_lists
 from core.calculation import Line, Period
 from core.money import line_amount, quantize_money
 from models.usage import UsageRecord
@@ -95,7 +96,7 @@ def usage_for(
             _USAGE.c.unit_cost,
             _USAGE.c.usage_date,
         ).where(
-            _USAGE.c.customer_id.in_(list(customer_ids)),
+            id_lists.one_of(db, _USAGE.c.customer_id, customer_ids),
             _USAGE.c.usage_date <= last_usage_day(period),
             unclaimed,
         )

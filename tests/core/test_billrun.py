@@ -4,6 +4,7 @@ two processes run it at the same moment."""
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from core import charges, invoice_writing, invoices
@@ -201,7 +203,7 @@ def test_auto_approve_and_a_new_prefix_starts_a_new_series(engine: Engine) -> No
 
 
 def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine: Engine) -> None:
-    """Items are claimed with one executemany; the row count summed over it must catch one lost item."""
+    """Items are claimed in one statement (an executemany on SQLite); its row count must catch one lost item."""
     book = build_book(engine)
     clock = FixedClock()
     with session_scope(engine) as db:
@@ -238,6 +240,29 @@ def test_a_batch_with_one_once_off_item_claimed_meanwhile_writes_nothing(engine:
             select(OnceOffItem.invoice_id).where(OnceOffItem.description == "Monitor")
         ).scalar_one()
         assert alpha_item is None  # the claim that did match was rolled back with the rest
+
+
+def test_writing_over_a_live_invoice_is_the_integrity_error_the_run_retries_on(engine: Engine) -> None:
+    """A batch that loses a (customer, period) slot is retried one customer at a time because writing
+    raises SQLAlchemy's IntegrityError; on PostgreSQL the rows go with COPY, which must raise it too."""
+    book = build_book(engine)
+    clock = FixedClock()
+    run_bill(engine=engine, period=DEC, actor=ACTOR, clock=clock)
+    with Session(engine) as db:
+        settings = invoices.billing_settings.load(db)
+        found = invoice_writing.load_customers(db, [book.alpha])
+        inputs = invoice_writing.load_inputs(db, [book.alpha], period=Period(2027, 1))
+        january = invoice_writing.build_draft(
+            found[book.alpha], inputs[book.alpha], period=Period(2027, 1), settings=settings
+        )
+        assert january is not None
+        taken = replace(january, period=DEC)  # December's slot: alpha's December invoice holds it
+        with pytest.raises(IntegrityError):
+            invoice_writing.write_new(db, [taken], settings=settings, actor=ACTOR, clock=clock)
+        db.rollback()
+    with Session(engine) as db:
+        assert db.execute(select(func.count()).select_from(Invoice)).scalar_one() == 5  # nothing half-written
+        assert db.execute(select(func.count()).select_from(InvoiceLine)).scalar_one() == 7
 
 
 def _run_in_process(url: str, barrier: Any, results: Any) -> None:
