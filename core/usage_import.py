@@ -58,6 +58,7 @@ from models.usage import UsageRecord
 
 BATCH: Final = 10_000
 KEEP: Final = 1000  # messages kept in the report; `on_error` sees every one
+ANALYZE_AFTER_ROWS: Final = BATCH  # a file this large refreshes the planner's statistics (PostgreSQL)
 _USAGE = UsageRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -190,6 +191,8 @@ def import_usage(
         report.added = 0
     if not report.ok or dry_run:
         db.rollback()
+    elif report.added >= ANALYZE_AFTER_ROWS:
+        writer.refresh_statistics()
     return report
 
 

@@ -107,6 +107,13 @@ class UsageWriter:
             self._run(f"PRAGMA cache_size = {int(self.cache_kib)}")
             self.cache_kib = None
 
+    def refresh_statistics(self) -> None:
+        """After a large import on PostgreSQL, let the planner see the new rows now rather than at
+        autovacuum's next pass: with stale statistics the bill run's usage claim (a join on the
+        customer and date index) is planned as a scan of the whole table, page after page."""
+        if self.dialect.name == "postgresql":
+            self._run("ANALYZE usage_record")
+
     @property
     def is_sqlite(self) -> bool:
         return bool(self.dialect.name == "sqlite")
