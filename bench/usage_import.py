@@ -16,7 +16,8 @@ Usage: python bench/usage_import.py [--quick] [--rows N] [--sizes 100000,1000000
 3. Bill run with usage: the bill-run bench's book (10 charges + 1 once-off a customer; default
    10,000 customers, --quick 500) plus K usage rows a customer (default 10) in the month before,
    billed in a child process, against the bill run's floor (Core inserts of the invoices and
-   lines, from bench/billrun.py). Goal: the bill run's own, run / floor <= 3x.
+   lines, from bench/billrun.py, here with the 3 usage lines too, so the floor writes what the run
+   writes). Goal: the bill run's own, run / floor <= 3x.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ Overdue alerts
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,7 +50,8 @@ from core.delivery import (
     recipient,
     with_sender_name,
 )
-from core.errors import RebillError
+from core.errors import RebillError, error_id
+from core.invoice_states import INVOICE
 from core.mailer import MailError, SmtpConfig
 from models.customers import EndCustomer
 from models.invoices import Invoice
@@ -95,9 +95,7 @@ def overdue_invoices(db: Session, *, today: date) -> list[Invoice]:
     """Owed (approved or sent), not paid, due before `today`: oldest due first."""
     query = (
         select(Invoice)
-        .where(
-            col(Invoice.status).in_(invoices.OWING), Invoice.doc_type == "invoice", Invoice.due_date < today
-        )
+        .where(col(Invoice.status).in_(invoices.OWING), Invoice.doc_type == INVOICE, Invoice.due_date < today)
         .order_by(col(Invoice.due_date), col(Invoice.series), col(Invoice.sequence))
     )
     return list(db.execute(query).scalars())
@@ -114,7 +112,7 @@ def newly_overdue(db: Session, *, today: date, within_days: int = 7) -> list[Inv
         select(Invoice)
         .where(
             col(Invoice.status).in_(invoices.OWING),
-            Invoice.doc_type == "invoice",
+            Invoice.doc_type == INVOICE,
             Invoice.due_date < today,
             Invoice.due_date >= today - timedelta(days=within_days),
         )
@@ -315,13 +313,13 @@ def send_reminders(
                 SendResult(number=number, outcome=Outcome.REFUSED, message=exc.user_message, step=step)
             )
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("the %s reminder for %s failed unexpectedly (error id %s)", step, number, error_id)
+            failure = error_id()
+            log.exception("the %s reminder for %s failed unexpectedly (error id %s)", step, number, failure)
             results.append(
                 SendResult(
                     number=number,
                     outcome=Outcome.FAILED,
-                    message=f"The {step} reminder for {number} failed (error id {error_id}); see the log.",
+                    message=f"The {step} reminder for {number} failed (error id {failure}); see the log.",
                     invoice_id=invoice_id,
                     temporary=False,
                     step=step,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from bot.cli.context import CliContext
 from bot.cli.failure import Failure, one_line
 from bot.settings import ConfigError, describe_errors
-from core.errors import BUSY_MESSAGE, RebillError
+from core.errors import BUSY_MESSAGE, RebillError, error_id
 
 log = logging.getLogger("rebill.cli")
 ERROR_LOG = Path(tempfile.gettempdir()) / "rebill-bot-errors.log"
@@ -31,12 +30,6 @@ NO_TABLES = "the database has no rebill-bot tables yet: run `rebill-bot db upgra
 # PostgreSQL's SQLSTATEs for a table or column that isn't there (SQLite says "no such table/column").
 UNDEFINED_TABLE = "42P01"
 UNDEFINED_COLUMN = "42703"
-
-
-def error_id() -> str:
-    """The id a person quotes and the log is searched for. Local to the CLI until the shared
-    helper (issue 11, item 2: one error-id helper in core) lands; Slack's is in handlers/errors.py."""
-    return uuid.uuid4().hex[:8]
 
 
 class RebillGroup(click.Group):
