@@ -145,9 +145,11 @@ def import_usage(
     dry_run: bool = False,
     file_name: str = "",
     on_error: Callable[[str], None] | None = None,
+    batch_size: int = BATCH,
 ) -> ImportReport:
     """Import the usage rows in `source` (see the module docstring). Rolls back on any bad row or a
-    dry run; otherwise leaves the rows written in `db`'s transaction for the caller to commit."""
+    dry run; otherwise leaves the rows written in `db`'s transaction for the caller to commit.
+    `batch_size` is for tests that cross batch boundaries with a few rows."""
     report = ImportReport(file_name=file_name, dry_run=dry_run)
     now = clock.now()
     import_ref = f"{now:%Y%m%dT%H%M%S} {uuid.uuid4().hex[:8]} {file_name}"[:64]  # unique per import
@@ -161,7 +163,7 @@ def import_usage(
     parse = RowParser(db, mapping, header).parse
     writer = UsageWriter(db, source=mapping.source, import_ref=import_ref, created_at=now, actor=actor)
     batches = _Batches(db, writer, report, on_error, source=mapping.source, import_ref=import_ref)
-    size = BATCH
+    size = batch_size
     batch: list[Row] = []
     append = batch.append
     row_number = 1

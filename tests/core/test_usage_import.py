@@ -143,27 +143,23 @@ def test_no_price_and_no_margin_is_a_bad_row(engine: Engine) -> None:
     ]
 
 
-def test_batches_and_errors_past_the_kept_messages_still_count(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batches_and_errors_past_the_kept_messages_still_count(engine: Engine) -> None:
     build(engine)
-    monkeypatch.setattr("core.usage_import.BATCH", 7)
     good = "".join(f"F{n},Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n" for n in range(50))
-    assert run(engine, HEADER + good + good).added == 50  # the repeat spans batches: counted, not added
+    assert (
+        run(engine, HEADER + good + good, batch_size=7).added == 50
+    )  # the repeat spans batches: counted, not added
     bad = "".join(f"G{n},Nobody,,,,2026-11-03,Calls,1,0.10,,\n" for n in range(KEEP + 5))
-    report = run(engine, HEADER + bad)
+    report = run(engine, HEADER + bad, batch_size=7)
     assert report.error_count == KEEP + 5 and len(report.errors) == KEEP
     assert count(engine) == 50
 
 
-def test_a_batch_with_one_taken_id_still_adds_the_rest_of_it(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_batch_with_one_taken_id_still_adds_the_rest_of_it(engine: Engine) -> None:
     """The batch is written whole first; when an id in it is taken, only that row is set aside."""
     book = build(engine)
-    monkeypatch.setattr("core.usage_import.BATCH", 4)
     first = "".join(f"H{n},Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n" for n in range(6))
-    assert run(engine, HEADER + first).added == 6
+    assert run(engine, HEADER + first, batch_size=4).added == 6
     mixed = (
         "H9,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"
         + "H2,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"  # row 3: stored, same
@@ -173,7 +169,7 @@ def test_a_batch_with_one_taken_id_still_adds_the_rest_of_it(
         + "H9,Alpha Dental,,,,2026-11-03,Calls,1,0.10,,\n"  # row 7: repeats row 2 (earlier batch)
         + "H10,Alpha Dental,,,,2026-11-06,Calls,1,0.10,,\n"
     )
-    report = run(engine, HEADER + mixed)
+    report = run(engine, HEADER + mixed, batch_size=4)
     assert (report.ok, report.rows, report.added, report.already, report.changed) == (True, 7, 4, 2, 1)
     assert report.changes == ["row 5: usage id H4 differs from row 6 of an earlier import"]
     rows = {r.usage_id: r for r in stored(engine)}
