@@ -75,7 +75,7 @@ def _digest_trigger(row: BillingSettings, tz: tzinfo) -> CronTrigger:
 
 
 def missing_email_digest(ctx: JobContext, scheduled_for: datetime) -> str:
-    day = scheduled_for.astimezone(ctx.tz).date()
+    day = ctx.clock.local_date(scheduled_for)
     channel = _alert_channel(ctx)
     if channel is None:
         return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
@@ -172,7 +172,7 @@ def overdue_alert(ctx: JobContext, scheduled_for: datetime) -> str:
     channel = _alert_channel(ctx)
     if channel is None:
         return Skipped(f"no alerts channel set ({hint('alert_channel_id')}): skipped")
-    today = scheduled_for.astimezone(ctx.tz).date()
+    today = ctx.clock.local_date(scheduled_for)
     with session_scope(ctx.engine) as db:
         overdue = newly_overdue(db, today=today)
     claimed = []
@@ -399,8 +399,8 @@ def missed_month_closes(ctx: JobContext, trigger: BaseTrigger, now: datetime) ->
     missed = [
         m
         for m in moments[:-1]
-        if str(Period.of(m.astimezone(ctx.tz).date())) not in closed
-        and str(Period.of(m.astimezone(ctx.tz).date())) > latest
+        if str(Period.of(ctx.clock.local_date(m))) not in closed
+        and str(Period.of(ctx.clock.local_date(m))) > latest
     ]
     return [*missed, moments[-1]]
 

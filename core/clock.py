@@ -84,11 +84,6 @@ class BusinessClock:
         """The business day an instant fell on (e.g. when an invoice was sent)."""
         return moment.astimezone(self.zone).date()
 
-    def this_month(self) -> tuple[int, int]:
-        """(year, month) of today; `Period.of(clock.today())` gives the billing period."""
-        today = self.today()
-        return today.year, today.month
-
 
 def business_clock(clock: Clock | None = None, timezone: str | None = None) -> BusinessClock:
     """The business clock of a process: `REBILL_NOW` and `REBILL_TIMEZONE` unless given."""
